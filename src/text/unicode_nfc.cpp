@@ -6,6 +6,9 @@
 
 #include "utf8.h"
 
+#include "ril/common/error.h"
+#include "ril/text/unicode.h"
+
 namespace ril::text::detail {
 namespace {
 
@@ -156,3 +159,16 @@ std::string to_nfc(std::string_view text) {
 }
 
 }  // namespace ril::text::detail
+
+namespace ril::text {
+
+std::string to_nfc(std::string_view text) {
+  if (const auto bad = find_invalid_utf8(text)) {
+    throw Error(cat("to_nfc: invalid UTF-8 at byte offset ", *bad));
+  }
+  return detail::to_nfc(text);
+}
+
+const char* nfc_unicode_version() { return detail::nfc_unicode_version(); }
+
+}  // namespace ril::text

@@ -2,7 +2,7 @@
 
 #include <optional>
 
-#include "ril/text/bpe_tokenizer.h"
+#include "ril/text/unicode.h"
 
 namespace ril::text {
 namespace detail {

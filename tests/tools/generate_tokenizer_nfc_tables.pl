@@ -5,7 +5,7 @@
 # Usage: perl tests/tools/generate_tokenizer_nfc_tables.pl > src/text/unicode_nfc_tables.inc
 use strict;
 use warnings;
-use Unicode::Normalize qw(getCombinClass getCanon getComposite);
+use Unicode::Normalize qw(getCombinClass getCanon getComposite isComp_Ex);
 use Unicode::UCD qw(charinfo);
 sub UnicodeVersion { Unicode::UCD::UnicodeVersion() }
 
@@ -25,6 +25,8 @@ for my $cp (0 .. 0x10FFFF) {
   my @parts = map { hex } split / /, $single;
   next unless @parts == 2;
   my $comp = getComposite($parts[0], $parts[1]);
+  # getComposite() also answers for composition exclusions; NFC must not produce those.
+  next if isComp_Ex($cp);
   push @compose, [$parts[0], $parts[1], $cp] if defined $comp && $comp == $cp;
 }
 # Ranges of equal class keep the table short.

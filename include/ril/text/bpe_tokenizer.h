@@ -26,6 +26,8 @@
 #include <utility>
 #include <vector>
 
+#include "ril/text/unicode.h"
+
 namespace ril::text {
 
 // GPT-2's pre-tokenizer regex (also HF ByteLevel's with use_regex=true).
@@ -140,11 +142,5 @@ class BpeTokenizer {
 
 // GPT-2's reversible byte -> printable code point map (bytes_to_unicode), as UTF-8 strings.
 const std::string& byte_to_unicode(uint8_t byte);
-
-// Byte offset of the first invalid UTF-8 sequence in text, or std::nullopt when valid.
-// Overlong forms, surrogates (U+D800..DFFF) and code points above U+10FFFF are invalid.
-std::optional<size_t> find_invalid_utf8(std::string_view text);
-// text with each maximal invalid subsequence replaced by U+FFFD.
-std::string replace_invalid_utf8(std::string_view text);
 
 }  // namespace ril::text
