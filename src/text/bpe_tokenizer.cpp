@@ -135,7 +135,7 @@ struct BpeTokenizer::Impl {
 
   mutable std::mutex cache_mutex;
   mutable std::unordered_map<std::string, std::vector<int32_t>> cache;
-  static constexpr size_t kMaxCacheEntries = 1 << 20;  // bounds memory on endless input
+  static constexpr size_t kMaxCacheEntries = 1 << 18;  // ~30 MB at most, per tokenizer
   static constexpr size_t kMaxCachedWordBytes = 256;   // long words are rare: not worth it
 
   ~Impl() {
@@ -154,9 +154,17 @@ struct BpeTokenizer::Impl {
 void BpeTokenizer::Impl::build() {
   BpeTokenizerSpec& s = spec;
   int32_t size = static_cast<int32_t>(s.vocab.size());
+  std::unordered_map<int32_t, const AddedToken*> added_ids;
   for (const AddedToken& t : s.added_tokens) {
-    RIL_CHECK(t.id >= 0, origin, ": key 'added_tokens': token \"", t.content, "\" has id ", t.id);
-    RIL_CHECK(!t.content.empty(), origin, ": key 'added_tokens': empty content for id ", t.id);
+    if (t.id < 0 || t.content.empty()) {
+      throw Error(cat(origin, ": key 'added_tokens': token \"", t.content, "\" with id ", t.id,
+                      " (ids must be >= 0 and contents non-empty)"));
+    }
+    const auto [it, fresh] = added_ids.emplace(t.id, &t);
+    if (!fresh) {
+      throw Error(cat(origin, ": key 'added_tokens': id ", t.id, " used by \"",
+                      it->second->content, "\" and \"", t.content, "\""));
+    }
     size = std::max(size, t.id + 1);
   }
   tokens.assign(size, std::string());

@@ -14,6 +14,9 @@
 // decode() returns raw bytes: ids that split a multi-byte character (e.g. a generation cut
 // short) give invalid UTF-8, which callers may pass back through encode() with kReplace.
 //
+// Round trip: decode(encode(x)) == x for every valid UTF-8 x when the normalizer is none and no
+// added token has lstrip/rstrip; with NFC it holds for text already in NFC (NFC is lossy).
+//
 // Thread safety: a BpeTokenizer is immutable after construction except for its pre-token
 // cache, which is guarded by a mutex; encode()/decode() may be called from several threads.
 #pragma once

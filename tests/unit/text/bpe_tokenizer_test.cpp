@@ -297,6 +297,19 @@ TEST(BpeTokenizer, BadFilesNameFileAndKey) {
       {"cannot open vocab.json", "missing_vocab.json"});
   expect_error(
       [] {
+        BpeTokenizer::from_gpt2_files(tokenizer_fixture("tiny_vocab.json"),
+                                      tokenizer_fixture("missing_merges.txt"));
+      },
+      {"cannot open merges.txt", "missing_merges.txt"});
+  expect_error(
+      [] {
+        BpeTokenizerSpec spec = load("tiny_qwen2.json").spec();
+        spec.added_tokens.push_back(AddedToken{"<dup>", spec.added_tokens.front().id, true});
+        BpeTokenizer::from_spec(spec, "dup spec");
+      },
+      {"dup spec: key 'added_tokens': id 274 used by \"<|endoftext|>\" and \"<dup>\""});
+  expect_error(
+      [] {
         BpeTokenizer::from_gpt2_files(tokenizer_fixture("bad_malformed.json"),
                                       tokenizer_fixture("tiny_merges.txt"));
       },
