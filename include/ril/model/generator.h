@@ -1,0 +1,67 @@
+// Batched autoregressive generation and teacher-forced log-probabilities.
+//
+// Batching: prompts are LEFT-padded to a common length P (attention_mask 0 on the left), so
+// every row's next token sits in the same column and one KV cache position serves all rows.
+// Positions are cumsum(mask) - 1 and pads are masked out of attention, so each row computes
+// what it would alone (tested: batch == each prompt alone).
+//
+// Log-probabilities (decision, for RL): `logprobs` is log pi(o_t | prefix) under the policy's
+// own, unmodified distribution: log_softmax of the raw logits, temperature 1, no penalty, no
+// top-k/top-p. That is what sequence_logprobs() returns for the same tokens, so the learner's
+// ratio pi_theta / pi_old and the KL against pi_ref compare like with like. The log-prob
+// under the distribution actually sampled from (after penalty, temperature, top-k, top-p) is
+// returned as well (`sampling_logprobs`) for diagnostics or importance correction.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "ril/model/qwen2_decoder.h"
+#include "ril/model/sampler.h"
+
+namespace ril::model {
+
+struct GenerationOptions {
+  int64_t max_new_tokens = 64;
+  SamplingOptions sampling;
+  std::vector<int64_t> stop_token_ids;  // a row ends after emitting one of these (kept)
+  int64_t pad_token_id = 0;             // fills tokens after a row's end
+  bool use_cache = true;                // false: the uncached oracle (full forward per step)
+  bool return_logits = false;           // keep the raw logits of every step (tests)
+};
+
+struct GenerationInput {
+  torch::Tensor input_ids;       // [B, P] int64, left-padded
+  torch::Tensor attention_mask;  // [B, P] 0/1 (undefined: all real); last column must be 1
+  torch::Tensor inputs_embeds;   // optional [B, P, D]: used instead of embed(input_ids) (LLaVA)
+};
+
+struct GenerationResult {
+  torch::Tensor tokens;             // [B, N] int64, N = max(lengths) <= max_new_tokens; pad after end
+  torch::Tensor logprobs;           // [B, N] float32, log pi(token) unmodified (see above); 0 after end
+  torch::Tensor sampling_logprobs;  // [B, N] float32, log-prob under the sampled-from distribution
+  torch::Tensor lengths;            // [B] int64, generated tokens including the stop token
+  torch::Tensor logits;             // [B, N, V] float32 raw logits, when return_logits
+};
+
+// Generates with `lm` (eval mode expected; runs under NoGradGuard). Randomness only from
+// `rng` (a CPU generator, see make_cpu_generator); greedy when !options.sampling.do_sample.
+GenerationResult generate(Qwen2ForCausalLM& lm, const GenerationInput& input,
+                          const GenerationOptions& options, at::Generator rng);
+
+struct TeacherForcedInput {
+  torch::Tensor prompt_ids;      // [B, P] int64, left-padded
+  torch::Tensor prompt_mask;     // [B, P] 0/1 (undefined: all real)
+  torch::Tensor prompt_embeds;   // optional [B, P, D] (LLaVA: image features merged)
+  torch::Tensor response_ids;    // [B, R] int64, right-padded
+  torch::Tensor response_mask;   // [B, R] 0/1 (undefined: all real)
+};
+
+// log pi(response_t | prompt, response_<t) for every response position, in ONE forward over
+// [prompt ; response]: [B, R] float32, 0 where response_mask is 0. Differentiable (the learner
+// calls it with grad enabled). Unmodified distribution, as GenerationResult::logprobs.
+torch::Tensor sequence_logprobs(Qwen2ForCausalLM& lm, const TeacherForcedInput& input);
+
+}  // namespace ril::model

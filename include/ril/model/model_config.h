@@ -1,0 +1,117 @@
+// Model configurations with the fields and names of Hugging Face `config.json`
+// (Qwen2Config, SiglipVisionConfig, LlavaConfig), their JSON read/write, and named presets.
+//
+// Read: transformers 4.x and 5.x files (top-level `rope_theta` or `rope_parameters.rope_theta`;
+// `image_token_index` or `image_token_id`). Write: the 4.x layout (what most hub checkpoints use),
+// plus `rope_parameters` so that 5.x readers find it too.
+// Errors (ril::ConfigError) name the file and the key.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace ril::model {
+
+// HF Qwen2Config (model_type "qwen2"). Defaults: the "tiny" preset.
+struct Qwen2Config {
+  int64_t vocab_size = 1024;
+  int64_t hidden_size = 128;
+  int64_t intermediate_size = 352;
+  int64_t num_hidden_layers = 4;
+  int64_t num_attention_heads = 4;
+  int64_t num_key_value_heads = 2;
+  int64_t head_dim = 0;  // 0: hidden_size / num_attention_heads (HF 4.x has no key)
+  int64_t max_position_embeddings = 2048;
+  double rms_norm_eps = 1e-6;
+  double rope_theta = 10000.0;
+  bool tie_word_embeddings = true;
+  std::string hidden_act = "silu";
+  double initializer_range = 0.02;
+  int64_t bos_token_id = -1;               // -1: none
+  std::vector<int64_t> eos_token_ids;      // HF `eos_token_id`: int or list
+  std::string torch_dtype = "float32";     // informational; weights load into the module's dtype
+
+  int64_t resolved_head_dim() const { return head_dim > 0 ? head_dim : hidden_size / num_attention_heads; }
+  // Throws ConfigError naming `source` and the offending key.
+  void validate(const std::string& source) const;
+};
+
+// HF SiglipVisionConfig (model_type "siglip_vision_model").
+struct SiglipVisionConfig {
+  int64_t hidden_size = 64;
+  int64_t intermediate_size = 128;
+  int64_t num_hidden_layers = 2;
+  int64_t num_attention_heads = 2;
+  int64_t num_channels = 3;
+  int64_t image_size = 64;
+  int64_t patch_size = 8;
+  double layer_norm_eps = 1e-6;
+  std::string hidden_act = "gelu_pytorch_tanh";
+  // HF builds a pooling head when true; LLaVA never uses it. We do not build it: its tensors
+  // (vision_model.head.*) are skipped on load, and we save `vision_use_head: false`.
+  bool vision_use_head = false;
+
+  int64_t num_patches() const { return (image_size / patch_size) * (image_size / patch_size); }
+  void validate(const std::string& source) const;
+};
+
+// HF LlavaConfig (model_type "llava") with a SigLIP vision tower and a Qwen2 text model.
+struct LlavaConfig {
+  Qwen2Config text_config;
+  SiglipVisionConfig vision_config;
+  int64_t image_token_index = 1023;
+  std::string projector_hidden_act = "gelu";
+  // HF `vision_feature_layer`: an int, or a list whose selected layers are concatenated on the
+  // hidden dimension. Indexes HF's `hidden_states` tuple (0 = embeddings, -1 = last layer).
+  std::vector<int64_t> vision_feature_layers = {-1};
+  bool vision_feature_layer_is_list = false;
+  // "full": every patch; "default": drops the first token (CLS for CLIP). SigLIP has no CLS
+  // token, so SigLIP LLaVA checkpoints use "full"; "default" is still applied as HF does.
+  std::string vision_feature_select_strategy = "full";
+  bool multimodal_projector_bias = true;
+
+  // Image placeholder tokens per image in the prompt = features per image after selection.
+  int64_t num_image_tokens() const;
+  void validate(const std::string& source) const;
+};
+
+enum class ModelKind { kQwen2, kLlava };
+const char* model_kind_name(ModelKind kind);
+
+// One parsed config.json: a text-only Qwen2ForCausalLM or a LlavaForConditionalGeneration.
+struct ModelConfig {
+  ModelKind kind = ModelKind::kQwen2;
+  Qwen2Config qwen2;  // kQwen2
+  LlavaConfig llava;  // kLlava
+
+  const Qwen2Config& text() const { return kind == ModelKind::kLlava ? llava.text_config : qwen2; }
+  Qwen2Config& text() { return kind == ModelKind::kLlava ? llava.text_config : qwen2; }
+  void validate(const std::string& source) const;
+};
+
+// Parsing. `source` (a path) appears in every error message.
+Qwen2Config parse_qwen2_config(const nlohmann::json& j, const std::string& source);
+SiglipVisionConfig parse_siglip_vision_config(const nlohmann::json& j, const std::string& source);
+LlavaConfig parse_llava_config(const nlohmann::json& j, const std::string& source);
+ModelConfig parse_model_config(const nlohmann::json& j, const std::string& source);
+// `path`: a config.json file or a directory that holds one.
+ModelConfig load_model_config(const std::string& path);
+
+// Writing (4.x layout, with `architectures` and `model_type`).
+nlohmann::json qwen2_config_to_json(const Qwen2Config& config);
+nlohmann::json siglip_vision_config_to_json(const SiglipVisionConfig& config);
+nlohmann::json llava_config_to_json(const LlavaConfig& config);
+nlohmann::json model_config_to_json(const ModelConfig& config);
+void save_model_config(const ModelConfig& config, const std::string& path);
+
+// Named presets: "tiny" (Qwen2, ~1M params), "tiny-teacher-small" (Qwen2, ~5M), "tiny-llava"
+// (SigLIP 64x64/8 + tiny Qwen2), "qwen2-0.5b", "qwen2-1.5b" (text configs of the released
+// models), "llava-qwen2-0.5b-siglip" (SigLIP-so400m/14 at 384 + Qwen2-0.5B, LLaVA-OneVision
+// shaped). Throws ConfigError listing the names for an unknown one.
+ModelConfig model_preset(const std::string& name);
+std::vector<std::string> model_preset_names();
+
+}  // namespace ril::model
