@@ -17,7 +17,7 @@
 namespace ril::text {
 namespace {
 
-using testing::make_temp_dir;
+using testing::TempDir;
 using testing::tokenizer_fixture;
 using Ids = std::vector<int32_t>;
 
@@ -187,11 +187,11 @@ TEST(BpeTokenizer, MergesAsArraysReadLikeStrings) {
 }
 
 TEST(BpeTokenizer, SaveAndReloadGivesSameIds) {
-  const std::string dir = make_temp_dir("tokenizer_save");
+  const TempDir dir("tokenizer_save");
   for (const char* name : {"tiny_qwen2.json", "tiny_gpt2_style.json"}) {
     SCOPED_TRACE(name);
     const BpeTokenizer tok = load(name);
-    const std::string path = dir + "/" + name;
+    const std::string path = dir / name;
     tok.save_tokenizer_json(path);
     const BpeTokenizer back = BpeTokenizer::from_tokenizer_json(path);
     EXPECT_EQ(back.vocab_size(), tok.vocab_size());
@@ -207,7 +207,6 @@ TEST(BpeTokenizer, SaveAndReloadGivesSameIds) {
     EXPECT_TRUE(j["model"]["merges"][0].is_string());
     EXPECT_EQ(j["model"]["vocab"].size(), 256u + 18u);
     EXPECT_EQ(j["added_tokens"][0]["content"], "<|endoftext|>");
-    std::remove(path.c_str());
   }
 }
 
@@ -224,11 +223,11 @@ TEST(BpeTokenizer, BuildsFromSpecInMemory) {
   EXPECT_EQ(tok.vocab_size(), 260);
   EXPECT_EQ(tok.special_ids().endoftext, 259);
 
-  const std::string path = make_temp_dir("tokenizer_spec") + "/tokenizer.json";
+  const TempDir dir("tokenizer_spec");
+  const std::string path = dir / "tokenizer.json";
   tok.save_tokenizer_json(path);
   const BpeTokenizer back = BpeTokenizer::from_tokenizer_json(path);
   EXPECT_EQ(back.encode("abc abc<|endoftext|>"), (Ids{257, 258, 259}));
-  std::remove(path.c_str());
 
   spec.vocab[65].clear();  // drop the byte 'A'
   try {
