@@ -74,8 +74,39 @@ std::string from_byte_alphabet(std::string_view token) {
   return out;
 }
 
-bool is_ascii_space(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+// Ids above this are taken for a corrupt file rather than allocated (largest real vocabularies
+// are ~260k).
+constexpr int64_t kMaxTokenId = 1 << 24;
+
+// Unicode White_Space (Rust's char::is_whitespace, which HF uses for lstrip/rstrip).
+bool is_white_space(char32_t c) {
+  return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
+         c == 0x205F || c == 0x3000;
+}
+
+// Bytes of white space that end at text[end] (going back no further than floor).
+size_t white_space_before(std::string_view text, size_t floor, size_t end) {
+  size_t pos = end;
+  while (pos > floor) {
+    size_t start = pos - 1;  // back to the lead byte of the previous character
+    while (start > floor && (static_cast<uint8_t>(text[start]) & 0xC0) == 0x80) --start;
+    const size_t len = detail::utf8_sequence_length(text, start, nullptr);
+    if (len != pos - start || !is_white_space(detail::utf8_decode(text, start, len))) break;
+    pos = start;
+  }
+  return end - pos;
+}
+
+// Bytes of white space that start at text[begin].
+size_t white_space_after(std::string_view text, size_t begin) {
+  size_t pos = begin;
+  while (pos < text.size()) {
+    const size_t len = detail::utf8_sequence_length(text, pos, nullptr);
+    if (len == 0 || !is_white_space(detail::utf8_decode(text, pos, len))) break;
+    pos += len;
+  }
+  return pos - begin;
 }
 
 std::string read_file(const std::string& path, const char* what) {
@@ -153,12 +184,16 @@ struct BpeTokenizer::Impl {
 
 void BpeTokenizer::Impl::build() {
   BpeTokenizerSpec& s = spec;
+  if (static_cast<int64_t>(s.vocab.size()) > kMaxTokenId) {
+    throw Error(cat(origin, ": key 'model.vocab': ", s.vocab.size(), " entries, more than ",
+                    kMaxTokenId));
+  }
   int32_t size = static_cast<int32_t>(s.vocab.size());
   std::unordered_map<int32_t, const AddedToken*> added_ids;
   for (const AddedToken& t : s.added_tokens) {
-    if (t.id < 0 || t.content.empty()) {
+    if (t.id < 0 || t.id >= kMaxTokenId || t.content.empty()) {
       throw Error(cat(origin, ": key 'added_tokens': token \"", t.content, "\" with id ", t.id,
-                      " (ids must be >= 0 and contents non-empty)"));
+                      " (ids must be in [0, ", kMaxTokenId, ") and contents non-empty)"));
     }
     const auto [it, fresh] = added_ids.emplace(t.id, &t);
     if (!fresh) {
@@ -558,7 +593,7 @@ BpeTokenizer BpeTokenizer::from_tokenizer_json(const std::string& path) {
     fail("model.vocab", "missing or not an object");
   }
   for (const auto& [token, id] : model["vocab"].items()) {
-    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX - 1) {
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= kMaxTokenId) {
       fail("model.vocab", cat("token \"", token, "\" has no valid id: ", id.dump()));
     }
     const size_t i = id.get<size_t>();
@@ -600,6 +635,9 @@ BpeTokenizer BpeTokenizer::from_tokenizer_json(const std::string& path) {
         fail(k, "expected an object with integer \"id\" and string \"content\"");
       }
       if (a.value("single_word", false)) fail(k + ".single_word", "true is not supported");
+      if (a["id"].get<int64_t>() < 0 || a["id"].get<int64_t>() >= kMaxTokenId) {
+        fail(k + ".id", cat("out of range: ", a["id"].dump()));
+      }
       AddedToken t;
       t.id = a["id"].get<int32_t>();
       t.content = a["content"].get<std::string>();
@@ -621,7 +659,7 @@ BpeTokenizer BpeTokenizer::from_gpt2_files(const std::string& vocab_path,
   }
   BpeTokenizerSpec spec;
   for (const auto& [token, id] : vocab.items()) {
-    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX - 1) {
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= kMaxTokenId) {
       throw Error(cat("vocab.json '", vocab_path, "': key \"", token, "\": invalid id ", id.dump()));
     }
     const size_t i = id.get<size_t>();
@@ -698,13 +736,13 @@ std::vector<int32_t> BpeTokenizer::encode(std::string_view text,
       }
       size_t before_end = pos;
       if (hit->lstrip) {
-        while (before_end > seg_start && is_ascii_space(text[before_end - 1])) --before_end;
+        before_end -= white_space_before(text, seg_start, before_end);
       }
       m.encode_segment(text.substr(seg_start, before_end - seg_start), out);
       out.push_back(hit->id);
       pos += hit->content.size();
       if (hit->rstrip) {
-        while (pos < text.size() && is_ascii_space(text[pos])) ++pos;
+        pos += white_space_after(text, pos);
       }
       seg_start = pos;
     }

@@ -105,6 +105,16 @@ write('tiny_vocab.json', JSON.stringify(vocabOnly) + '\n');
 write('tiny_merges.txt', '#version: 0.2\n' + gpt2Style.model.merges.join('\n') + '\n');
 write('bad_merges.txt', '#version: 0.2\nh e\nthis line has three\n');
 
+// Added tokens that swallow white space on their left (<L>), right (<R>) or both (<B>).
+const strip = tinyQwen2();
+let stripId = strip.added_tokens[strip.added_tokens.length - 1].id + 1;
+for (const [content, lstrip, rstrip] of [['<L>', true, false], ['<R>', false, true],
+                                         ['<B>', true, true]]) {
+  strip.added_tokens.push({id: stripId++, content, single_word: false, lstrip, rstrip,
+                           normalized: false, special: true});
+}
+write('tiny_strip.json', strip);
+
 const bad = (mutate) => {
   const t = tinyQwen2();
   mutate(t);

@@ -67,7 +67,9 @@ std::vector<std::string> hf_test_strings() {
   for (const char* s : {"<|im_start|>", "a<|im_end|>b", " <|im_end|> ", "<|im_end|><|im_end|>",
                         "<|im_end|", "<|endoftext|>\n\n<|im_start|>user", "x  <|vision_start|>",
                         "e\xCC\x81 o\xCC\x88\xCC\xA3 \xE1\x84\x80\xE1\x85\xA1 \xEF\xAC\xAD",
-                        "I'M SURE IT'S FINE, WE'LL SEE", "\r\n\r\n  \t\n", "123456789 ٣٤"}) {
+                        "I'M SURE IT'S FINE, WE'LL SEE", "\r\n\r\n  \t\n", "123456789 ٣٤",
+                        "a <L> b", "a\t\n <L>b", "a<R>  \n b", " <B> ", "x\xE3\x80\x80<L>\xC2\xA0y",
+                        "x <R>\xE2\x80\x83\xE2\x80\xA8y", "<L><R> <B>  <L>", "  <L>"}) {
     strings.push_back(s);
   }
   return strings;
@@ -140,7 +142,8 @@ TEST(HfReference, Qwen2StyleMatchesHf) {
 
 TEST(HfReference, TinyFixturesMatchHf) {
   REQUIRE_HF(pkg);
-  for (const char* name : {"tiny_qwen2.json", "tiny_qwen2_array_merges.json", "tiny_gpt2_style.json"}) {
+  for (const char* name : {"tiny_qwen2.json", "tiny_qwen2_array_merges.json", "tiny_gpt2_style.json",
+                           "tiny_strip.json"}) {
     expect_same_as_hf(pkg, testing::tokenizer_fixture(name), hf_test_strings());
   }
 }
