@@ -187,7 +187,8 @@ std::optional<std::string> agree(const std::vector<std::string>& values, std::st
 }
 
 // Parts of the response that state the answer: "Answer:" / "answer is" lines, rest of line.
-std::vector<std::string> answer_lines(const std::string& text, const std::string& low) {
+// `tail` receives the text after the last of them (a second thought there is a hedge too).
+std::vector<std::string> answer_lines(const std::string& text, const std::string& low, std::string& tail) {
   std::vector<std::string> lines;
   size_t pos = 0;
   while ((pos = low.find("answer", pos)) != std::string::npos) {
@@ -206,6 +207,7 @@ std::vector<std::string> answer_lines(const std::string& text, const std::string
     }
     const size_t end = std::min(low.find('\n', start), low.size());
     lines.push_back(text.substr(start, end - start));
+    tail = text.substr(end);
     pos = end;
   }
   return lines;
@@ -292,9 +294,11 @@ std::optional<std::string> extract_with_reason(const std::string& response, Answ
     return std::nullopt;
   }
 
-  const std::vector<std::string> lines = answer_lines(text, low);
+  std::string tail;
+  const std::vector<std::string> lines = answer_lines(text, low, tail);
   if (!lines.empty()) {
-    // Explicit answers exist: they alone count, and they must all agree.
+    // Explicit answers exist: they alone count, and they must all agree, also with anything
+    // of the same kind written after the last one ("Answer: 3. Or maybe 4.").
     if (kind == AnswerKind::kText) {
       std::set<std::string> distinct;
       for (const std::string& line : lines) {
@@ -309,6 +313,9 @@ std::optional<std::string> extract_with_reason(const std::string& response, Answ
       const std::vector<std::string> c = candidates(tokenize(line), kind);
       values.insert(values.end(), c.begin(), c.end());
     }
+    if (values.empty()) return agree(values, reason);
+    const std::vector<std::string> after = candidates(tokenize(tail), kind);
+    values.insert(values.end(), after.begin(), after.end());
     return agree(values, reason);
   }
 

@@ -4,7 +4,8 @@
 // - the answer comes from "Answer:" lines (also "Final answer:", "the answer is"); if there
 //   is none, from the last clause of the response, then (yes/no, options) the first;
 // - every candidate of the expected kind in those places must agree: "Answer: 3 or 4",
-//   "Answer: yes/no" and two "Answer:" lines that disagree are all wrong;
+//   "Answer: yes/no", two "Answer:" lines that disagree, and "Answer: 3" followed by
+//   another number on a later line are all wrong;
 // - an echo of the question is removed first, so numbers or words in the question do not count;
 // - empty responses, responses over `max_response_bytes` and responses without a candidate of
 //   the expected kind are wrong; bytes outside ASCII act as separators (no UTF-8 decoding, so

@@ -80,6 +80,9 @@ TEST(AnswerChecker, SeveralDifferentAnswersAreWrong) {
   EXPECT_FALSE(right("Answer: red green blue yellow purple orange", "green"));
   EXPECT_FALSE(right("Answer: (A) (B) (C) (D)", "C"));
   EXPECT_FALSE(right("It is either 3 or 4", "3"));
+  EXPECT_FALSE(right("Answer: 3\nActually it might be 4.", "3"));  // a second thought after the answer
+  EXPECT_TRUE(right("Answer: 3\nThanks for asking!", "3"));
+  EXPECT_FALSE(right("Answer: yes\n(or no)", "yes"));
   EXPECT_FALSE(right("Yes. Or no.", "yes"));
   EXPECT_FALSE(right("yes no", "no"));
 }
