@@ -1,0 +1,53 @@
+// The one typed configuration of a ril run. Defaults live here and nowhere else; the parser
+// (config_parser.h) binds every field to a command-line option of the same name, and INI files
+// use the same names. The resolved configuration is logged once and stored in every run file.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ril {
+
+// Options every subcommand takes.
+struct CommonConfig {
+  std::string config_file;          // --config: INI file; command-line values win over it
+  std::string log_level = "info";   // --log-level (or RIL_LOG_LEVEL): debug|info|warn|error|off
+  std::string layout = "auto";      // --layout: role blocks, see dist/role_map.h
+  std::string device = "auto";      // --device: auto|cpu|cuda|cuda:N
+  std::string comm = "auto";        // --comm: auto|mpi|nccl (communicator backend between ranks)
+  uint64_t seed = 1234;             // --seed: every random draw derives from it
+  std::string run_dir = "runs/default";  // --run-dir: where a run writes its files
+};
+
+// `ril info FILE`
+struct InfoConfig {
+  std::string path;
+};
+
+// `ril smoke`: every rank group exchanges tensors in the training loop's pattern.
+struct SmokeConfig {
+  int64_t iterations = 3;     // exchange rounds (the first is also timed; report medians)
+  int64_t layers = 4;         // shape of the synthetic Qwen2-like parameter set that is synced
+  int64_t hidden = 256;
+  int64_t vocab = 2048;
+  int64_t batch = 8;          // responses per rollout/teacher rank per round
+  int64_t seq_len = 64;       // tokens per response
+  int64_t bucket_mb = 32;     // weight-sync bucket size
+  std::string output;         // HDF5 file written and re-read; default <run-dir>/smoke.h5
+};
+
+struct Config {
+  std::string command;  // "info", "smoke", ...
+  CommonConfig common;
+  InfoConfig info;
+  SmokeConfig smoke;
+  // Every option of the command as "name = value", in declaration order: what was resolved
+  // from defaults, the INI file and the command line.
+  std::vector<std::pair<std::string, std::string>> resolved;
+
+  std::string resolved_text() const;  // INI text, loadable with --config
+};
+
+}  // namespace ril

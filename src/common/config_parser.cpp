@@ -1,0 +1,231 @@
+#include "ril/common/config_parser.h"
+
+#include <boost/program_options.hpp>
+
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+
+#include "ril/common/build_info.h"
+#include "ril/common/error.h"
+#include "ril/common/logging.h"
+
+namespace po = boost::program_options;
+
+namespace ril {
+namespace {
+
+struct Command {
+  const char* name;
+  const char* summary;
+  // Adds the command's own options, bound to fields of `config`.
+  std::function<void(po::options_description&, po::positional_options_description&, Config&)> add_options;
+};
+
+template <typename T>
+po::typed_value<T>* bind(T* field) {
+  return po::value<T>(field)->default_value(*field);
+}
+
+void add_common_options(po::options_description& desc, Config& c) {
+  desc.add_options()
+      ("help,h", "show this help and exit")
+      ("config", po::value(&c.common.config_file), "INI file of option values (command line wins)")
+      ("log-level", bind(&c.common.log_level), "debug | info | warn | error | off (or env RIL_LOG_LEVEL)")
+      ("layout", bind(&c.common.layout),
+       "rank roles: auto, or blocks role[+role]=count, e.g. teacher=2,rollout=1,discriminator=1,learner=1")
+      ("device", bind(&c.common.device), "auto | cpu | cuda | cuda:N (auto: the local rank's GPU if any)")
+      ("comm", bind(&c.common.comm), "communicator backend between ranks: auto | mpi | nccl")
+      ("seed", bind(&c.common.seed), "seed of every random draw")
+      ("run-dir", bind(&c.common.run_dir), "directory for the run's files");
+}
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> list = {
+      {"info", "summarise a ril HDF5 file (dataset, teacher cache, checkpoint, run, smoke)",
+       [](po::options_description& d, po::positional_options_description& p, Config& c) {
+         d.add_options()("file", po::value(&c.info.path)->required(), "the HDF5 file (positional)");
+         p.add("file", 1);
+       }},
+      {"smoke", "exchange real tensors between the rank groups as training will, with timings",
+       [](po::options_description& d, po::positional_options_description&, Config& c) {
+         d.add_options()
+             ("iterations", bind(&c.smoke.iterations), "exchange rounds")
+             ("layers", bind(&c.smoke.layers), "decoder layers of the synced parameter set")
+             ("hidden", bind(&c.smoke.hidden), "hidden size of the synced parameter set")
+             ("vocab", bind(&c.smoke.vocab), "vocabulary size of the synced parameter set")
+             ("batch", bind(&c.smoke.batch), "responses per rollout/teacher rank per round")
+             ("seq-len", bind(&c.smoke.seq_len), "tokens per response")
+             ("bucket-mb", bind(&c.smoke.bucket_mb), "weight-sync bucket size in MiB")
+             ("output", bind(&c.smoke.output), "HDF5 file to write and re-read (default <run-dir>/smoke.h5)");
+       }},
+  };
+  return list;
+}
+
+std::string top_level_help() {
+  std::ostringstream out;
+  out << "ril " << RIL_VERSION_STRING
+      << ": Unified Reinforcement and Imitation Learning for small vision-language models (MPI)\n\n"
+      << "usage: ril <command> [options]      (under mpirun/srun for several ranks)\n"
+      << "       ril <command> --help\n       ril --version\n\ncommands:\n";
+  for (const Command& cmd : commands()) {
+    out << "  " << cmd.name << std::string(10 - std::min<size_t>(9, std::string(cmd.name).size()), ' ') << cmd.summary
+        << "\n";
+  }
+  return out.str();
+}
+
+// INI text restricted to the lines that apply to `command`; other lines become blank so that
+// Program_options' errors and ours keep the file's line numbers.
+std::string applicable_ini(const std::string& path, const std::string& command) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError(cat("cannot read config file '", path, "'"));
+  std::ostringstream out;
+  std::string line, section;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    std::string t = line;
+    t.erase(0, t.find_first_not_of(" \t\r"));
+    t.erase(t.find_last_not_of(" \t\r") + 1);
+    if (t.empty() || t[0] == '#' || t[0] == ';') {
+      out << "\n";
+    } else if (t[0] == '[') {
+      if (t.back() != ']' || t.size() < 3) {
+        throw ConfigError(cat("config file '", path, "' line ", number, ": malformed section header '", t, "'"));
+      }
+      section = t.substr(1, t.size() - 2);
+      out << "\n";
+    } else if (t.find('=') == std::string::npos || t[0] == '=') {
+      throw ConfigError(cat("config file '", path, "' line ", number, ": expected 'name = value', got '", t, "'"));
+    } else if (section.empty() || section == "common" || section == command) {
+      out << t << "\n";
+    } else {
+      out << "\n";
+    }
+  }
+  return out.str();
+}
+
+std::string any_text(const boost::any& value) {
+  if (value.empty()) return "";
+  if (const auto* v = boost::any_cast<std::string>(&value)) return *v;
+  if (const auto* v = boost::any_cast<int64_t>(&value)) return std::to_string(*v);
+  if (const auto* v = boost::any_cast<uint64_t>(&value)) return std::to_string(*v);
+  if (const auto* v = boost::any_cast<int>(&value)) return std::to_string(*v);
+  if (const auto* v = boost::any_cast<double>(&value)) {
+    std::ostringstream out;
+    out.precision(17);
+    out << *v;
+    return out.str();
+  }
+  if (const auto* v = boost::any_cast<bool>(&value)) return *v ? "true" : "false";
+  if (const auto* v = boost::any_cast<std::vector<std::string>>(&value)) {
+    std::string text;
+    for (const auto& s : *v) text += (text.empty() ? "" : ",") + s;
+    return text;
+  }
+  return "?";
+}
+
+void check_values(const Config& c) {
+  parse_log_level(c.common.log_level);
+  if (c.command == "smoke") {
+    const SmokeConfig& s = c.smoke;
+    RIL_CONFIG_CHECK(s.iterations >= 1, "--iterations must be >= 1, got ", s.iterations);
+    RIL_CONFIG_CHECK(s.layers >= 1 && s.hidden >= 8 && s.vocab >= 2, "--layers >= 1, --hidden >= 8 and --vocab >= 2 "
+                     "are needed, got ", s.layers, ", ", s.hidden, ", ", s.vocab);
+    RIL_CONFIG_CHECK(s.hidden % 8 == 0, "--hidden must be a multiple of 8, got ", s.hidden);
+    RIL_CONFIG_CHECK(s.batch >= 1 && s.seq_len >= 1, "--batch and --seq-len must be >= 1");
+    RIL_CONFIG_CHECK(s.bucket_mb >= 1, "--bucket-mb must be >= 1, got ", s.bucket_mb);
+  }
+}
+
+}  // namespace
+
+std::string Config::resolved_text() const {
+  std::string text = cat("# ril ", command, ", resolved configuration\n[", command, "]\n");
+  for (const auto& [name, value] : resolved) text += cat(name, " = ", value, "\n");
+  return text;
+}
+
+std::string version_text() {
+  return cat("ril ", RIL_VERSION_STRING, " (LibTorch ", RIL_TORCH_VERSION, ", CUDA ", RIL_WITH_CUDA ? "on" : "off",
+             ", ", RIL_BUILD_TYPE, ", ", RIL_CXX_COMPILER, ")");
+}
+
+ParseResult parse_command_line(int argc, const char* const argv[]) {
+  ParseResult result;
+  if (argc < 2) throw ConfigError(cat("no command given\n\n", top_level_help()));
+  const std::string first = argv[1];
+  if (first == "--version" || first == "-V") {
+    result.exit_now = true;
+    result.output = version_text() + "\n";
+    return result;
+  }
+  if (first == "--help" || first == "-h" || first == "help") {
+    result.exit_now = true;
+    result.output = top_level_help();
+    return result;
+  }
+  const Command* command = nullptr;
+  for (const Command& cmd : commands()) {
+    if (first == cmd.name) command = &cmd;
+  }
+  if (!command) {
+    throw ConfigError(cat("unknown command '", first, "'\n\n", top_level_help()));
+  }
+
+  Config& c = result.config;
+  c.command = command->name;
+  po::options_description common("common options");
+  po::options_description own(cat(command->name, " options"));
+  po::positional_options_description positional;
+  add_common_options(common, c);
+  command->add_options(own, positional, c);
+  po::options_description all;
+  all.add(common).add(own);
+
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc - 1, argv + 1).options(all).positional(positional).run(), vm);
+    if (vm.count("help")) {
+      std::ostringstream out;
+      out << "usage: ril " << command->name << (command->name == std::string("info") ? " FILE" : "")
+          << " [options]\n" << command->summary << "\n\n" << own << "\n" << common;
+      result.exit_now = true;
+      result.output = out.str();
+      return result;
+    }
+    if (vm.count("config")) {
+      const std::string path = vm["config"].as<std::string>();
+      std::istringstream ini(applicable_ini(path, command->name));
+      try {
+        po::store(po::parse_config_file(ini, all, /*allow_unregistered=*/false), vm);
+      } catch (const po::error& e) {
+        throw ConfigError(cat("config file '", path, "': ", e.what()));
+      }
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw ConfigError(cat("ril ", command->name, ": ", e.what(), " (see 'ril ", command->name, " --help')"));
+  }
+  // RIL_LOG_LEVEL applies when --log-level was not given on the command line or in the file.
+  if (vm["log-level"].defaulted()) {
+    if (const char* env = std::getenv("RIL_LOG_LEVEL")) c.common.log_level = env;
+  }
+  check_values(c);
+  for (const auto& option : all.options()) {
+    const std::string& name = option->long_name();
+    if (name == "help" || name == "config") continue;
+    c.resolved.emplace_back(name, vm.count(name) ? any_text(vm[name].value()) : "");
+  }
+  for (auto& [name, value] : c.resolved) {
+    if (name == "log-level") value = c.common.log_level;
+  }
+  return result;
+}
+
+}  // namespace ril

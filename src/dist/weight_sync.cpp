@@ -1,0 +1,110 @@
+#include "ril/dist/weight_sync.h"
+
+#include <ATen/core/grad_mode.h>
+
+#include <chrono>
+
+#include "ril/common/error.h"
+
+namespace ril::dist {
+
+uint64_t layout_fingerprint(const NamedTensors& tensors) {
+  uint64_t hash = 1469598103934665603ull;
+  auto mix = [&hash](const void* data, size_t n) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    for (size_t i = 0; i < n; ++i) {
+      hash ^= p[i];
+      hash *= 1099511628211ull;
+    }
+  };
+  for (const auto& [name, tensor] : tensors) {
+    mix(name.data(), name.size());
+    const std::string dtype = c10::toString(tensor.scalar_type());
+    mix(dtype.data(), dtype.size());
+    for (int64_t d : tensor.sizes()) mix(&d, sizeof d);
+  }
+  return hash;
+}
+
+WeightSync::WeightSync(Communicator& comm, int root, NamedTensors tensors, WeightSyncOptions options)
+    : comm_(comm), root_(root), tensors_(std::move(tensors)), options_(options) {
+  RIL_CHECK(options_.bucket_bytes > 0, "weight sync bucket size must be positive");
+  for (const auto& [name, tensor] : tensors_) {
+    RIL_CHECK(tensor.is_contiguous(), "weight sync needs contiguous tensors; '", name, "' is not");
+    total_bytes_ += static_cast<int64_t>(tensor.nbytes());
+  }
+  fingerprint_ = layout_fingerprint(tensors_);
+}
+
+WeightSyncStats WeightSync::sync(int64_t version) {
+  const auto start = std::chrono::steady_clock::now();
+  at::NoGradGuard no_grad;
+  const bool is_root = comm_.rank() == root_;
+  if (comm_.size() == 1) {  // colocated: the one rank already holds the weights
+    RIL_CHECK(version > last_version_, "weight sync: version ", version, " is not newer than ", last_version_);
+    last_version_ = version;
+    WeightSyncStats stats;
+    stats.version = version;
+    return stats;
+  }
+  const at::Device device = tensors_.empty() ? at::Device(at::kCPU) : tensors_.front().second.device();
+
+  at::Tensor header = at::empty({3}, at::TensorOptions().dtype(at::kLong));
+  if (is_root) {
+    RIL_CHECK(version > last_version_, "weight sync: version ", version, " is not newer than ", last_version_);
+    header[0] = version;
+    header[1] = static_cast<int64_t>(fingerprint_);
+    header[2] = total_bytes_;
+  }
+  comm_.broadcast(header, root_);
+  const int64_t got_version = header[0].item<int64_t>();
+  const auto got_fingerprint = static_cast<uint64_t>(header[1].item<int64_t>());
+  RIL_CHECK(got_fingerprint == fingerprint_, "weight sync on '", comm_.name(), "': the sender's model layout (",
+            header[2].item<int64_t>(), " bytes, fingerprint ", got_fingerprint, ") differs from this rank's (",
+            total_bytes_, " bytes, fingerprint ", fingerprint_, "): the models were built from different configs");
+  RIL_CHECK(got_version > last_version_, "weight sync on '", comm_.name(), "': received version ", got_version,
+            " after version ", last_version_, " (versions must grow)");
+
+  // The byte stream is the tensors' bytes back to back; bucket b carries stream bytes
+  // [b*bucket, (b+1)*bucket). A tensor may span buckets, so each bucket copies the overlapping
+  // part of every tensor it touches.
+  std::vector<at::Tensor> bytes;  // byte views of the tensors, in stream order
+  bytes.reserve(tensors_.size());
+  for (auto& entry : tensors_) bytes.push_back(entry.second.detach().view(-1).view(at::kByte));
+  int64_t buckets = 0;
+  for (int64_t begin = 0; begin < total_bytes_; begin += options_.bucket_bytes, ++buckets) {
+    const int64_t end = std::min(total_bytes_, begin + options_.bucket_bytes);
+    at::Tensor bucket = at::empty({end - begin}, at::TensorOptions().dtype(at::kByte).device(device));
+    int64_t offset = 0;  // stream offset of the current tensor
+    for (const at::Tensor& t : bytes) {
+      const int64_t t_begin = offset, t_end = offset + t.numel();
+      offset = t_end;
+      const int64_t lo = std::max(t_begin, begin), hi = std::min(t_end, end);
+      if (lo >= hi) continue;
+      at::Tensor part = bucket.narrow(0, lo - begin, hi - lo);
+      at::Tensor src = t.narrow(0, lo - t_begin, hi - lo);
+      if (is_root) part.copy_(src);
+    }
+    comm_.broadcast(bucket, root_);
+    if (!is_root) {
+      offset = 0;
+      for (const at::Tensor& t : bytes) {
+        const int64_t t_begin = offset, t_end = offset + t.numel();
+        offset = t_end;
+        const int64_t lo = std::max(t_begin, begin), hi = std::min(t_end, end);
+        if (lo >= hi) continue;
+        at::Tensor dst = t.narrow(0, lo - t_begin, hi - lo);
+        dst.copy_(bucket.narrow(0, lo - begin, hi - lo));
+      }
+    }
+  }
+  last_version_ = got_version;
+  WeightSyncStats stats;
+  stats.version = got_version;
+  stats.bytes = total_bytes_;
+  stats.buckets = buckets;
+  stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return stats;
+}
+
+}  // namespace ril::dist
