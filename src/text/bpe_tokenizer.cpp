@@ -74,6 +74,10 @@ std::string from_byte_alphabet(std::string_view token) {
   return out;
 }
 
+// The "pattern" of a ByteLevel pre-tokenizer without regex: each stretch between added tokens
+// is one pre-token. Written so that Oniguruma (HF) reads it the same way.
+constexpr const char* kWholeText = R"([\s\S]+)";
+
 // Ids above this are taken for a corrupt file rather than allocated (largest real vocabularies
 // are ~260k).
 constexpr int64_t kMaxTokenId = 1 << 24;
@@ -269,6 +273,13 @@ void BpeTokenizer::Impl::build() {
   special_ids.pad = find({"<|endoftext|>", "<pad>", "[PAD]", "<|pad|>"});
   special_ids.bos = find({"<|begin_of_text|>", "<s>"});
 
+  // add_prefix_space means one space per stretch of text, which is what HF does before the
+  // GPT-2 regex or without a regex; after another Split HF prepends to every piece.
+  if (s.add_prefix_space && s.pre_tokenizer_pattern != kGpt2Pattern &&
+      s.pre_tokenizer_pattern != kWholeText) {
+    throw Error(cat(origin, ": key 'pre_tokenizer': add_prefix_space is only supported with "
+                            "the GPT-2 pattern or no regex"));
+  }
   compile_regex();
 }
 
@@ -475,7 +486,7 @@ void read_pre_tokenizer(const Json& pt, const std::string& where, const std::str
   const std::string type = pt["type"];
   if (type == "ByteLevel") {
     spec.add_prefix_space = pt.value("add_prefix_space", false);
-    if (pt.value("use_regex", true)) spec.pre_tokenizer_pattern = kGpt2Pattern;
+    spec.pre_tokenizer_pattern = pt.value("use_regex", true) ? kGpt2Pattern : kWholeText;
     return;
   }
   if (type != "Sequence") {
@@ -486,7 +497,7 @@ void read_pre_tokenizer(const Json& pt, const std::string& where, const std::str
     fail(key + ".pretokenizers", "missing or not an array");
   }
   const Json& list = pt["pretokenizers"];
-  bool have_split = false, have_byte_level = false;
+  bool have_split = false, have_byte_level = false, byte_level_regex = false;
   for (size_t i = 0; i < list.size(); ++i) {
     const std::string k = cat(key, ".pretokenizers[", i, "]");
     const Json& p = list[i];
@@ -512,7 +523,12 @@ void read_pre_tokenizer(const Json& pt, const std::string& where, const std::str
     } else if (t == "ByteLevel") {
       if (have_byte_level) fail(k, "two ByteLevel pre-tokenizers");
       spec.add_prefix_space = p.value("add_prefix_space", false);
-      if (p.value("use_regex", true)) {
+      // After a Split, HF would prepend the space to every piece, not once per text.
+      if (spec.add_prefix_space && have_split) {
+        fail(k + ".add_prefix_space", "true after a Split is not supported");
+      }
+      byte_level_regex = p.value("use_regex", true);
+      if (byte_level_regex) {
         if (have_split) fail(k + ".use_regex", "Split followed by ByteLevel with use_regex=true "
                                                "(two regex splits) is not supported");
         spec.pre_tokenizer_pattern = kGpt2Pattern;
@@ -524,6 +540,7 @@ void read_pre_tokenizer(const Json& pt, const std::string& where, const std::str
     }
   }
   if (!have_byte_level) fail(key, "Sequence without a ByteLevel pre-tokenizer is not byte-level");
+  if (!have_split && !byte_level_regex) spec.pre_tokenizer_pattern = kWholeText;
 }
 
 }  // namespace
@@ -833,11 +850,11 @@ void BpeTokenizer::save_tokenizer_json(const std::string& path) const {
   root["added_tokens"] = added;
   root["normalizer"] =
       s.normalizer == Normalizer::kNfc ? OJson{{"type", "NFC"}} : OJson(nullptr);
-  if (s.pre_tokenizer_pattern == kGpt2Pattern) {
+  if (s.pre_tokenizer_pattern == kGpt2Pattern || s.pre_tokenizer_pattern == kWholeText) {
     root["pre_tokenizer"] = OJson{{"type", "ByteLevel"},
                                   {"add_prefix_space", s.add_prefix_space},
                                   {"trim_offsets", true},
-                                  {"use_regex", true}};
+                                  {"use_regex", s.pre_tokenizer_pattern == kGpt2Pattern}};
   } else {
     root["pre_tokenizer"] = OJson{
         {"type", "Sequence"},

@@ -115,6 +115,17 @@ for (const [content, lstrip, rstrip] of [['<L>', true, false], ['<R>', false, tr
 }
 write('tiny_strip.json', strip);
 
+// ByteLevel options: a leading space added to each stretch of text, with and without regex.
+const prefix = tinyQwen2();
+prefix.normalizer = null;
+prefix.pre_tokenizer = {type: 'ByteLevel', add_prefix_space: true, trim_offsets: true,
+                        use_regex: true};
+write('tiny_prefix_space.json', prefix);
+const noRegex = tinyQwen2();
+noRegex.pre_tokenizer = {type: 'ByteLevel', add_prefix_space: true, trim_offsets: true,
+                         use_regex: false};
+write('tiny_no_regex.json', noRegex);
+
 const bad = (mutate) => {
   const t = tinyQwen2();
   mutate(t);
@@ -129,6 +140,9 @@ write('bad_unknown_merge.json', bad((t) => { t.model.merges.push('zzz# q'); }));
 write('bad_pre_tokenizer.json', bad((t) => {
   t.pre_tokenizer = {type: 'Sequence', pretokenizers: [{type: 'Digits', individual_digits: true},
                                                       {type: 'ByteLevel', use_regex: false}]};
+}));
+write('bad_prefix_after_split.json', bad((t) => {
+  t.pre_tokenizer.pretokenizers[1].add_prefix_space = true;
 }));
 write('bad_merge_entry.json', bad((t) => { t.model.merges[3] = 42; }));
 const malformed = JSON.stringify(tinyQwen2(), null, 1);

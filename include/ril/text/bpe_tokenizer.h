@@ -17,6 +17,12 @@
 // Round trip: decode(encode(x)) == x for every valid UTF-8 x when the normalizer is none and no
 // added token has lstrip/rstrip; with NFC it holds for text already in NFC (NFC is lossy).
 //
+// Checked against HF `tokenizers` 0.22 (tests/unit/text/hf_reference_test.cpp). Known
+// differences, none met by real GPT-2/Qwen2 files: HF renumbers added tokens whose ids leave a
+// gap after the vocabulary (we keep the file's ids); HF byte-decodes special added tokens, which
+// garbles non-ASCII ones (we emit contents verbatim); added tokens with normalized=true are
+// matched on the raw text here, after normalization in HF.
+//
 // Thread safety: a BpeTokenizer is immutable after construction except for its pre-token
 // cache, which is guarded by a mutex; encode()/decode() may be called from several threads.
 #pragma once

@@ -136,6 +136,30 @@ TEST(BpeTokenizer, AddedTokensLongestMatchAndStrip) {
   EXPECT_EQ(tok.encode("x<R> \n y"), concat({byte_ids(tok, "x"), {base + 3}, byte_ids(tok, "y")}));
 }
 
+TEST(BpeTokenizer, ByteLevelOptions) {
+  // add_prefix_space: "world" is encoded as " world", once per stretch between added tokens.
+  const BpeTokenizer prefix = load("tiny_prefix_space.json");
+  const int32_t eot = id_of(prefix, "<|endoftext|>");
+  EXPECT_EQ(prefix.encode("world"), prefix.encode(" world"));
+  EXPECT_EQ(prefix.encode("world<|endoftext|>world"),
+            concat({prefix.encode(" world"), {eot}, prefix.encode(" world")}));
+  // use_regex=false: the whole stretch is one pre-token, so merges cross word boundaries.
+  const BpeTokenizer whole = load("tiny_no_regex.json");
+  const BpeTokenizer split = load("tiny_qwen2.json");
+  EXPECT_EQ(whole.encode("hello world"),
+            (Ids{id_of(whole, "Ġ"), id_of(whole, "hello"), id_of(whole, "Ġworld")}));
+  EXPECT_EQ(whole.encode("a\n\nb"), (Ids{id_of(whole, "Ġ"), id_of(whole, "a"),
+                                          id_of(whole, "ĊĊ"), id_of(whole, "b")}));
+  // The GPT-2 regex puts the two newlines of "a\n\nb" in different pre-tokens.
+  EXPECT_EQ(prefix.encode("a\n\nb"), concat({prefix.encode(" a"), byte_ids(prefix, "\n\nb")}));
+  EXPECT_EQ(split.encode("hello world"), (Ids{id_of(split, "hello"), id_of(split, "Ġworld")}));
+  // Pattern and option survive a save.
+  const TempDir dir("tokenizer_options");
+  whole.save_tokenizer_json(dir / "whole.json");
+  EXPECT_EQ(BpeTokenizer::from_tokenizer_json(dir / "whole.json").encode("a hello world"),
+            whole.encode("a hello world"));
+}
+
 TEST(BpeTokenizer, NfcNormalizer) {
   const BpeTokenizer tok = load("tiny_qwen2.json");
   const int32_t e_acute = id_of(tok, "Ã©");
@@ -279,6 +303,9 @@ TEST(BpeTokenizer, BadFilesNameFileAndKey) {
                {"bad_missing_merges.json", "key 'model.merges'"});
   expect_error(json("bad_unknown_merge.json"),
                {"bad_unknown_merge.json", "key 'model.merges' entry 18", "zzz#", "not in model.vocab"});
+  expect_error(json("bad_prefix_after_split.json"),
+               {"bad_prefix_after_split.json",
+                "key 'pre_tokenizer.pretokenizers[1].add_prefix_space'"});
   expect_error(json("bad_merge_entry.json"), {"bad_merge_entry.json", "key 'model.merges[3]'"});
   expect_error(json("bad_pre_tokenizer.json"),
                {"bad_pre_tokenizer.json", "key 'pre_tokenizer.pretokenizers[0].type'", "\"Digits\""});

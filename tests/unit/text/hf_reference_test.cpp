@@ -143,7 +143,7 @@ TEST(HfReference, Qwen2StyleMatchesHf) {
 TEST(HfReference, TinyFixturesMatchHf) {
   REQUIRE_HF(pkg);
   for (const char* name : {"tiny_qwen2.json", "tiny_qwen2_array_merges.json", "tiny_gpt2_style.json",
-                           "tiny_strip.json"}) {
+                           "tiny_strip.json", "tiny_prefix_space.json", "tiny_no_regex.json"}) {
     expect_same_as_hf(pkg, testing::tokenizer_fixture(name), hf_test_strings());
   }
 }
