@@ -153,6 +153,11 @@ std::vector<std::string> candidates(const std::vector<Token>& tokens, AnswerKind
           out.push_back(t.text);
         }
       }
+      // A lone lower-case letter ("Answer: b") is an option too; inside a sentence "a" is an article.
+      if (out.empty() && tokens.size() == 1 && tokens[0].lower.size() == 1 && tokens[0].lower[0] >= 'a' &&
+          tokens[0].lower[0] <= 'h') {
+        out.push_back(std::string(1, static_cast<char>(tokens[0].lower[0] - 'a' + 'A')));
+      }
       break;
     }
     case AnswerKind::kText:

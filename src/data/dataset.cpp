@@ -250,6 +250,15 @@ const std::string& Dataset::family(int64_t index) const {
   return family_names_.at(static_cast<size_t>(families_.at(static_cast<size_t>(index))));
 }
 
+const std::string& Dataset::rationale(int64_t index, const std::string& style) const {
+  auto it = rationales_.find(style);
+  RIL_CHECK(it != rationales_.end(), "dataset ", file_->path(), " has no rationale style '", style, "' (it has ",
+            join_names(styles_), ")");
+  RIL_CHECK(index >= 0 && index < size(), "example index ", index, " out of range [0, ", size(), ") in ",
+            file_->path());
+  return it->second[static_cast<size_t>(index)];
+}
+
 std::vector<uint8_t> Dataset::image_bytes(int64_t index) const {
   RIL_CHECK(index >= 0 && index < size(), "example index ", index, " out of range [0, ", size(), ") in ",
             file_->path());

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <functional>
 #include <map>
@@ -39,8 +40,13 @@ Stats stats_of(std::vector<int64_t> values) {
   s.mean = sum / static_cast<double>(values.size());
   s.min = values.front();
   s.max = values.back();
-  s.p50 = values[(values.size() - 1) / 2];
-  s.p95 = values[static_cast<size_t>(0.95 * static_cast<double>(values.size() - 1))];
+  // Nearest-rank percentiles: the smallest value with at least p% of values at or below it.
+  auto rank = [&](double p) {
+    const size_t r = static_cast<size_t>(std::ceil(p * static_cast<double>(values.size())));
+    return values[std::max<size_t>(r, 1) - 1];
+  };
+  s.p50 = rank(0.50);
+  s.p95 = rank(0.95);
   return s;
 }
 

@@ -115,6 +115,8 @@ class Dataset {
   std::vector<uint8_t> image_bytes(int64_t index) const;  // H*W*3 bytes
   const std::string& question(int64_t index) const { return questions_.at(static_cast<size_t>(index)); }
   const std::string& answer(int64_t index) const { return answers_.at(static_cast<size_t>(index)); }
+  // Text of one rationale style; throws ril::Error naming the styles the file has.
+  const std::string& rationale(int64_t index, const std::string& style) const;
   const std::string& family(int64_t index) const;
   Split split(int64_t index) const { return static_cast<Split>(splits_.at(static_cast<size_t>(index))); }
 

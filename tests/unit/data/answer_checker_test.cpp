@@ -55,6 +55,8 @@ TEST(AnswerChecker, AcceptsCorrectAnswersInUsualForms) {
   EXPECT_TRUE(right("It looks grey", "gray"));
   EXPECT_TRUE(right("Answer: (C)", "C"));
   EXPECT_TRUE(right("Answer: C) a red circle", "(C)"));
+  EXPECT_TRUE(right("Answer: c", "C"));
+  EXPECT_FALSE(right("Answer: a red circle", "A"));  // an article, not option A
   EXPECT_TRUE(right("Answer: 3 red squares (three)", "3"));  // same value twice agrees
   EXPECT_TRUE(right("Answer: 3\nSo yes, Answer: 3", "3"));
   EXPECT_TRUE(right("Answer: A dog on a couch.", "a dog on a couch"));

@@ -66,6 +66,8 @@ TEST(Dataset, WriterReaderRoundTrip) {
     EXPECT_EQ(got.split, want.split);
   }
   EXPECT_THROW(d.example(10), Error);
+  EXPECT_EQ(d.rationale(4, "a"), "ra4");
+  EXPECT_THROW(d.rationale(4, "c"), Error);
   const io::H5File& f = d.file();
   EXPECT_EQ(f.kind(), "dataset");
   EXPECT_EQ(f.attr_int("/", "seed"), 42);
