@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ril/common/error.h"
+#include "ril/common/logging.h"
 
 namespace ril::model {
 namespace {
@@ -252,13 +253,26 @@ LlavaConfig parse_llava_config(const json& j, const std::string& source) {
     RIL_CONFIG_CHECK(text.is_object(), source, ": key 'text_config' must be an object");
     RIL_CONFIG_CHECK(text.contains("model_type"), source,
                      ": missing required key 'text_config.model_type'");
-    // 4.x LLaVA keeps tie_word_embeddings at the top level (and ties from the text config's
-    // value in recent 4.x); a text_config value wins when both are present.
-    if (!text.contains("tie_word_embeddings") && j.contains("tie_word_embeddings")) {
-      text["tie_word_embeddings"] = j.at("tie_word_embeddings");
+    // HF writes nested configs as a diff against defaults, so keys equal to the defaults may be
+    // absent; HF then rebuilds Qwen2Config(**text_config) with the class defaults. Same here.
+    // tie_word_embeddings: HF ties from the text config (class default False); a top-level
+    // value is only informational.
+    const std::vector<std::pair<const char*, json>> qwen2_defaults = {
+        {"vocab_size", 151936}, {"hidden_size", 4096}, {"intermediate_size", 22016},
+        {"num_hidden_layers", 32}, {"num_attention_heads", 32}, {"num_key_value_heads", 32},
+        {"max_position_embeddings", 32768}, {"rms_norm_eps", 1e-6}, {"hidden_act", "silu"},
+        {"tie_word_embeddings", false}};
+    for (const auto& [k, v] : qwen2_defaults) {
+      if (!text.contains(k)) text[k] = v;
     }
     if (!text.contains("rope_theta") && !text.contains("rope_parameters")) {
       text["rope_theta"] = 10000.0;  // Qwen2Config default
+    }
+    if (j.contains("tie_word_embeddings") && j.at("tie_word_embeddings").is_boolean() &&
+        j.at("tie_word_embeddings") != text.at("tie_word_embeddings")) {
+      log_warn("model", source, ": top-level tie_word_embeddings (",
+               j.at("tie_word_embeddings").dump(), ") differs from text_config's (",
+               text.at("tie_word_embeddings").dump(), "); using text_config's, as HF does");
     }
     c.text_config = parse_qwen2_config(text, source + " (text_config)");
   }

@@ -225,6 +225,18 @@ TEST(ModelConfig, LlavaBothVersions) {
   EXPECT_EQ(back.vision_feature_layers, (std::vector<int64_t>{-2, -1}));
   j["vision_feature_select_strategy"] = "default";
   EXPECT_EQ(parse_llava_config(j, "mem").num_image_tokens(), 63);
+  // HF writes nested configs as diffs against defaults: absent keys take Qwen2Config defaults,
+  // and tying follows text_config (default false), not the top level.
+  auto k = llava_config_to_json(c);
+  for (const char* key : {"rms_norm_eps", "hidden_act", "tie_word_embeddings", "rope_theta",
+                          "rope_parameters", "num_hidden_layers"}) {
+    k["text_config"].erase(key);
+  }
+  k["tie_word_embeddings"] = true;
+  auto d = parse_llava_config(k, "mem");
+  EXPECT_FALSE(d.text_config.tie_word_embeddings);
+  EXPECT_EQ(d.text_config.num_hidden_layers, 32);
+  EXPECT_DOUBLE_EQ(d.text_config.rope_theta, 10000.0);
 }
 
 TEST(ModelConfig, Presets) {
