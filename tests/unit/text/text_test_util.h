@@ -50,6 +50,9 @@ std::string escape(const std::string& s);
 // All characters are assigned in Unicode <= 14; none is U+0085 or U+FEFF.
 std::vector<std::string> generate_strings(uint32_t seed, size_t count);
 
+// Runs a shell command; returns its exit code (127: not found) and its output in *log.
+int run_command(const std::string& cmd, std::string* log);
+
 // Runs `node tests/tools/<tool> <args...> <in.json> <out.json> <extra_args>` with `strings` as
 // in.json and returns out.json parsed; on failure fails the test and returns null.
 nlohmann::json run_node_tool(const std::string& tool, const std::vector<std::string>& args,
