@@ -124,7 +124,10 @@ void DatasetWriter::flush() {
   if (s.rows_written == 0) {
     io::DatasetOptions rows;
     rows.extendable = true;
-    rows.chunk_rows = 64;  // 64 images of 64x64x3 = 768 KiB per chunk
+    // About 1 MiB per chunk (64 images of 64x64x3; fewer for large images): one example read
+    // decompresses one chunk, and the chunk fits HDF5's default 1 MiB chunk cache.
+    const int64_t row_bytes = int64_t{s.options.image_height} * s.options.image_width * 3;
+    rows.chunk_rows = std::clamp<int64_t>((int64_t{1} << 20) / row_bytes, 1, 64);
     rows.compression = 4;
     f.write_array("images", io::ElementType::kUInt8, {n, s.options.image_height, s.options.image_width, 3},
                   s.images.data(), rows);

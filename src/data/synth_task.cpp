@@ -55,9 +55,10 @@ void SynthDifficulty::validate(int image_size) const {
   RIL_CONFIG_CHECK(colour_jitter >= 0 && colour_jitter <= 40, "colour jitter must be in [0, 40], got ", colour_jitter,
                    " (more would let colours cross)");
   RIL_CONFIG_CHECK(noise >= 0 && noise <= 128, "noise must be in [0, 128], got ", noise);
-  // Rough crowding bound: every object with its gap must fit in half the image area.
+  // Rough crowding bound: random placement stalls above ~60% coverage by the largest objects
+  // (with their gap); generation would then fail after many retries.
   const int largest = image_size * 14 / 64 + 2;
-  RIL_CONFIG_CHECK(2 * std::max(max_objects, 2 * max_count) * largest * largest <= image_size * image_size,
+  RIL_CONFIG_CHECK(10 * std::max(max_objects, 2 * max_count) * largest * largest <= 6 * image_size * image_size,
                    "too many objects (", std::max(max_objects, 2 * max_count), ") for a ", image_size,
                    "px image; lower max objects/max count or raise the image size");
 }

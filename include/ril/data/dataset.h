@@ -8,7 +8,7 @@
 //                           families ("counting,attribute,..."; the names of family codes),
 //                           splits ("train,val,test"), rationale_styles ("terse,steps"),
 //                           count (N), and generator-specific extras (difficulty knobs, source).
-//   /images                 uint8 [N, H, W, 3], RGB row-major, chunked (64 rows), deflate,
+//   /images                 uint8 [N, H, W, 3], RGB row-major, chunked (<= 64 rows, ~1 MiB), deflate,
 //                           extendable along N.
 //   /question               text group (bytes + offsets, see H5File): the question, no
 //                           image token (the chat template adds it).

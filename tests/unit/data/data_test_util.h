@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -23,7 +24,10 @@ class ScratchDir {
     if (::mkdtemp(buffer.data()) == nullptr) throw std::runtime_error("mkdtemp failed for " + pattern);
     path_ = buffer.data();
   }
-  ~ScratchDir() { std::system(("rm -rf '" + path_ + "'").c_str()); }
+  ~ScratchDir() {
+    std::error_code ignored;  // no fork (system()) in a process that runs MPI
+    std::filesystem::remove_all(path_, ignored);
+  }
   std::string file(const std::string& name) const { return path_ + "/" + name; }
   const std::string& path() const { return path_; }
 
@@ -33,7 +37,9 @@ class ScratchDir {
 
 inline std::string fixtures_dir() {
   const char* dir = std::getenv("RIL_FIXTURES");
-  return dir ? std::string(dir) : std::string("tests/fixtures");
+  if (dir && *dir) return dir;
+  const char* source = std::getenv("RIL_SOURCE_DIR");
+  return std::string(source && *source ? source : ".") + "/tests/fixtures";
 }
 
 inline std::vector<char> read_all(const std::string& path) {
