@@ -155,7 +155,7 @@ struct BpeTokenizer::Impl {
   std::vector<std::string> tokens;       // id -> token string ("" for holes)
   std::vector<std::string> bytes;        // id -> raw bytes decode() emits
   std::vector<uint8_t> special;          // id -> 1 for special added tokens
-  std::unordered_map<std::string, int32_t> token_ids;  // vocab strings and added contents
+  std::unordered_map<std::string, int32_t> added_ids;  // added token contents
   std::unordered_map<std::string, int32_t> vocab_ids;  // byte-alphabet vocab only (BPE)
   std::unordered_map<uint64_t, MergeInfo> merges;
   std::array<int32_t, 256> byte_ids{};
@@ -177,6 +177,13 @@ struct BpeTokenizer::Impl {
     if (regex) pcre2_code_free(regex);
   }
 
+  // Added tokens first: their content wins over a vocab entry with the same string.
+  std::optional<int32_t> find_token(const std::string& token) const {
+    if (const auto it = added_ids.find(token); it != added_ids.end()) return it->second;
+    if (const auto it = vocab_ids.find(token); it != vocab_ids.end()) return it->second;
+    return std::nullopt;
+  }
+
   void build();
   void compile_regex();
   void bpe_word(std::string_view word, std::vector<int32_t>& out) const;
@@ -193,19 +200,20 @@ void BpeTokenizer::Impl::build() {
                     kMaxTokenId));
   }
   int32_t size = static_cast<int32_t>(s.vocab.size());
-  std::unordered_map<int32_t, const AddedToken*> added_ids;
+  std::unordered_map<int32_t, const AddedToken*> by_id;
   for (const AddedToken& t : s.added_tokens) {
     if (t.id < 0 || t.id >= kMaxTokenId || t.content.empty()) {
       throw Error(cat(origin, ": key 'added_tokens': token \"", t.content, "\" with id ", t.id,
                       " (ids must be in [0, ", kMaxTokenId, ") and contents non-empty)"));
     }
-    const auto [it, fresh] = added_ids.emplace(t.id, &t);
+    const auto [it, fresh] = by_id.emplace(t.id, &t);
     if (!fresh) {
       throw Error(cat(origin, ": key 'added_tokens': id ", t.id, " used by \"",
                       it->second->content, "\" and \"", t.content, "\""));
     }
     size = std::max(size, t.id + 1);
   }
+  vocab_ids.reserve(s.vocab.size());
   tokens.assign(size, std::string());
   bytes.assign(size, std::string());
   special.assign(size, 0);
@@ -219,7 +227,6 @@ void BpeTokenizer::Impl::build() {
     }
     tokens[id] = tok;
     bytes[id] = from_byte_alphabet(tok);
-    token_ids.emplace(tok, static_cast<int32_t>(id));
   }
   for (int b = 0; b < 256; ++b) {
     const auto it = vocab_ids.find(alphabet().byte_to_str[b]);
@@ -250,7 +257,7 @@ void BpeTokenizer::Impl::build() {
     tokens[t.id] = t.content;
     bytes[t.id] = t.content;
     special[t.id] = t.special ? 1 : 0;
-    token_ids[t.content] = t.id;
+    added_ids[t.content] = t.id;
     added_by_length.push_back(t);
     added_first_byte[static_cast<uint8_t>(t.content[0])] = true;
   }
@@ -261,8 +268,7 @@ void BpeTokenizer::Impl::build() {
 
   const auto find = [&](std::initializer_list<const char*> names) -> std::optional<int32_t> {
     for (const char* name : names) {
-      const auto it = token_ids.find(name);
-      if (it != token_ids.end()) return it->second;
+      if (const auto id = find_token(name)) return id;
     }
     return std::nullopt;
   };
@@ -784,9 +790,7 @@ std::string BpeTokenizer::decode(const std::vector<int32_t>& ids, bool skip_spec
 }
 
 std::optional<int32_t> BpeTokenizer::token_to_id(std::string_view token) const {
-  const auto it = impl_->token_ids.find(std::string(token));
-  if (it == impl_->token_ids.end()) return std::nullopt;
-  return it->second;
+  return impl_->find_token(std::string(token));
 }
 
 const std::string& BpeTokenizer::id_to_token(int32_t id) const {
