@@ -126,6 +126,16 @@ noRegex.pre_tokenizer = {type: 'ByteLevel', add_prefix_space: true, trim_offsets
                          use_regex: false};
 write('tiny_no_regex.json', noRegex);
 
+// Llama 3's ignore_merges: a pre-token found whole in the vocabulary is one token even where
+// the merges would not build it (" thin" and "hello world" here).
+const ignore = tinyQwen2();
+ignore.model.ignore_merges = true;
+const firstAdded = ignore.added_tokens[0].id;
+for (const a of ignore.added_tokens) a.id += 2;
+ignore.model.vocab[enc(' thin')] = firstAdded;
+ignore.model.vocab[enc('wor')] = firstAdded + 1;
+write('tiny_ignore_merges.json', ignore);
+
 const bad = (mutate) => {
   const t = tinyQwen2();
   mutate(t);

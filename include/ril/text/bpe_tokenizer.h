@@ -74,9 +74,13 @@ struct BpeTokenizerSpec {
   std::vector<std::pair<std::string, std::string>> merges;
   // Ids may extend vocab (id == vocab.size(), ...) or name an existing vocab entry.
   std::vector<AddedToken> added_tokens;
+  // PCRE2 regex (UTF, UCP); text between matches becomes pre-tokens too. A ByteLevel
+  // pre-tokenizer without regex or Split reads as R"([\s\S]+)" (each stretch one pre-token).
   std::string pre_tokenizer_pattern = kGpt2Pattern;
   Normalizer normalizer = Normalizer::kNone;
-  bool add_prefix_space = false;  // HF ByteLevel option: prepend ' ' when text lacks one
+  // HF ByteLevel option: prepend ' ' to each stretch between added tokens that lacks one. Only
+  // with kGpt2Pattern or no regex (after a Split, HF would prepend to every piece).
+  bool add_prefix_space = false;
   bool ignore_merges = false;     // HF BPE option (Llama 3): a pre-token found whole in vocab
                                   // is emitted as is
 };

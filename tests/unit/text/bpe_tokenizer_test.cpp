@@ -160,6 +160,16 @@ TEST(BpeTokenizer, ByteLevelOptions) {
             whole.encode("a hello world"));
 }
 
+TEST(BpeTokenizer, IgnoreMergesTakesWholeWordsFromVocab) {
+  const BpeTokenizer tok = load("tiny_ignore_merges.json");
+  const BpeTokenizer merged = load("tiny_qwen2.json");
+  EXPECT_EQ(tok.encode(" thin"), Ids{id_of(tok, "Ġthin")});
+  EXPECT_EQ(merged.encode(" thin"),
+            (Ids{id_of(merged, "Ġt"), id_of(merged, "h"), id_of(merged, "in")}));
+  // "wor" is in the vocabulary but "world" is not: merges as usual.
+  EXPECT_EQ(tok.encode("wor world"), (Ids{id_of(tok, "wor"), id_of(tok, "Ġworld")}));
+}
+
 TEST(BpeTokenizer, NfcNormalizer) {
   const BpeTokenizer tok = load("tiny_qwen2.json");
   const int32_t e_acute = id_of(tok, "Ã©");

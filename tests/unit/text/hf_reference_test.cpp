@@ -71,7 +71,8 @@ std::vector<std::string> hf_test_strings() {
                         "e\xCC\x81 o\xCC\x88\xCC\xA3 \xE1\x84\x80\xE1\x85\xA1 \xEF\xAC\xAD",
                         "I'M SURE IT'S FINE, WE'LL SEE", "\r\n\r\n  \t\n", "123456789 ٣٤",
                         "a <L> b", "a\t\n <L>b", "a<R>  \n b", " <B> ", "x\xE3\x80\x80<L>\xC2\xA0y",
-                        "x <R>\xE2\x80\x83\xE2\x80\xA8y", "<L><R> <B>  <L>", "  <L>"}) {
+                        "x <R>\xE2\x80\x83\xE2\x80\xA8y", "<L><R> <B>  <L>", "  <L>",
+                        "the thin wor world thin wor"}) {
     strings.push_back(s);
   }
   return strings;
@@ -171,7 +172,8 @@ TEST(HfReference, RealQwenTokenizerMatchesHf) {
 TEST(HfReference, TinyFixturesMatchHf) {
   REQUIRE_HF(pkg);
   for (const char* name : {"tiny_qwen2.json", "tiny_qwen2_array_merges.json", "tiny_gpt2_style.json",
-                           "tiny_strip.json", "tiny_prefix_space.json", "tiny_no_regex.json"}) {
+                           "tiny_strip.json", "tiny_prefix_space.json", "tiny_no_regex.json",
+                           "tiny_ignore_merges.json"}) {
     expect_same_as_hf(pkg, testing::tokenizer_fixture(name), hf_test_strings());
   }
 }
