@@ -161,7 +161,12 @@ void build_counting(SynthExample& ex, Placer& placer, const SynthDifficulty& d, 
       placer.shape(s, c);
     }
   }
-  ex.question = cat("How many ", colour_name(q.colour), " ", shape_plural(q.shape), " are there?");
+  const std::string what = cat(colour_name(q.colour), " ", shape_plural(q.shape));
+  switch (rng.uniform_int(0, 2)) {
+    case 0: ex.question = cat("How many ", what, " are there?"); break;
+    case 1: ex.question = cat("Count the ", what, " in the image."); break;
+    default: ex.question = cat("How many ", what, " can you see?"); break;
+  }
   ex.answer = std::to_string(k);
 }
 
@@ -172,7 +177,11 @@ void build_attribute(SynthExample& ex, Placer& placer, const SynthDifficulty& d,
   placer.shape(q.shape, q.colour);
   const int total = static_cast<int>(rng.uniform_int(d.min_objects, d.max_objects));
   for (int i = 1; i < total; ++i) placer.shape(pick_other(rng, all_shapes(), q.shape), random_colour(rng));
-  ex.question = cat("What colour is the ", shape_name(q.shape), "?");
+  switch (rng.uniform_int(0, 2)) {
+    case 0: ex.question = cat("What colour is the ", shape_name(q.shape), "?"); break;
+    case 1: ex.question = cat("Which colour does the ", shape_name(q.shape), " have?"); break;
+    default: ex.question = cat("Name the colour of the ", shape_name(q.shape), "."); break;
+  }
   ex.answer = colour_name(q.colour);
 }
 
@@ -218,8 +227,9 @@ void build_spatial(SynthExample& ex, Placer& placer, const SynthDifficulty& d, D
     }
     placer.shape(s, c);
   }
-  ex.question = cat("Is the ", colour_name(ca), " ", shape_name(sa), " ", relation_phrase(q.relation),
-                    " the ", colour_name(cb), " ", shape_name(sb), "?");
+  const std::string claim = cat(colour_name(ca), " ", shape_name(sa), " ", relation_phrase(q.relation), " the ",
+                                colour_name(cb), " ", shape_name(sb));
+  ex.question = rng.coin() ? cat("Is the ", claim, "?") : cat("Is it true that the ", claim, "?");
   ex.answer = want_yes ? "yes" : "no";
 }
 
@@ -245,7 +255,8 @@ void build_comparison(SynthExample& ex, Placer& placer, const SynthDifficulty& d
     while (s == q.shape || s == q.other_shape) s = random_shape(rng);
     placer.shape(s, random_colour(rng));
   }
-  ex.question = cat("Are there more ", shape_plural(q.shape), " than ", shape_plural(q.other_shape), "?");
+  const std::string more = cat("more ", shape_plural(q.shape), " than ", shape_plural(q.other_shape));
+  ex.question = rng.coin() ? cat("Are there ", more, "?") : cat("Does the image contain ", more, "?");
   ex.answer = n1 > n2 ? "yes" : "no";
 }
 
@@ -264,15 +275,17 @@ void build_arithmetic(SynthExample& ex, Placer& placer, const SynthDifficulty& d
   switch (q.op) {
     case ArithmeticOp::kSum:
       for (int v : digits) value += v;
-      ex.question = n == 2 ? "What is the sum of the two digits?" : "What is the sum of the three digits?";
+      ex.question = rng.coin() ? cat("What is the sum of the ", n == 2 ? "two" : "three", " digits?")
+                               : "Add up the digits shown. What is the total?";
       break;
     case ArithmeticOp::kDifference:
       value = std::abs(digits[0] - digits[1]);
-      ex.question = "What is the larger digit minus the smaller digit?";
+      ex.question = rng.coin() ? "What is the larger digit minus the smaller digit?"
+                               : "What is the difference between the two digits?";
       break;
     case ArithmeticOp::kProduct:
       value = digits[0] * digits[1];
-      ex.question = "What is the product of the two digits?";
+      ex.question = rng.coin() ? "What is the product of the two digits?" : "Multiply the two digits. What do you get?";
       break;
   }
   ex.answer = std::to_string(value);

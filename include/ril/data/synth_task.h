@@ -5,6 +5,7 @@
 //   spatial     "Is the blue circle to the left of the green square?" -> "yes"/"no"
 //   comparison  "Are there more circles than triangles?"          -> "yes" / "no"
 //   arithmetic  "What is the sum of the digits?" (digits drawn)   -> "12"
+// Each family has two or three question wordings ("Count the red squares in the image.").
 // The generator first draws the answer (uniformly over the family's answers), then builds a
 // scene that has it, so no family has a trivial majority answer.
 #pragma once

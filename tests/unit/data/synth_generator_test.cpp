@@ -148,14 +148,14 @@ std::string recompute(const std::string& q, const std::vector<Obj>& objects, std
   for (const Obj& o : objects) {
     if (o.shape == "digit") digits.push_back(o.digit);
   }
-  if (std::regex_match(q, m, std::regex(R"(How many (\w+) (\w+) are there\?)"))) {
+  if (std::regex_match(q, m, std::regex(R"((?:How many|Count the) (\w+) (\w+) (?:are there\?|can you see\?|in the image\.))"))) {
     return std::to_string(count(m[1], singular(m[2])));
   }
-  if (std::regex_match(q, m, std::regex(R"(What colour is the (\w+)\?)"))) {
+  if (std::regex_match(q, m, std::regex(R"((?:What colour is the|Which colour does the|Name the colour of the) (\w+)(?:\?| have\?|\.))"))) {
     const Obj* o = unique("", m[1]);
     return o ? o->colour : "";
   }
-  if (std::regex_match(q, m, std::regex(R"(Is the (\w+) (\w+) (to the left of|to the right of|above|below) the (\w+) (\w+)\?)"))) {
+  if (std::regex_match(q, m, std::regex(R"(Is (?:it true that )?the (\w+) (\w+) (to the left of|to the right of|above|below) the (\w+) (\w+)\?)"))) {
     const Obj* a = unique(m[1], m[2]);
     const Obj* b = unique(m[4], m[5]);
     if (!a || !b) return "";
@@ -168,20 +168,23 @@ std::string recompute(const std::string& q, const std::vector<Obj>& objects, std
     if (std::abs(gap) < 3) why = "ambiguous spatial gap " + std::to_string(gap);
     return gap > 0 ? "yes" : "no";
   }
-  if (std::regex_match(q, m, std::regex(R"(Are there more (\w+) than (\w+)\?)"))) {
+  if (std::regex_match(q, m, std::regex(R"((?:Are there|Does the image contain) more (\w+) than (\w+)\?)"))) {
     return count("", singular(m[1])) > count("", singular(m[2])) ? "yes" : "no";
   }
-  if (q == "What is the sum of the two digits?" || q == "What is the sum of the three digits?") {
-    if (digits.size() != (q.find("two") != std::string::npos ? 2u : 3u)) why = "wrong number of digits";
+  if (q == "What is the sum of the two digits?" || q == "What is the sum of the three digits?" ||
+      q == "Add up the digits shown. What is the total?") {
+    if (q.find("two") != std::string::npos && digits.size() != 2) why = "wrong number of digits";
+    if (q.find("three") != std::string::npos && digits.size() != 3) why = "wrong number of digits";
+    if (digits.size() < 2) why = "too few digits";
     int s = 0;
     for (int d : digits) s += d;
     return std::to_string(s);
   }
-  if (q == "What is the product of the two digits?") {
+  if (q == "What is the product of the two digits?" || q == "Multiply the two digits. What do you get?") {
     if (digits.size() != 2) why = "wrong number of digits";
     return digits.size() == 2 ? std::to_string(digits[0] * digits[1]) : "";
   }
-  if (q == "What is the larger digit minus the smaller digit?") {
+  if (q == "What is the larger digit minus the smaller digit?" || q == "What is the difference between the two digits?") {
     if (digits.size() != 2) why = "wrong number of digits";
     return digits.size() == 2 ? std::to_string(std::abs(digits[0] - digits[1])) : "";
   }
