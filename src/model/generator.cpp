@@ -91,8 +91,9 @@ GenerationResult generate(Qwen2ForCausalLM& lm, const GenerationInput& input,
     torch::Tensor next = sampler.select(processed);  // [B]
     next = torch::where(finished, torch::full_like(next, options.pad_token_id), next);
     torch::Tensor alive = finished.logical_not();
-    torch::Tensor lp = logits.log_softmax(-1).gather(1, next.unsqueeze(1)).squeeze(1);
-    torch::Tensor slp = processed.log_softmax(-1).gather(1, next.unsqueeze(1)).squeeze(1);
+    // log p(next) = logit(next) - logsumexp(logits): no [B, V] log-softmax temporary
+    torch::Tensor lp = logits.gather(1, next.unsqueeze(1)).squeeze(1) - logits.logsumexp(-1);
+    torch::Tensor slp = processed.gather(1, next.unsqueeze(1)).squeeze(1) - processed.logsumexp(-1);
     tokens.select(1, n).copy_(next);
     logprobs.select(1, n).copy_(torch::where(alive, lp, torch::zeros_like(lp)));
     sampling_logprobs.select(1, n).copy_(torch::where(alive, slp, torch::zeros_like(slp)));

@@ -78,8 +78,7 @@ torch::Tensor Qwen2AttentionImpl::forward(const torch::Tensor& x, const DecoderC
   if (ctx.cache != nullptr) {
     std::tie(k, v) = ctx.cache->update(layer_idx, k, v);  // [B, Hkv, S, Dh]
   }
-  const int64_t n_rep = num_heads_ / num_kv_heads_;
-  torch::Tensor out = scaled_dot_product_attention(q, repeat_kv(k, n_rep), repeat_kv(v, n_rep), ctx.mask);
+  torch::Tensor out = grouped_query_attention(q.contiguous(), k, v, ctx.mask);  // [B, H, T, Dh]
   out = out.transpose(1, 2).reshape({b, t, num_heads_ * head_dim_});  // [B, T, H*Dh]
   return o_proj->forward(out);
 }

@@ -295,6 +295,46 @@ TEST(Discriminator, SaveLoadRoundTripAndLlavaStudent) {
 
 // ---- Throughput ---------------------------------------------------------------------------------
 
+// Where a cached decode step spends its time: decoder forward vs logits processing + sampling.
+TEST(GenerationBench, DISABLED_DecodeStepBreakdown) {
+  torch::NoGradGuard no_grad;
+  auto lm = tiny_lm(11);
+  const auto& c = lm->config();
+  for (int64_t batch : {8, 32}) {
+    KVCacheOptions co;
+    co.num_layers = c.num_hidden_layers;
+    co.batch_size = batch;
+    co.num_kv_heads = c.num_key_value_heads;
+    co.head_dim = c.resolved_head_dim();
+    co.capacity = 16 + 64;
+    KVCache cache(co);
+    auto mask = torch::ones({batch, 16 + 64}, torch::kInt64);
+    lm->model->forward(lm->embed(torch::ones({batch, 16}, torch::kInt64)), mask.narrow(1, 0, 16), {}, &cache);
+    double t_fwd = 0, t_head = 0, t_sample = 0;
+    SamplingOptions so;
+    so.top_k = 50;
+    so.top_p = 0.95;
+    so.repetition_penalty = 1.05;
+    Sampler sampler(so, make_cpu_generator(0));
+    auto presence = torch::zeros({batch, c.vocab_size}, torch::kBool);
+    auto next = torch::ones({batch}, torch::kInt64);
+    for (int64_t step = 0; step < 64; ++step) {
+      auto t0 = std::chrono::steady_clock::now();
+      auto h = lm->model->forward(lm->embed(next.unsqueeze(1)), mask.narrow(1, 0, 16 + step + 1), {}, &cache);
+      auto t1 = std::chrono::steady_clock::now();
+      auto logits = lm->logits(h.select(1, 0));
+      auto t2 = std::chrono::steady_clock::now();
+      next = sampler.select(process_logits(logits, presence, so));
+      auto t3 = std::chrono::steady_clock::now();
+      t_fwd += std::chrono::duration<double>(t1 - t0).count();
+      t_head += std::chrono::duration<double>(t2 - t1).count();
+      t_sample += std::chrono::duration<double>(t3 - t2).count();
+    }
+    std::printf("[ bench     ] batch %ld, per step: decoder %.2f ms, lm_head %.2f ms, process+sample %.2f ms\n",
+                static_cast<long>(batch), t_fwd / 64 * 1e3, t_head / 64 * 1e3, t_sample / 64 * 1e3);
+  }
+}
+
 TEST(GenerationBench, DISABLED_DecodeTokensPerSecond) {
   auto lm = tiny_lm(11);
   for (int64_t batch : {8, 32}) {
