@@ -195,7 +195,7 @@ std::optional<std::string> agree(const std::vector<std::string>& values, std::st
 // `tail` receives the text after the last of them (a second thought there is a hedge too).
 std::vector<std::string> answer_lines(const std::string& text, const std::string& low, std::string& tail) {
   std::vector<std::string> lines;
-  size_t pos = 0;
+  size_t pos = 0, last_end = 0;
   while ((pos = low.find("answer", pos)) != std::string::npos) {
     const bool word_start = pos == 0 || !std::isalpha(static_cast<unsigned char>(low[pos - 1]));
     size_t after = pos + 6;
@@ -212,9 +212,18 @@ std::vector<std::string> answer_lines(const std::string& text, const std::string
     }
     const size_t end = std::min(low.find('\n', start), low.size());
     lines.push_back(text.substr(start, end - start));
-    tail = text.substr(end);
+    last_end = std::max(last_end, end);
     pos = end;
   }
+  // "<answer>3</answer>" (the judge prompt's format), closed on the same or a later line.
+  for (size_t open = low.find("<answer>"); open != std::string::npos; open = low.find("<answer>", open + 8)) {
+    const size_t start = open + 8;
+    const size_t close = low.find("</answer>", start);
+    const size_t end = close == std::string::npos ? std::min(low.find('\n', start), low.size()) : close;
+    lines.push_back(text.substr(start, end - start));
+    last_end = std::max(last_end, close == std::string::npos ? end : close + 9);
+  }
+  if (!lines.empty()) tail = text.substr(last_end);
   return lines;
 }
 

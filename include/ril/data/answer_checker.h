@@ -1,7 +1,8 @@
 // The rule-based answer reward: extracts the final answer from a free-text response and
 // compares it with the ground truth. It is built to be hard to fool, since the policy is
 // trained against it:
-// - the answer comes from "Answer:" lines (also "Final answer:", "the answer is"); if there
+// - the answer comes from "Answer:" lines (also "Final answer:", "the answer is",
+//   "<answer>...</answer>"); if there
 //   is none, from the last clause of the response, then (yes/no, options) the first;
 // - every candidate of the expected kind in those places must agree: "Answer: 3 or 4",
 //   "Answer: yes/no", two "Answer:" lines that disagree, and "Answer: 3" followed by

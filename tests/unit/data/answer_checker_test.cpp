@@ -60,6 +60,11 @@ TEST(AnswerChecker, AcceptsCorrectAnswersInUsualForms) {
   EXPECT_TRUE(right("Answer: 3 red squares (three)", "3"));  // same value twice agrees
   EXPECT_TRUE(right("Answer: 3\nSo yes, Answer: 3", "3"));
   EXPECT_TRUE(right("Answer: A dog on a couch.", "a dog on a couch"));
+  EXPECT_TRUE(right("I see two. <answer>2</answer>", "2"));
+  EXPECT_TRUE(right("<answer>\nyes\n</answer>", "yes"));
+  EXPECT_FALSE(right("<answer>2</answer> <answer>3</answer>", "2"));
+  EXPECT_FALSE(right("<answer>2</answer> or maybe 3", "2"));
+  EXPECT_FALSE(right("Answer: 2\n<answer>3</answer>", "2"));
 }
 
 TEST(AnswerChecker, RejectsWrongAnswers) {
