@@ -17,7 +17,7 @@ SiglipVisionEmbeddingsImpl::SiglipVisionEmbeddingsImpl(const SiglipVisionConfig&
 
 torch::Tensor SiglipVisionEmbeddingsImpl::forward(const torch::Tensor& pixel_values) {
   // [N, C, H, W] -> [N, D, H/p, W/p] -> [N, L, D]
-  torch::Tensor x = patch_embedding->forward(pixel_values.to(patch_embedding->weight.scalar_type()));
+  torch::Tensor x = patch_embedding->forward(pixel_values.to(patch_embedding->weight.options()));
   x = x.flatten(2).transpose(1, 2);
   TORCH_CHECK(x.size(1) == position_embedding->weight.size(0), "SigLIP: ", x.size(1),
               " patches for image ", pixel_values.sizes(), ", position table has ",

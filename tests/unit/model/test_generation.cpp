@@ -235,6 +235,49 @@ TEST(Generation, LlavaImageTokenCountMismatchIsAnError) {
                                  {"pixel_values must be [N, 3, 64, 64]"});
 }
 
+TEST(Generation, LlavaImageTokenOutsideTheVocabulary) {
+  // HF embeds placeholder ids >= vocab_size as 0 before replacing them; the result must not
+  // depend on the placeholder id.
+  torch::NoGradGuard no_grad;
+  auto inside = tiny_llava(9);
+  LlavaConfig c = inside->config();
+  c.image_token_index = c.text_config.vocab_size + 5;
+  LlavaForConditionalGeneration outside(c);
+  outside->eval();
+  auto src = inside->named_parameters();
+  for (auto& p : outside->named_parameters()) p.value().copy_(src[p.key()]);
+  auto ids = llava_prompt(inside->config(), 3, 4, 5).unsqueeze(0);
+  auto ids_out = ids.masked_fill(ids.eq(inside->config().image_token_index), c.image_token_index);
+  auto pixels = torch::randn({1, 3, 64, 64}, make_cpu_generator(6));
+  EXPECT_TRUE(torch::equal(inside->forward(ids, pixels), outside->forward(ids_out, pixels)));
+}
+
+TEST(Generation, BadShapesAreErrors) {
+  auto lm = tiny_lm();
+  GenerationInput in;
+  in.input_ids = torch::ones({5}, torch::kInt64);
+  testing::expect_error_contains([&] { generate(lm, in, GenerationOptions{}, make_cpu_generator(0)); },
+                                 {"input_ids must be [B, P] int64", "[5]"});
+  in.input_ids = torch::ones({2, 5}, torch::kInt64);
+  in.attention_mask = torch::ones({2, 4}, torch::kInt64);
+  testing::expect_error_contains([&] { generate(lm, in, GenerationOptions{}, make_cpu_generator(0)); },
+                                 {"attention_mask", "[2, 4]", "[2, 5]"});
+  in.attention_mask = torch::Tensor();
+  in.inputs_embeds = torch::zeros({2, 3, 128});
+  testing::expect_error_contains([&] { generate(lm, in, GenerationOptions{}, make_cpu_generator(0)); },
+                                 {"inputs_embeds must be [2, 5, D]"});
+  testing::expect_error_contains([&] { lm->model->forward(torch::zeros({2, 3, 64})); },
+                                 {"inputs_embeds must be [B, T, 128]", "[2, 3, 64]"});
+  GenerationOptions bad;
+  bad.max_new_tokens = 0;
+  in.inputs_embeds = torch::Tensor();
+  testing::expect_error_contains([&] { generate(lm, in, bad, make_cpu_generator(0)); }, {"max_new_tokens"});
+  TeacherForcedInput tf;
+  tf.prompt_ids = torch::ones({2, 3}, torch::kInt64);
+  tf.response_ids = torch::ones({3, 4}, torch::kInt64);
+  testing::expect_error_contains([&] { sequence_logprobs(lm, tf); }, {"must share B", "[2, 3]", "[3, 4]"});
+}
+
 // ---- Discriminator ------------------------------------------------------------------------------
 
 TEST(Discriminator, MirrorInitPaddingInvarianceAndGradients) {
