@@ -21,7 +21,7 @@ CommBackend parse_comm_backend(const std::string& text) {
 
 std::string backend_reason(const CommunicatorRequest& request, const std::vector<RankPlacement>& placements,
                            const char** backend) {
-  if (request.members.size() == 1) {
+  if (request.members.size() == 1 && request.backend != CommBackend::kNccl) {
     *backend = "local";
     return "one rank holds every member role: no copies";
   }
@@ -48,6 +48,10 @@ std::string backend_reason(const CommunicatorRequest& request, const std::vector
     }
     *backend = "mpi";
     return "CPU ranks";
+  }
+  if (request.backend == CommBackend::kNccl && request.members.size() == 1 && nccl_available()) {
+    *backend = "nccl";
+    return "--comm nccl (one rank: exercises NCCL on its own GPU)";
   }
   if (!shared.empty()) {
     if (request.backend == CommBackend::kNccl) {

@@ -148,8 +148,11 @@ void MpiCommunicator::broadcast(at::Tensor& tensor, int root) {
 
 void MpiCommunicator::allreduce(at::Tensor& tensor, ReduceOp op) {
   const bool half = tensor.scalar_type() == at::kBFloat16 || tensor.scalar_type() == at::kHalf;
+  // OpenMPI 4.1's AVX reduction saturates uint8 sums (255 + 1 = 255), unlike C and NCCL, which
+  // wrap: sum bytes in int64 and let the cast back wrap.
+  const bool widen = tensor.scalar_type() == at::kByte && (op == ReduceOp::kSum || op == ReduceOp::kAvg);
   at::Tensor host = host_staging(tensor);
-  at::Tensor work = half ? host.to(at::kFloat) : host;
+  at::Tensor work = half ? host.to(at::kFloat) : widen ? host.to(at::kLong) : host;
   const MPI_Datatype type = mpi_type(work.scalar_type());
   RIL_CHECK(type != MPI_DATATYPE_NULL, "allreduce does not support dtype ", c10::toString(tensor.scalar_type()));
   const MPI_Op mop = mpi_op(op, work.scalar_type());

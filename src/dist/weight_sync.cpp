@@ -51,7 +51,6 @@ WeightSyncStats WeightSync::sync(int64_t version) {
 
   at::Tensor header = at::empty({3}, at::TensorOptions().dtype(at::kLong));
   if (is_root) {
-    RIL_CHECK(version > last_version_, "weight sync: version ", version, " is not newer than ", last_version_);
     header[0] = version;
     header[1] = static_cast<int64_t>(fingerprint_);
     header[2] = total_bytes_;
@@ -59,11 +58,23 @@ WeightSyncStats WeightSync::sync(int64_t version) {
   comm_.broadcast(header, root_);
   const int64_t got_version = header[0].item<int64_t>();
   const auto got_fingerprint = static_cast<uint64_t>(header[1].item<int64_t>());
-  RIL_CHECK(got_fingerprint == fingerprint_, "weight sync on '", comm_.name(), "': the sender's model layout (",
-            header[2].item<int64_t>(), " bytes, fingerprint ", got_fingerprint, ") differs from this rank's (",
-            total_bytes_, " bytes, fingerprint ", fingerprint_, "): the models were built from different configs");
-  RIL_CHECK(got_version > last_version_, "weight sync on '", comm_.name(), "': received version ", got_version,
-            " after version ", last_version_, " (versions must grow)");
+  std::string problem;
+  if (got_fingerprint != fingerprint_) {
+    problem = cat("the sender's model layout (", header[2].item<int64_t>(), " bytes, fingerprint ", got_fingerprint,
+                  ") differs from this rank's (", total_bytes_, " bytes, fingerprint ", fingerprint_,
+                  "): the models were built from different configs");
+  } else if (got_version <= last_version_) {
+    problem = cat(is_root ? "sending" : "received", " version ", got_version, " after version ", last_version_,
+                  " (versions must grow)");
+  }
+  // Agree before moving any bucket, so that a receiver that refuses does not leave the
+  // others blocked in a broadcast.
+  at::Tensor ok = at::full({1}, problem.empty() ? 1 : 0, at::TensorOptions().dtype(at::kInt).device(device));
+  comm_.allreduce(ok, ReduceOp::kMin);
+  if (ok.item<int>() == 0) {
+    throw Error(cat("weight sync on '", comm_.name(), "' refused at version ", got_version, ": ",
+                    problem.empty() ? "another rank of the channel found a mismatch" : problem));
+  }
 
   // The byte stream is the tensors' bytes back to back; bucket b carries stream bytes
   // [b*bucket, (b+1)*bucket). A tensor may span buckets, so each bucket copies the overlapping

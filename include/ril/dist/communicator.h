@@ -41,7 +41,7 @@ class Communicator {
   // throws on the receivers with both shapes in the message).
   virtual void broadcast(at::Tensor& tensor, int root) = 0;
   // In place; bool tensors support kMax (any) and kMin (all) only. Half types are reduced in
-  // float32 and rounded once.
+  // float32 and rounded once. Integer sums wrap (uint8 mod 256); integer averages round down.
   virtual void allreduce(at::Tensor& tensor, ReduceOp op) = 0;
   // Every rank contributes one tensor (shapes may differ, dtypes must agree); the root gets all
   // of them in rank order, the others an empty vector.
