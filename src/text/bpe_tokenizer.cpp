@@ -432,8 +432,10 @@ void BpeTokenizer::Impl::encode_segment(std::string_view text, std::vector<int32
     text = owned;
   }
   if (text.empty()) return;
-  pcre2_match_data* md = pcre2_match_data_create_from_pattern(regex, nullptr);
-  RIL_CHECK(md, "out of memory for PCRE2 match data");
+  const std::unique_ptr<pcre2_match_data, void (*)(pcre2_match_data*)> match(
+      pcre2_match_data_create_from_pattern(regex, nullptr), &pcre2_match_data_free);
+  RIL_CHECK(match, "out of memory for PCRE2 match data");
+  pcre2_match_data* md = match.get();
   const auto subject = reinterpret_cast<PCRE2_SPTR>(text.data());
   size_t pos = 0;     // start of text not yet emitted
   size_t search = 0;  // where the next match attempt starts
@@ -444,10 +446,7 @@ void BpeTokenizer::Impl::encode_segment(std::string_view text, std::vector<int32
                        : pcre2_match(regex, subject, text.size(), search, PCRE2_NO_UTF_CHECK,
                                      md, nullptr);
     if (rc == PCRE2_ERROR_NOMATCH) break;
-    if (rc < 0) {
-      pcre2_match_data_free(md);
-      pcre2_fail(rc, cat(origin, ": pre-tokenizer regex failed at byte ", search));
-    }
+    if (rc < 0) pcre2_fail(rc, cat(origin, ": pre-tokenizer regex failed at byte ", search));
     const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
     const size_t begin = ov[0], end = ov[1];
     if (end == begin) {
@@ -461,7 +460,6 @@ void BpeTokenizer::Impl::encode_segment(std::string_view text, std::vector<int32
     pos = search = end;
   }
   if (pos < text.size()) encode_pre_token(text.substr(pos), out);
-  pcre2_match_data_free(md);
 }
 
 BpeTokenizer::BpeTokenizer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
