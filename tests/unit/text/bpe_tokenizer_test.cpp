@@ -214,6 +214,45 @@ TEST(BpeTokenizer, RoundTripsArbitraryUtf8) {
   }
 }
 
+TEST(BpeTokenizer, RoundTripsRandomCodePoints) {
+  // Any scalar value, assigned or not (private use, noncharacters, astral planes).
+  const BpeTokenizer tok = load("tiny_gpt2_style.json");
+  const BpeTokenizer qwen = load("tiny_qwen2.json");
+  std::mt19937 rng(77);
+  size_t failures = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string s;
+    const int n = 1 + rng() % 30;
+    for (int k = 0; k < n; ++k) {
+      const uint32_t kind = rng() % 4;
+      uint32_t cp = kind == 0 ? rng() % 0x80 : kind == 1 ? rng() % 0x800
+                                                : kind == 2 ? rng() % 0x10000 : rng() % 0x110000;
+      if (cp >= 0xD800 && cp <= 0xDFFF) cp = 0xFFFD;
+      if (cp < 0x80) {
+        s += static_cast<char>(cp);
+      } else if (cp < 0x800) {
+        s += static_cast<char>(0xC0 | (cp >> 6));
+        s += static_cast<char>(0x80 | (cp & 0x3F));
+      } else if (cp < 0x10000) {
+        s += static_cast<char>(0xE0 | (cp >> 12));
+        s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        s += static_cast<char>(0x80 | (cp & 0x3F));
+      } else {
+        s += static_cast<char>(0xF0 | (cp >> 18));
+        s += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+        s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        s += static_cast<char>(0x80 | (cp & 0x3F));
+      }
+    }
+    ASSERT_FALSE(find_invalid_utf8(s).has_value());
+    if (tok.decode(tok.encode(s)) != s && ++failures <= 3) ADD_FAILURE() << "round trip " << i;
+    // NFC text round-trips through the NFC tokenizer too.
+    const std::string nfc = to_nfc(s);
+    if (qwen.decode(qwen.encode(nfc)) != nfc && ++failures <= 3) ADD_FAILURE() << "NFC " << i;
+  }
+  EXPECT_EQ(failures, 0u);
+}
+
 TEST(BpeTokenizer, MergesAsArraysReadLikeStrings) {
   const BpeTokenizer a = load("tiny_qwen2.json");
   const BpeTokenizer b = load("tiny_qwen2_array_merges.json");
