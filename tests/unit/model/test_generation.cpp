@@ -235,6 +235,49 @@ TEST(Generation, LlavaImageTokenCountMismatchIsAnError) {
                                  {"pixel_values must be [N, 3, 64, 64]"});
 }
 
+TEST(Generation, LlavaTeacherForcedLogprobsEqualGenerationLogprobs) {
+  auto llava = tiny_llava(12);
+  const auto& c = llava->config();
+  std::vector<torch::Tensor> prompts = {llava_prompt(c, 1, 3, 7), llava_prompt(c, 4, 2, 8)};
+  auto pixels = torch::randn({2, 3, 64, 64}, make_cpu_generator(9));
+  auto [ids, mask] = left_pad(prompts);
+  GenerationOptions o;
+  o.max_new_tokens = 10;
+  o.sampling.top_k = 50;
+  o.sampling.top_p = 0.95;
+  o.sampling.repetition_penalty = 1.05;
+  auto r = generate(llava->language_model, llava_generation_input(llava, ids, mask, pixels), o,
+                    make_cpu_generator(2));
+  TeacherForcedInput tf;
+  tf.prompt_ids = ids;
+  tf.prompt_mask = mask;
+  tf.prompt_embeds = llava->inputs_embeds(ids, pixels);  // with grad: the learner's path
+  tf.response_ids = r.tokens;
+  tf.response_mask = (torch::arange(r.tokens.size(1)).unsqueeze(0) < r.lengths.unsqueeze(1)).to(torch::kInt64);
+  auto lp = sequence_logprobs(llava->language_model, tf);
+  EXPECT_LE(max_abs_diff(lp, r.logprobs), 1e-5);
+  lp.sum().backward();  // gradients reach the vision tower through the merged embeddings
+  EXPECT_GT(llava->vision_tower->vision_model->embeddings->patch_embedding->weight.grad().abs().sum().item<double>(), 0.0);
+}
+
+TEST(Generation, Bfloat16ModelRuns) {
+  // The GPU build runs bf16 weights; here only the dtype plumbing (KV cache, norms, rotary).
+  auto lm = tiny_lm(13);
+  auto in = batch_input(random_prompts({4, 9}, 1024, 14));
+  GenerationOptions o;
+  o.max_new_tokens = 6;
+  o.sampling.do_sample = false;
+  o.return_logits = true;
+  auto ref = generate(lm, in, o, make_cpu_generator(0));
+  lm->to(torch::kBFloat16);
+  auto r = generate(lm, in, o, make_cpu_generator(0));
+  EXPECT_EQ(r.logits.scalar_type(), torch::kFloat32);
+  EXPECT_TRUE(torch::isfinite(r.logits).all().item<bool>());
+  const double d = max_abs_diff(r.logits.select(1, 0), ref.logits.select(1, 0));
+  std::printf("[ generate  ] bf16 vs f32 first-step logits: max diff = %.3e\n", d);
+  EXPECT_LE(d, 0.25);
+}
+
 TEST(Generation, LlavaImageTokenOutsideTheVocabulary) {
   // HF embeds placeholder ids >= vocab_size as 0 before replacing them; the result must not
   // depend on the placeholder id.
