@@ -11,6 +11,7 @@
 #include "ril/common/config_parser.h"
 #include "ril/common/error.h"
 #include "ril/common/logging.h"
+#include "ril/data/dataset_summary.h"
 #include "ril/dist/device.h"
 #include "ril/dist/mpi_context.h"
 #include "ril/dist/rank_groups.h"
@@ -71,6 +72,7 @@ int main(int argc, char** argv) {
   ril::Logger::instance().set_level(ril::parse_log_level(config.common.log_level));
 
   if (config.command == "info") {
+    ril::io::register_kind_summary("dataset", [](const ril::io::H5File& file) { return ril::data::summarize_dataset(file); });
     ril::Logger::instance().set_identity(rank, "info");
     return run_info(config);
   }
