@@ -264,6 +264,24 @@ TEST(PolicyLoss, RejectsBadInput) {
   EXPECT_THROW(dr_grpo_normaliser(0, 4), ril::Error);
 }
 
+TEST(PolicyLoss, CudaMatchesCpu) {
+  // Device-agnostic math: the same case on CUDA (skipped on CPU-only builds/machines).
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  auto c = random_case(4, 7, 0.4, 9);
+  PolicyLossOptions o;
+  o.normaliser = 28.0;
+  auto [cpu, g_cpu] = run(c, o);
+  Case d = c;
+  for (auto* t : {&d.logp, &d.old, &d.ref, &d.adv, &d.mask}) *t = t->to(torch::kCUDA);
+  auto [gpu, g_gpu] = run(d, o);
+  EXPECT_TRUE(gpu.loss.is_cuda());
+  EXPECT_LE(std::abs(scalar(cpu.loss) - scalar(gpu.loss)), 1e-12);
+  EXPECT_LE(max_abs_diff(g_cpu, g_gpu.cpu()), 1e-12);
+  const auto idx = torch::tensor({1, 0, 1, 0}, torch::kInt64);
+  EXPECT_LE(max_abs_diff(group_advantages(c.adv, idx),
+                         group_advantages(d.adv, idx.to(torch::kCUDA)).cpu()), 1e-12);
+}
+
 // ----- discriminator loss ----------------------------------------------------------------------
 TEST(DiscriminatorLoss, LabelsAccuracyAndStability) {
   // Student = 1, teacher = 0. Perfect, confident predictions: loss ~ 0, accuracy 1.
