@@ -82,32 +82,24 @@ WeightSyncStats WeightSync::sync(int64_t version) {
   std::vector<at::Tensor> bytes;  // byte views of the tensors, in stream order
   bytes.reserve(tensors_.size());
   for (auto& entry : tensors_) bytes.push_back(entry.second.detach().view(-1).view(at::kByte));
-  int64_t buckets = 0;
-  for (int64_t begin = 0; begin < total_bytes_; begin += options_.bucket_bytes, ++buckets) {
-    const int64_t end = std::min(total_bytes_, begin + options_.bucket_bytes);
-    at::Tensor bucket = at::empty({end - begin}, at::TensorOptions().dtype(at::kByte).device(device));
+  // Calls fn(part of the tensor, part of the bucket) for each tensor overlapping the bucket.
+  auto for_each_overlap = [&bytes](const at::Tensor& bucket, int64_t begin, auto&& fn) {
+    const int64_t end = begin + bucket.numel();
     int64_t offset = 0;  // stream offset of the current tensor
     for (const at::Tensor& t : bytes) {
-      const int64_t t_begin = offset, t_end = offset + t.numel();
-      offset = t_end;
-      const int64_t lo = std::max(t_begin, begin), hi = std::min(t_end, end);
-      if (lo >= hi) continue;
-      at::Tensor part = bucket.narrow(0, lo - begin, hi - lo);
-      at::Tensor src = t.narrow(0, lo - t_begin, hi - lo);
-      if (is_root) part.copy_(src);
+      const int64_t t_begin = offset;
+      offset += t.numel();
+      const int64_t lo = std::max(t_begin, begin), hi = std::min(offset, end);
+      if (lo < hi) fn(t.narrow(0, lo - t_begin, hi - lo), bucket.narrow(0, lo - begin, hi - lo));
     }
+  };
+  int64_t buckets = 0;
+  for (int64_t begin = 0; begin < total_bytes_; begin += options_.bucket_bytes, ++buckets) {
+    const int64_t size = std::min(total_bytes_ - begin, options_.bucket_bytes);
+    at::Tensor bucket = at::empty({size}, at::TensorOptions().dtype(at::kByte).device(device));
+    if (is_root) for_each_overlap(bucket, begin, [](const at::Tensor& t, at::Tensor b) { b.copy_(t); });
     comm_.broadcast(bucket, root_);
-    if (!is_root) {
-      offset = 0;
-      for (const at::Tensor& t : bytes) {
-        const int64_t t_begin = offset, t_end = offset + t.numel();
-        offset = t_end;
-        const int64_t lo = std::max(t_begin, begin), hi = std::min(t_end, end);
-        if (lo >= hi) continue;
-        at::Tensor dst = t.narrow(0, lo - t_begin, hi - lo);
-        dst.copy_(bucket.narrow(0, lo - begin, hi - lo));
-      }
-    }
+    if (!is_root) for_each_overlap(bucket, begin, [](at::Tensor t, const at::Tensor& b) { t.copy_(b); });
   }
   last_version_ = got_version;
   WeightSyncStats stats;
