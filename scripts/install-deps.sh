@@ -16,6 +16,7 @@ packages=(
   libboost-program-options-dev libgtest-dev nlohmann-json3-dev libpcre2-dev libstb-dev
   python3 python3-torch python3-h5py python3-numpy  # Python references and test helpers
   lmod                                         # the modulefile test
+  slurm-wlm munge                              # a real single-node Slurm for the job-script tests
 )
 missing=()
 for p in "${packages[@]}"; do
