@@ -17,7 +17,9 @@
 #include "ril/dist/rank_groups.h"
 #include "ril/dist/role_map.h"
 #include "ril/io/file_summary.h"
+#include "ril/io/teacher_cache.h"
 #include "ril/roles/smoke_job.h"
+#include "ril/roles/teach_job.h"
 
 namespace {
 
@@ -73,6 +75,7 @@ int main(int argc, char** argv) {
 
   if (config.command == "info") {
     ril::io::register_kind_summary("dataset", [](const ril::io::H5File& file) { return ril::data::summarize_dataset(file); });
+    ril::io::register_kind_summary(ril::io::kTeacherCacheKind, ril::io::summarize_teacher_cache);
     ril::Logger::instance().set_identity(rank, "info");
     return run_info(config);
   }
@@ -101,6 +104,9 @@ int main(int argc, char** argv) {
     }
     if (config.command == "smoke") {
       ril::roles::run_smoke_job(*groups, config);
+    }
+    if (config.command == "teach") {
+      ril::roles::run_teach_job(*groups, config);
     }
     ril::dist::world_barrier();
   } catch (const ril::ConfigError& e) {

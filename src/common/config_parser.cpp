@@ -48,6 +48,26 @@ const std::vector<Command>& commands() {
          d.add_options()("file", po::value(&c.info.path)->required(), "the HDF5 file (positional)");
          p.add("file", 1);
        }},
+      {"teach", "fill the HDF5 teacher cache: N sampled responses per question and teacher (resumable)",
+       [](po::options_description& d, po::positional_options_description&, Config& c) {
+         d.add_options()
+             ("dataset", bind(&c.teach.dataset), "dataset file (.h5)")
+             ("split", bind(&c.teach.split), "train | val | test")
+             ("teacher", po::value(&c.teach.teachers)->composing(),
+              "NAME=DIR: an HF-layout model directory with tokenizer.json (repeatable)")
+             ("responses", bind(&c.teach.responses), "responses per question and teacher (N)")
+             ("out", bind(&c.teach.out), "teacher cache file (default <run-dir>/teacher_cache.h5)")
+             ("batch", bind(&c.teach.batch), "questions per teacher rank per commit")
+             ("max-new-tokens", bind(&c.teach.max_new_tokens), "tokens generated per response at most")
+             ("temperature", bind(&c.teach.temperature), "sampling temperature")
+             ("top-p", bind(&c.teach.top_p), "nucleus sampling threshold (1: off)")
+             ("top-k", bind(&c.teach.top_k), "top-k filter (0: off)")
+             ("repetition-penalty", bind(&c.teach.repetition_penalty), "repetition penalty (1: off)")
+             ("limit", bind(&c.teach.limit), "only the first K questions of the split (0: all)")
+             ("import-jsonl", bind(&c.teach.import_jsonl),
+              "import responses from a JSONL file ({question_id|index, teacher, response}) instead of generating")
+             ("teacher-name", bind(&c.teach.teacher_name), "the teacher the imported lines belong to");
+       }},
       {"smoke", "exchange real tensors between the rank groups as training will, with timings",
        [](po::options_description& d, po::positional_options_description&, Config& c) {
          d.add_options()
@@ -132,6 +152,37 @@ std::string any_text(const boost::any& value) {
 
 void check_values(const Config& c) {
   parse_log_level(c.common.log_level);
+  if (c.command == "teach") {
+    const TeachConfig& t = c.teach;
+    RIL_CONFIG_CHECK(!t.dataset.empty(), "ril teach: --dataset is required");
+    RIL_CONFIG_CHECK(t.split == "train" || t.split == "val" || t.split == "test",
+                     "--split must be train, val or test, got '", t.split, "'");
+    if (t.import_jsonl.empty()) {
+      RIL_CONFIG_CHECK(!t.teachers.empty(), "ril teach: give --teacher NAME=DIR (or --import-jsonl FILE --teacher-name NAME)");
+      RIL_CONFIG_CHECK(t.teacher_name.empty(), "--teacher-name goes with --import-jsonl");
+    } else {
+      RIL_CONFIG_CHECK(t.teachers.empty(), "--import-jsonl and --teacher are alternatives: give one");
+      RIL_CONFIG_CHECK(!t.teacher_name.empty(), "--import-jsonl needs --teacher-name NAME");
+    }
+    for (const std::string& spec : t.teachers) {
+      const size_t eq = spec.find('=');
+      RIL_CONFIG_CHECK(eq != std::string::npos && eq > 0 && eq + 1 < spec.size() &&
+                       spec.substr(0, eq).find('/') == std::string::npos,
+                       "--teacher must be NAME=DIR (NAME without '/'), got '", spec, "'");
+      for (const std::string& other : t.teachers) {
+        RIL_CONFIG_CHECK(&other == &spec || other.substr(0, other.find('=')) != spec.substr(0, eq),
+                         "--teacher name '", spec.substr(0, eq), "' given twice");
+      }
+    }
+    RIL_CONFIG_CHECK(t.responses >= 1, "--responses must be >= 1, got ", t.responses);
+    RIL_CONFIG_CHECK(t.batch >= 1, "--batch must be >= 1, got ", t.batch);
+    RIL_CONFIG_CHECK(t.max_new_tokens >= 1, "--max-new-tokens must be >= 1, got ", t.max_new_tokens);
+    RIL_CONFIG_CHECK(t.temperature > 0, "--temperature must be > 0, got ", t.temperature);
+    RIL_CONFIG_CHECK(t.top_p > 0 && t.top_p <= 1, "--top-p must be in (0, 1], got ", t.top_p);
+    RIL_CONFIG_CHECK(t.top_k >= 0, "--top-k must be >= 0, got ", t.top_k);
+    RIL_CONFIG_CHECK(t.repetition_penalty > 0, "--repetition-penalty must be > 0, got ", t.repetition_penalty);
+    RIL_CONFIG_CHECK(t.limit >= 0, "--limit must be >= 0, got ", t.limit);
+  }
   if (c.command == "smoke") {
     const SmokeConfig& s = c.smoke;
     RIL_CONFIG_CHECK(s.iterations >= 1, "--iterations must be >= 1, got ", s.iterations);

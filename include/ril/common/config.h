@@ -26,6 +26,24 @@ struct InfoConfig {
   std::string path;
 };
 
+// `ril teach`: fill the teacher cache (roles/teach_job.h). Sampling defaults are the paper's.
+struct TeachConfig {
+  std::string dataset;                 // dataset .h5
+  std::string split = "train";         // train | val | test
+  std::vector<std::string> teachers;   // NAME=DIR (HF-layout dir with tokenizer.json), repeatable
+  int64_t responses = 4;               // N responses per question and teacher
+  std::string out;                     // cache file (default <run-dir>/teacher_cache.h5)
+  int64_t batch = 8;                   // questions per teacher rank per commit
+  int64_t max_new_tokens = 64;
+  double temperature = 1.0;
+  double top_p = 0.95;
+  int64_t top_k = 50;
+  double repetition_penalty = 1.05;
+  int64_t limit = 0;                   // > 0: only the first `limit` questions of the split
+  std::string import_jsonl;            // import responses made elsewhere instead of generating
+  std::string teacher_name;            // the teacher the JSONL lines belong to
+};
+
 // `ril smoke`: every rank group exchanges tensors in the training loop's pattern.
 struct SmokeConfig {
   int64_t iterations = 3;     // exchange rounds (the first is also timed; report medians)
@@ -42,6 +60,7 @@ struct Config {
   std::string command;  // "info", "smoke", ...
   CommonConfig common;
   InfoConfig info;
+  TeachConfig teach;
   SmokeConfig smoke;
   // Every option of the command as "name = value", in declaration order: what was resolved
   // from defaults, the INI file and the command line.
