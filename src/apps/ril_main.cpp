@@ -18,6 +18,7 @@
 #include "ril/dist/role_map.h"
 #include "ril/io/file_summary.h"
 #include "ril/io/teacher_cache.h"
+#include "ril/roles/sft_job.h"
 #include "ril/roles/smoke_job.h"
 #include "ril/roles/teach_job.h"
 
@@ -107,6 +108,9 @@ int main(int argc, char** argv) {
     }
     if (config.command == "teach") {
       ril::roles::run_teach_job(*groups, config);
+    }
+    if (config.command == "sft") {
+      ril::roles::run_sft_job(*groups, config);
     }
     ril::dist::world_barrier();
   } catch (const ril::ConfigError& e) {

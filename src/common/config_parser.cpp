@@ -80,6 +80,26 @@ const std::vector<Command>& commands() {
              ("bucket-mb", bind(&c.smoke.bucket_mb), "weight-sync bucket size in MiB")
              ("output", bind(&c.smoke.output), "HDF5 file to write and re-read (default <run-dir>/smoke.h5)");
        }},
+      {"sft", "supervised fine-tuning (Stage 0) on a dataset's reference rationales, data-parallel over learners",
+       [](po::options_description& d, po::positional_options_description&, Config& c) {
+         d.add_options()
+             ("dataset", bind(&c.sft.dataset), "dataset file (.h5)")
+             ("tokenizer", bind(&c.sft.tokenizer), "tokenizer.json")
+             ("model", bind(&c.sft.model), "model preset to start from (when --init is not given)")
+             ("init", bind(&c.sft.init), "HF-layout model directory to start from (wins over --model)")
+             ("style", bind(&c.sft.style), "rationale style to train on (see ril info DATASET)")
+             ("out", bind(&c.sft.out), "final model directory (default <run-dir>/model)")
+             ("steps", bind(&c.sft.steps), "optimizer updates")
+             ("batch", bind(&c.sft.batch), "examples per learner rank per update")
+             ("lr", po::value(&c.sft.lr)->default_value(c.sft.lr, "1e-05"), "learning rate of the first update")
+             ("lr-end", po::value(&c.sft.lr_end)->default_value(c.sft.lr_end, "1e-06"), "learning rate of the last update (linear decay)")
+             ("weight-decay", bind(&c.sft.weight_decay), "AdamW weight decay")
+             ("max-response-tokens", bind(&c.sft.max_response_tokens), "response tokens kept per example")
+             ("checkpoint-every", bind(&c.sft.checkpoint_every), "checkpoint every K updates (0: only at the end)")
+             ("resume", po::bool_switch(&c.sft.resume), "continue from the newest checkpoint in <run-dir>/checkpoints")
+             ("log-every", bind(&c.sft.log_every), "log progress every K updates")
+             ("val-examples", bind(&c.sft.val_examples), "val examples scored at the end (0: none)");
+       }},
   };
   return list;
 }
@@ -191,6 +211,20 @@ void check_values(const Config& c) {
     RIL_CONFIG_CHECK(s.hidden % 8 == 0, "--hidden must be a multiple of 8, got ", s.hidden);
     RIL_CONFIG_CHECK(s.batch >= 1 && s.seq_len >= 1, "--batch and --seq-len must be >= 1");
     RIL_CONFIG_CHECK(s.bucket_mb >= 1, "--bucket-mb must be >= 1, got ", s.bucket_mb);
+  }
+  if (c.command == "sft") {
+    const SftConfig& s = c.sft;
+    RIL_CONFIG_CHECK(!s.dataset.empty(), "ril sft: --dataset is required");
+    RIL_CONFIG_CHECK(!s.tokenizer.empty(), "ril sft: --tokenizer is required");
+    RIL_CONFIG_CHECK(!s.init.empty() || !s.model.empty(), "ril sft: give --model PRESET or --init DIR");
+    RIL_CONFIG_CHECK(s.steps >= 1, "--steps must be >= 1, got ", s.steps);
+    RIL_CONFIG_CHECK(s.batch >= 1, "--batch must be >= 1, got ", s.batch);
+    RIL_CONFIG_CHECK(s.lr >= 0 && s.lr_end >= 0, "--lr and --lr-end must be >= 0");
+    RIL_CONFIG_CHECK(s.weight_decay >= 0, "--weight-decay must be >= 0, got ", s.weight_decay);
+    RIL_CONFIG_CHECK(s.max_response_tokens >= 1, "--max-response-tokens must be >= 1, got ", s.max_response_tokens);
+    RIL_CONFIG_CHECK(s.checkpoint_every >= 0, "--checkpoint-every must be >= 0, got ", s.checkpoint_every);
+    RIL_CONFIG_CHECK(s.log_every >= 1, "--log-every must be >= 1, got ", s.log_every);
+    RIL_CONFIG_CHECK(s.val_examples >= 0, "--val-examples must be >= 0, got ", s.val_examples);
   }
 }
 

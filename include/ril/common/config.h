@@ -56,12 +56,34 @@ struct SmokeConfig {
   std::string output;         // HDF5 file written and re-read; default <run-dir>/smoke.h5
 };
 
+// `ril sft`: supervised fine-tuning (Stage 0) on a dataset's reference rationales, data-parallel
+// over the learner group (see roles/sft_job.h).
+struct SftConfig {
+  std::string dataset;               // dataset .h5 (ril-data synth / import)
+  std::string tokenizer;             // tokenizer.json
+  std::string model = "tiny-llava";  // preset, used when --init is empty
+  std::string init;                  // HF-layout model directory to start from (wins over --model)
+  std::string style = "terse";       // rationale style of the dataset
+  std::string out;                   // final model directory (default <run-dir>/model)
+  int64_t steps = 100;               // optimizer updates in all
+  int64_t batch = 8;                 // examples per learner rank per step
+  double lr = 1e-5;                  // paper: 1e-5 decaying linearly to 1e-6
+  double lr_end = 1e-6;
+  double weight_decay = 0.0;
+  int64_t max_response_tokens = 128;
+  int64_t checkpoint_every = 0;      // 0: only at the end
+  bool resume = false;               // continue from <run-dir>/checkpoints when one is there
+  int64_t log_every = 10;
+  int64_t val_examples = 256;        // val split examples scored at the end (0: none)
+};
+
 struct Config {
   std::string command;  // "info", "smoke", ...
   CommonConfig common;
   InfoConfig info;
   TeachConfig teach;
   SmokeConfig smoke;
+  SftConfig sft;
   // Every option of the command as "name = value", in declaration order: what was resolved
   // from defaults, the INI file and the command line.
   std::vector<std::pair<std::string, std::string>> resolved;
