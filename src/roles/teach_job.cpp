@@ -219,15 +219,10 @@ std::string format_seconds(double s) {
   return cat(t / 3600, "h", (t / 60) % 60 < 10 ? "0" : "", (t / 60) % 60, "m", t % 60 < 10 ? "0" : "", t % 60, "s");
 }
 
-void run_import(const Config& config, const data::Dataset& dataset, const std::vector<int64_t>& questions) {
+// The settings every teacher of this run shares (sampling, split); the caller adds who it is.
+io::TeacherInfo shared_teacher_info(const Config& config, size_t question_count) {
   const TeachConfig& t = config.teach;
-  const std::string out = cache_path(config);
-  io::TeacherCache cache = io::TeacherCache::open_for_dataset(out, t.dataset);
   io::TeacherInfo info;
-  info.name = t.teacher_name;
-  info.model_path = t.import_jsonl;
-  info.model_type = "import";
-  info.source = "import";
   info.temperature = t.temperature;
   info.top_p = t.top_p;
   info.top_k = t.top_k;
@@ -236,7 +231,19 @@ void run_import(const Config& config, const data::Dataset& dataset, const std::v
   info.seed = static_cast<int64_t>(config.common.seed);
   info.responses_per_question = t.responses;
   info.split = t.split;
-  info.split_questions = static_cast<int64_t>(questions.size());
+  info.split_questions = static_cast<int64_t>(question_count);
+  return info;
+}
+
+void run_import(const Config& config, const data::Dataset& dataset, const std::vector<int64_t>& questions) {
+  const TeachConfig& t = config.teach;
+  const std::string out = cache_path(config);
+  io::TeacherCache cache = io::TeacherCache::open_for_dataset(out, t.dataset);
+  io::TeacherInfo info = shared_teacher_info(config, questions.size());
+  info.name = t.teacher_name;
+  info.model_path = t.import_jsonl;
+  info.model_type = "import";
+  info.source = "import";
   cache.add_teacher(info);
   (void)dataset;
   const io::ImportReport report = cache.import_jsonl(t.import_jsonl, t.teacher_name);
@@ -286,20 +293,11 @@ void run_teach_job(const dist::RankGroups& groups, const Config& config) {
     cache = std::make_unique<io::TeacherCache>(io::TeacherCache::open_for_dataset(out, t.dataset));
     for (size_t k = 0; k < teachers.size(); ++k) {
       const model::ModelConfig mc = model::load_model_config(teachers[k].dir);
-      io::TeacherInfo info;
+      io::TeacherInfo info = shared_teacher_info(config, questions.size());
       info.name = teachers[k].name;
       info.model_path = teachers[k].dir;
       info.model_type = model::model_kind_name(mc.kind);
       info.tokenizer_path = (std::filesystem::path(teachers[k].dir) / "tokenizer.json").string();
-      info.temperature = t.temperature;
-      info.top_p = t.top_p;
-      info.top_k = t.top_k;
-      info.repetition_penalty = t.repetition_penalty;
-      info.max_new_tokens = t.max_new_tokens;
-      info.seed = static_cast<int64_t>(config.common.seed);
-      info.responses_per_question = t.responses;
-      info.split = t.split;
-      info.split_questions = static_cast<int64_t>(questions.size());
       cache->add_teacher(info);
       const auto counts = cache->response_counts(info.name);
       for (int64_t q : questions) {
