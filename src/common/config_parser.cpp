@@ -3,6 +3,8 @@
 #include <boost/program_options.hpp>
 
 #include <fstream>
+#include <iomanip>
+#include <type_traits>
 #include <functional>
 #include <map>
 #include <sstream>
@@ -25,7 +27,13 @@ struct Command {
 
 template <typename T>
 po::typed_value<T>* bind(T* field) {
-  return po::value<T>(field)->default_value(*field);
+  if constexpr (std::is_floating_point_v<T>) {
+    std::ostringstream text;  // 0.95, not Boost's 0.94999999999999996
+    text << std::setprecision(15) << *field;
+    return po::value<T>(field)->default_value(*field, text.str());
+  } else {
+    return po::value<T>(field)->default_value(*field);
+  }
 }
 
 void add_common_options(po::options_description& desc, Config& c) {
