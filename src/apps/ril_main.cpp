@@ -18,9 +18,12 @@
 #include "ril/dist/role_map.h"
 #include "ril/io/file_summary.h"
 #include "ril/io/teacher_cache.h"
+#include "ril/roles/eval_job.h"
+#include "ril/roles/plot_job.h"
 #include "ril/roles/sft_job.h"
 #include "ril/roles/smoke_job.h"
 #include "ril/roles/teach_job.h"
+#include "ril/roles/train_job.h"
 
 namespace {
 
@@ -111,6 +114,15 @@ int main(int argc, char** argv) {
     }
     if (config.command == "sft") {
       ril::roles::run_sft_job(*groups, config);
+    }
+    if (config.command == "train") {
+      ril::roles::run_train_job(*groups, config);
+    }
+    if (config.command == "eval") {
+      ril::roles::run_eval_job(*groups, config);
+    }
+    if (config.command == "plot") {
+      ril::roles::run_plot_job(*groups, config);
     }
     ril::dist::world_barrier();
   } catch (const ril::ConfigError& e) {

@@ -108,6 +108,64 @@ const std::vector<Command>& commands() {
              ("log-every", bind(&c.sft.log_every), "log progress every K updates")
              ("val-examples", bind(&c.sft.val_examples), "val examples scored at the end (0: none)");
        }},
+      {"train", "train: --stage disc (discriminator pre-training) or --stage ril (the RIL loop, Dr.GRPO + D + answer reward)",
+       [](po::options_description& d, po::positional_options_description&, Config& c) {
+         TrainConfig& t = c.train;
+         d.add_options()
+             ("stage", bind(&t.stage), "disc | ril")
+             ("dataset", bind(&t.dataset), "dataset file (.h5)")
+             ("tokenizer", bind(&t.tokenizer), "student tokenizer.json (default <student>/tokenizer.json)")
+             ("student", bind(&t.student), "HF-layout student directory: the SFT warm-up, also the frozen reference")
+             ("discriminator", bind(&t.discriminator), "ril: directory written by --stage disc (default: mirror of --student)")
+             ("teacher-cache", bind(&t.teacher_cache), "teacher cache file (ril teach)")
+             ("teachers", po::value(&t.teachers)->composing(), "teacher names in the cache to use (default: all; repeatable)")
+             ("out", bind(&t.out), "final model directory (default <run-dir>/model, disc stage <run-dir>/discriminator)")
+             ("steps", bind(&t.steps), "optimizer updates")
+             ("questions", bind(&t.questions), "questions per step (global)")
+             ("group", bind(&t.group), "G: student and teacher responses per question")
+             ("max-new-tokens", bind(&t.max_new_tokens), "tokens generated per response at most")
+             ("temperature", bind(&t.temperature), "sampling temperature")
+             ("top-p", bind(&t.top_p), "nucleus sampling threshold (1: off)")
+             ("top-k", bind(&t.top_k), "top-k filter (0: off)")
+             ("repetition-penalty", bind(&t.repetition_penalty), "repetition penalty (1: off)")
+             ("clip-eps", bind(&t.clip_eps), "ratio clip epsilon")
+             ("beta", bind(&t.beta), "weight of the per-token KL to the frozen reference")
+             ("lr", po::value(&t.lr)->default_value(t.lr, "1e-06"), "ril: student learning rate (constant)")
+             ("disc-lr", po::value(&t.disc_lr)->default_value(t.disc_lr, "1e-06"), "ril: discriminator learning rate (constant)")
+             ("pretrain-lr", po::value(&t.pretrain_lr)->default_value(t.pretrain_lr, "1e-05"), "disc stage: first update's learning rate")
+             ("pretrain-lr-end", po::value(&t.pretrain_lr_end)->default_value(t.pretrain_lr_end, "1e-06"), "disc stage: last update's learning rate (linear decay)")
+             ("weight-decay", bind(&t.weight_decay), "AdamW weight decay")
+             ("max-grad-norm", bind(&t.max_grad_norm), "gradient norm clip (0: off)")
+             ("no-discriminator", po::bool_switch(&t.no_discriminator), "ablation: plain Dr.GRPO on student responses only")
+             ("frozen-discriminator", po::bool_switch(&t.frozen_discriminator), "ablation: score with D but never update it")
+             ("no-answer-reward", po::bool_switch(&t.no_answer_reward), "ablation: reward from the discriminator only")
+             ("checkpoint-every", bind(&t.checkpoint_every), "checkpoint every K steps (0: at the end and on SIGTERM/SIGUSR1 only)")
+             ("resume", bind(&t.resume), "auto (newest complete checkpoint in <run-dir>, if any) | no | PATH")
+             ("log-every", bind(&t.log_every), "log a progress line every K steps")
+             ("max-bad-steps", bind(&t.max_bad_steps), "steps with a non-finite loss skipped before the job aborts")
+             ("keep-checkpoints", bind(&t.keep_checkpoints), "complete checkpoints kept (0: all)");
+       }},
+      {"eval", "held-out accuracy of models (HF dirs or train checkpoints) per task family: JSON + table",
+       [](po::options_description& d, po::positional_options_description&, Config& c) {
+         EvalConfig& e = c.eval;
+         d.add_options()
+             ("model", po::value(&e.models)->composing(), "NAME=PATH: HF-layout dir or train checkpoint .h5 (repeatable)")
+             ("dataset", bind(&e.dataset), "dataset file (.h5)")
+             ("split", bind(&e.split), "train | val | test")
+             ("tokenizer", bind(&e.tokenizer), "tokenizer.json (default <model dir>/tokenizer.json)")
+             ("limit", bind(&e.limit), "only the first K questions of the split (0: all)")
+             ("batch", bind(&e.batch), "questions per generate call")
+             ("max-new-tokens", bind(&e.max_new_tokens), "tokens generated per answer at most (greedy)")
+             ("out", bind(&e.out), "JSON results (default <run-dir>/eval.json)");
+       }},
+      {"plot", "draw a run's training curves (metrics table) into a PNG",
+       [](po::options_description& d, po::positional_options_description& p, Config& c) {
+         d.add_options()
+             ("run", po::value(&c.plot.run)->required(), "run directory or its metrics.h5 (positional)")
+             ("out", bind(&c.plot.out), "PNG file to write")
+             ("metrics", po::value(&c.plot.metrics)->composing(), "columns to draw (default: a standard set)");
+         p.add("run", 1);
+       }},
   };
   return list;
 }
@@ -234,6 +292,55 @@ void check_values(const Config& c) {
     RIL_CONFIG_CHECK(s.log_every >= 1, "--log-every must be >= 1, got ", s.log_every);
     RIL_CONFIG_CHECK(s.val_examples >= 0, "--val-examples must be >= 0, got ", s.val_examples);
   }
+  if (c.command == "train") {
+    const TrainConfig& t = c.train;
+    RIL_CONFIG_CHECK(t.stage == "disc" || t.stage == "ril", "--stage must be disc or ril, got '", t.stage, "'");
+    RIL_CONFIG_CHECK(!t.dataset.empty(), "ril train: --dataset is required");
+    RIL_CONFIG_CHECK(!t.student.empty(), "ril train: --student DIR is required (the SFT warm-up)");
+    RIL_CONFIG_CHECK(!t.teacher_cache.empty() || (t.stage == "ril" && t.no_discriminator),
+                     "ril train: --teacher-cache is required (except --stage ril --no-discriminator)");
+    RIL_CONFIG_CHECK(!(t.no_discriminator && t.frozen_discriminator), "--no-discriminator and --frozen-discriminator exclude each other");
+    RIL_CONFIG_CHECK(!(t.no_discriminator && t.no_answer_reward), "--no-discriminator with --no-answer-reward leaves no reward");
+    RIL_CONFIG_CHECK(t.stage == "ril" || !(t.no_discriminator || t.frozen_discriminator || t.no_answer_reward),
+                     "the ablation switches apply to --stage ril only");
+    RIL_CONFIG_CHECK(t.steps >= 1, "--steps must be >= 1, got ", t.steps);
+    RIL_CONFIG_CHECK(t.questions >= 1, "--questions must be >= 1, got ", t.questions);
+    RIL_CONFIG_CHECK(t.group >= 1, "--group must be >= 1, got ", t.group);
+    RIL_CONFIG_CHECK(t.max_new_tokens >= 1, "--max-new-tokens must be >= 1, got ", t.max_new_tokens);
+    RIL_CONFIG_CHECK(t.temperature > 0, "--temperature must be > 0, got ", t.temperature);
+    RIL_CONFIG_CHECK(t.top_p > 0 && t.top_p <= 1, "--top-p must be in (0, 1], got ", t.top_p);
+    RIL_CONFIG_CHECK(t.top_k >= 0, "--top-k must be >= 0, got ", t.top_k);
+    RIL_CONFIG_CHECK(t.repetition_penalty > 0, "--repetition-penalty must be > 0, got ", t.repetition_penalty);
+    RIL_CONFIG_CHECK(t.clip_eps > 0 && t.clip_eps < 1, "--clip-eps must be in (0, 1), got ", t.clip_eps);
+    RIL_CONFIG_CHECK(t.beta >= 0, "--beta must be >= 0, got ", t.beta);
+    RIL_CONFIG_CHECK(t.lr >= 0 && t.disc_lr >= 0 && t.pretrain_lr >= 0 && t.pretrain_lr_end >= 0,
+                     "learning rates must be >= 0");
+    RIL_CONFIG_CHECK(t.weight_decay >= 0, "--weight-decay must be >= 0, got ", t.weight_decay);
+    RIL_CONFIG_CHECK(t.max_grad_norm >= 0, "--max-grad-norm must be >= 0, got ", t.max_grad_norm);
+    RIL_CONFIG_CHECK(t.checkpoint_every >= 0, "--checkpoint-every must be >= 0, got ", t.checkpoint_every);
+    RIL_CONFIG_CHECK(!t.resume.empty(), "--resume must be auto, no or a checkpoint path");
+    RIL_CONFIG_CHECK(t.log_every >= 1, "--log-every must be >= 1, got ", t.log_every);
+    RIL_CONFIG_CHECK(t.max_bad_steps >= 0, "--max-bad-steps must be >= 0, got ", t.max_bad_steps);
+    RIL_CONFIG_CHECK(t.keep_checkpoints >= 0, "--keep-checkpoints must be >= 0, got ", t.keep_checkpoints);
+  }
+  if (c.command == "eval") {
+    const EvalConfig& e = c.eval;
+    RIL_CONFIG_CHECK(!e.models.empty(), "ril eval: give --model NAME=PATH (repeatable)");
+    RIL_CONFIG_CHECK(!e.dataset.empty(), "ril eval: --dataset is required");
+    RIL_CONFIG_CHECK(e.split == "train" || e.split == "val" || e.split == "test",
+                     "--split must be train, val or test, got '", e.split, "'");
+    for (const std::string& spec : e.models) {
+      const size_t eq = spec.find('=');
+      RIL_CONFIG_CHECK(eq != std::string::npos && eq > 0 && eq + 1 < spec.size(),
+                       "--model must be NAME=PATH, got '", spec, "'");
+    }
+    RIL_CONFIG_CHECK(e.limit >= 0, "--limit must be >= 0, got ", e.limit);
+    RIL_CONFIG_CHECK(e.batch >= 1, "--batch must be >= 1, got ", e.batch);
+    RIL_CONFIG_CHECK(e.max_new_tokens >= 1, "--max-new-tokens must be >= 1, got ", e.max_new_tokens);
+  }
+  if (c.command == "plot") {
+    RIL_CONFIG_CHECK(!c.plot.out.empty(), "ril plot: --out is required");
+  }
 }
 
 }  // namespace
@@ -286,7 +393,7 @@ ParseResult parse_command_line(int argc, const char* const argv[]) {
     po::store(po::command_line_parser(argc - 1, argv + 1).options(all).positional(positional).run(), vm);
     if (vm.count("help")) {
       std::ostringstream out;
-      out << "usage: ril " << command->name << (command->name == std::string("info") ? " FILE" : "")
+      out << "usage: ril " << command->name << (command->name == std::string("info") ? " FILE" : command->name == std::string("plot") ? " RUN" : "")
           << " [options]\n" << command->summary << "\n\n" << own << "\n" << common;
       result.exit_now = true;
       result.output = out.str();

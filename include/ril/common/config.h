@@ -77,6 +77,63 @@ struct SftConfig {
   int64_t val_examples = 256;        // val split examples scored at the end (0: none)
 };
 
+// `ril train`: Stage 1 (--stage disc, discriminator pre-training) and Stage 2 (--stage ril, the
+// RIL loop), DESIGN.md section 1; see roles/train_job.h. The sampling and loss defaults are the
+// paper's (real model sizes); tiny models need larger learning rates.
+struct TrainConfig {
+  std::string stage = "ril";          // disc | ril
+  std::string dataset;                // dataset .h5
+  std::string tokenizer;              // default <student>/tokenizer.json
+  std::string student;                // HF-layout dir: the SFT warm-up (initial policy and pi_ref)
+  std::string discriminator;          // ril: dir written by --stage disc (empty: mirror of --student)
+  std::string teacher_cache;          // teacher cache .h5 (ril teach)
+  std::vector<std::string> teachers;  // teacher names in the cache to use (default: all)
+  std::string out;                    // final model dir (default <run-dir>/model or <run-dir>/discriminator)
+  int64_t steps = 100;                // optimizer updates
+  int64_t questions = 4;              // questions per step (global batch)
+  int64_t group = 4;                  // G: student responses and teacher responses per question
+  int64_t max_new_tokens = 64;
+  double temperature = 1.0;
+  double top_p = 0.95;
+  int64_t top_k = 50;
+  double repetition_penalty = 1.05;
+  double clip_eps = 0.2;              // PPO clip epsilon
+  double beta = 0.01;                 // KL(pi_theta || pi_ref) weight
+  double lr = 1e-6;                   // ril: student learning rate (constant)
+  double disc_lr = 1e-6;              // ril: discriminator learning rate (constant)
+  double pretrain_lr = 1e-5;          // disc stage: first update's lr, decaying linearly to
+  double pretrain_lr_end = 1e-6;      //   this one at the last update
+  double weight_decay = 0.0;
+  double max_grad_norm = 1.0;         // 0: no clipping
+  bool no_discriminator = false;      // ablation: plain Dr.GRPO (no D, no teacher responses)
+  bool frozen_discriminator = false;  // ablation: score with D, never update it
+  bool no_answer_reward = false;      // ablation: reward from D only
+  int64_t checkpoint_every = 0;       // 0: only at the end (and on SIGTERM/SIGUSR1)
+  std::string resume = "auto";        // auto (newest complete checkpoint if any) | no | PATH
+  int64_t log_every = 1;
+  int64_t max_bad_steps = 3;          // non-finite losses: skip the step, abort after this many
+  int64_t keep_checkpoints = 3;
+};
+
+// `ril eval`: held-out accuracy of one or more models (roles/eval_job.h).
+struct EvalConfig {
+  std::vector<std::string> models;    // NAME=PATH: HF-layout dir or a ril train checkpoint .h5 (repeatable)
+  std::string dataset;
+  std::string split = "test";
+  std::string tokenizer;              // default <model dir>/tokenizer.json
+  int64_t limit = 0;                  // > 0: only the first K questions
+  int64_t batch = 16;                 // questions per generate call
+  int64_t max_new_tokens = 64;
+  std::string out;                    // JSON (default <run-dir>/eval.json)
+};
+
+// `ril plot RUN --out curves.png`: training curves from a run's metrics table.
+struct PlotConfig {
+  std::string run;                    // run directory or its metrics.h5
+  std::string out = "curves.png";
+  std::vector<std::string> metrics;   // columns to draw (default: a standard set)
+};
+
 struct Config {
   std::string command;  // "info", "smoke", ...
   CommonConfig common;
@@ -84,6 +141,9 @@ struct Config {
   TeachConfig teach;
   SmokeConfig smoke;
   SftConfig sft;
+  TrainConfig train;
+  EvalConfig eval;
+  PlotConfig plot;
   // Every option of the command as "name = value", in declaration order: what was resolved
   // from defaults, the INI file and the command line.
   std::vector<std::pair<std::string, std::string>> resolved;

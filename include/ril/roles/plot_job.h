@@ -1,0 +1,11 @@
+// `ril plot` (stub: being written).
+#pragma once
+
+#include "ril/common/config.h"
+#include "ril/dist/rank_groups.h"
+
+namespace ril::roles {
+
+void run_plot_job(const dist::RankGroups& groups, const Config& config);
+
+}  // namespace ril::roles
