@@ -5,6 +5,8 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <sstream>
+#include <type_traits>
 #include <unordered_map>
 
 #include "ril/common/error.h"
@@ -58,9 +60,20 @@ std::vector<std::string> dataset_names(const H5File& file, const std::string& gr
   return names;
 }
 
-// Optimizer state is keyed by the parameter's TensorImpl address, as in
-// torch/optim/serialize.h and the optimizers' step() in LibTorch 1.13.
-std::string state_key(const at::Tensor& param) { return c10::guts::to_string(param.unsafeGetTensorImpl()); }
+// Optimizer state is keyed by the parameter's TensorImpl address: as text in LibTorch 1.13
+// (c10::guts::to_string of the pointer), as the pointer itself in LibTorch 2.x.
+using StateKey = std::decay_t<decltype(std::declval<torch::optim::AdamW&>().state())>::key_type;
+template <typename Key>
+Key state_key_as(const at::Tensor& param) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream text;
+    text << static_cast<const void*>(param.unsafeGetTensorImpl());
+    return text.str();
+  } else {
+    return static_cast<Key>(param.unsafeGetTensorImpl());
+  }
+}
+StateKey state_key(const at::Tensor& param) { return state_key_as<StateKey>(param); }
 
 // TensorImpl* -> name for every named parameter.
 std::unordered_map<const c10::TensorImpl*, std::string> names_by_impl(const NamedTensors& params) {
@@ -273,7 +286,7 @@ void load_adamw(const H5File& file, const std::string& group, torch::optim::Adam
 
   std::map<std::string, at::Tensor> by_name;
   for (const auto& [name, tensor] : params) by_name[name] = tensor;
-  std::vector<std::pair<std::string, std::unique_ptr<torch::optim::AdamWParamState>>> states;
+  std::vector<std::pair<StateKey, std::unique_ptr<torch::optim::AdamWParamState>>> states;
   for (const std::string& name : stored_states) {
     const std::string path = join_path(state_group, name);
     const at::Tensor& param = by_name.at(name);
