@@ -88,15 +88,23 @@ std::vector<int64_t> SftBatchBuilder::response_ids(const std::string& rationale)
 }
 
 SftBatch SftBatchBuilder::build(const data::Dataset& dataset, const std::vector<int64_t>& indices) const {
+  std::vector<std::vector<int64_t>> responses;
+  for (int64_t index : indices) responses.push_back(response_ids(dataset.rationale(index, options_.style)));
+  return build_with_responses(dataset, indices, responses);
+}
+
+SftBatch SftBatchBuilder::build_with_responses(const data::Dataset& dataset, const std::vector<int64_t>& indices,
+                                               const std::vector<std::vector<int64_t>>& responses) const {
   RIL_CHECK(!indices.empty(), "SFT batch of no examples");
+  RIL_CHECK(indices.size() == responses.size(), "SFT batch: ", indices.size(), " examples but ", responses.size(),
+            " responses");
   const int64_t b = static_cast<int64_t>(indices.size());
-  std::vector<std::vector<int64_t>> prompts, responses;
-  int64_t p = 0, r = 0;
-  for (int64_t index : indices) {
-    prompts.push_back(prompt_ids(dataset.question(index)));
-    responses.push_back(response_ids(dataset.rationale(index, options_.style)));
+  std::vector<std::vector<int64_t>> prompts;
+  int64_t p = 0, r = 1;  // r >= 1: an empty response still gets a (masked) column
+  for (size_t i = 0; i < indices.size(); ++i) {
+    prompts.push_back(prompt_ids(dataset.question(indices[i])));
     p = std::max<int64_t>(p, static_cast<int64_t>(prompts.back().size()));
-    r = std::max<int64_t>(r, static_cast<int64_t>(responses.back().size()));
+    r = std::max<int64_t>(r, static_cast<int64_t>(responses[i].size()));
   }
   const auto opts = torch::TensorOptions().dtype(torch::kInt64);
   SftBatch batch;

@@ -58,6 +58,10 @@ class SftBatchBuilder {
   std::vector<int64_t> response_ids(const std::string& rationale) const;
   // The batch of dataset examples `indices` (any order; row i is indices[i]).
   SftBatch build(const data::Dataset& dataset, const std::vector<int64_t>& indices) const;
+  // Same prompts, given response ids (row i answers indices[i]; an index may repeat): the RL
+  // learner's batch of sampled and teacher responses.
+  SftBatch build_with_responses(const data::Dataset& dataset, const std::vector<int64_t>& indices,
+                                const std::vector<std::vector<int64_t>>& responses) const;
   const SftBatchOptions& options() const { return options_; }
 
  private:
