@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iomanip>
 #include <map>
@@ -415,11 +416,15 @@ int64_t TrainJob::resume() {
       error = e.what();
     }
   }
-  torch::Tensor failed = torch::full({1}, error.empty() ? 0 : 1, torch::kInt64);
-  world.broadcast(failed, root);
-  if (failed.item<int64_t>() != 0) {
-    if (world.rank() == root) log_error("train", error);
-    throw ConfigError(cat("ril train: cannot resume", world.rank() == root ? ": " + error : std::string(" (see the learner's log)")));
+  // The verdict (and its text) reaches every rank, so that all of them fail alike.
+  torch::Tensor length = torch::full({1}, static_cast<int64_t>(error.size()), torch::kInt64);
+  world.broadcast(length, root);
+  if (length.item<int64_t>() != 0) {
+    torch::Tensor text = torch::zeros({length.item<int64_t>()}, torch::kUInt8);
+    if (world.rank() == root) std::memcpy(text.data_ptr<uint8_t>(), error.data(), error.size());
+    world.broadcast(text, root);
+    throw ConfigError(cat("ril train: cannot resume: ",
+                          std::string(reinterpret_cast<const char*>(text.data_ptr<uint8_t>()), static_cast<size_t>(text.numel()))));
   }
   world.broadcast(found, root);
   const int64_t step = found.item<int64_t>();
