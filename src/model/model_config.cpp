@@ -453,7 +453,7 @@ Qwen2Config qwen2_0_5b() {
 }  // namespace
 
 std::vector<std::string> model_preset_names() {
-  return {"tiny", "tiny-teacher-small", "tiny-llava", "qwen2-0.5b", "qwen2-1.5b",
+  return {"tiny", "tiny-teacher-small", "tiny-llava", "tiny-llava-large", "qwen2-0.5b", "qwen2-1.5b",
           "llava-qwen2-0.5b-siglip"};
 }
 
@@ -477,6 +477,14 @@ ModelConfig model_preset(const std::string& name) {
     m.llava.image_token_index = m.llava.text_config.vocab_size - 1;
     m.llava.vision_feature_layers = {-1};
     m.llava.vision_feature_select_strategy = "full";
+  } else if (name == "tiny-llava-large") {  // a bigger teacher of the same family (~4x the text decoder)
+    m = model_preset("tiny-llava");
+    Qwen2Config& t = m.llava.text_config;
+    t.hidden_size = 256;
+    t.intermediate_size = 704;
+    t.num_hidden_layers = 6;
+    t.num_attention_heads = 8;
+    t.num_key_value_heads = 2;
   } else if (name == "qwen2-0.5b") {
     m.kind = ModelKind::kQwen2;
     m.qwen2 = qwen2_0_5b();

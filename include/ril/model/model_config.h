@@ -107,7 +107,8 @@ nlohmann::json llava_config_to_json(const LlavaConfig& config);
 nlohmann::json model_config_to_json(const ModelConfig& config);
 void save_model_config(const ModelConfig& config, const std::string& path);
 
-// Named presets: "tiny" (Qwen2, ~1M params), "tiny-teacher-small" (Qwen2, ~5M), "tiny-llava"
+// Named presets: "tiny" (Qwen2, ~1M params), "tiny-teacher-small" (Qwen2, ~5M), "tiny-llava-large"
+// (tiny-llava with the ~5M text decoder of tiny-teacher-small), "tiny-llava"
 // (SigLIP 64x64/8 + tiny Qwen2), "qwen2-0.5b", "qwen2-1.5b" (text configs of the released
 // models), "llava-qwen2-0.5b-siglip" (SigLIP-so400m/14 at 384 + Qwen2-0.5B, LLaVA-OneVision
 // shaped). Throws ConfigError listing the names for an unknown one.
