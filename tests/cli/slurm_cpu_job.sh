@@ -8,9 +8,10 @@ command -v slurmctld >/dev/null || { echo "FAIL: slurm-wlm is not installed (scr
 work=$(mktemp -d)
 source "$repo/tests/support/slurm_cluster.sh"
 trap 'slurm_stop; rm -rf "$work"' EXIT
+trap 'exit 1' TERM INT  # ctest's timeout: still stop Slurm (the EXIT trap)
 slurm_start "$work/slurm" || { echo "FAIL: could not start Slurm"; exit 1; }
 failures=0
-cd "$work"
+cd "$work" || exit 1
 # 4 tasks on a 2-core node: --overcommit lets Slurm place them, as mpirun --oversubscribe does.
 sbatch --wait --overcommit --ntasks=4 --output="$work/job-%j.out" \
   --export=ALL,RIL_BIN="$RIL_BIN",RIL_RUN_DIR="$work/run",RIL_EXTRA_ARGS="--iterations 2" \

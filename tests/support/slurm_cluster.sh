@@ -78,5 +78,5 @@ slurm_stop() {
     for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null
   done
-  SLURM_SLURMD_PID= SLURM_CTLD_PID= SLURM_MUNGED_PID=
+  SLURM_SLURMD_PID='' SLURM_CTLD_PID='' SLURM_MUNGED_PID=''
 }
