@@ -13,6 +13,7 @@
 #include "ril/algo/schedules.h"
 #include "ril/common/error.h"
 #include "ril/common/logging.h"
+#include "ril/common/stop_signal.h"
 #include "ril/data/dataset.h"
 #include "ril/io/checkpoint_store.h"
 #include "ril/io/h5_file.h"
@@ -152,6 +153,9 @@ io::NamedTensors named_parameters(torch::nn::Module& module) {
 void run_sft_job(const dist::RankGroups& groups, const Config& config) {
   const SftConfig& s = config.sft;
   const uint64_t seed = config.common.seed;
+  // Every rank, learners or not: mpirun forwards a stop signal (USR1) to all ranks, and without a
+  // handler USR1 would end the ranks that only wait in main's final barrier.
+  install_stop_signal_handlers();
   Inputs in = check_inputs(s, seed);  // every rank: identical verdicts
   if (!groups.has(Role::kLearner)) return;
 
@@ -306,6 +310,21 @@ void run_sft_job(const dist::RankGroups& groups, const Config& config) {
     if (s.checkpoint_every > 0 && step % s.checkpoint_every == 0) {
       save_checkpoint(step);
       checkpointed_last = true;
+    }
+
+    // A stop request (SIGUSR1/SIGTERM) may reach the learners at different steps: they agree on
+    // the largest signal number seen (0: none), so all of them stop after the same step. After the
+    // last step the run just finishes.
+    torch::Tensor stop = torch::full({1}, stop_signal_number(), torch::kInt64);
+    if (ranks > 1) comm.allreduce(stop, dist::ReduceOp::kMax);
+    const int64_t stop_signal = stop.item<int64_t>();
+    if (stop_signal != 0 && step < s.steps) {
+      if (!checkpointed_last) save_checkpoint(step);
+      if (metrics) {
+        log_info("sft", "stopped by signal ", stop_signal, " at step ", step, "; checkpoint written: ",
+                 store.main_path(step), "; resume with the same command", s.resume ? "" : " and --resume");
+      }
+      return;  // no validation or final model: the resumed run does those
     }
   }
   if (!checkpointed_last) save_checkpoint(step);
