@@ -1,0 +1,424 @@
+#include "ril/io/metrics_table.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "ril/common/error.h"
+#include "ril/common/logging.h"
+#include "ril/io/atomic_file.h"
+
+namespace ril::io {
+namespace {
+
+constexpr const char* kGroup = "metrics";
+constexpr const char* kStepName = "metrics/step";
+
+std::string column_dataset(const std::string& column) { return std::string(kGroup) + "/" + column; }
+
+std::string join(const std::vector<std::string>& names, const char* sep) {
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i) out += (i ? sep : "") + names[i];
+  return out;
+}
+
+std::vector<std::string> split(const std::string& text, char sep) {
+  std::vector<std::string> out;
+  if (text.empty()) return out;
+  size_t start = 0;
+  while (true) {
+    const size_t at = text.find(sep, start);
+    out.push_back(text.substr(start, at == std::string::npos ? std::string::npos : at - start));
+    if (at == std::string::npos) break;
+    start = at + 1;
+  }
+  return out;
+}
+
+bool path_exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+bool is_directory(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Shortest text that reads back (strtod) to the same double; "nan", "inf", "-inf".
+std::string format_value(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  char buffer[64];
+  const std::to_chars_result r = std::to_chars(buffer, buffer + sizeof(buffer), v);
+  return std::string(buffer, r.ptr);
+}
+
+std::string csv_line(int64_t step, const std::vector<double>& values) {
+  std::string line = std::to_string(step);
+  for (double v : values) line += "," + format_value(v);
+  return line + "\n";
+}
+
+std::string csv_header(const std::vector<std::string>& columns) {
+  std::string line = "step";
+  for (const std::string& c : columns) line += "," + c;
+  return line + "\n";
+}
+
+std::string read_whole_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return {};
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+void write_all(int fd, const std::string& text, const std::string& path) {
+  const char* p = text.data();
+  size_t left = text.size();
+  while (left > 0) {
+    const ssize_t n = ::write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw Error(cat("cannot write to '", path, "': ", std::strerror(errno)));
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+}
+
+// Replaces `path` with `text` (temporary + fsync + rename).
+void write_file_atomic(const std::string& path, const std::string& text) {
+  AtomicFile file(path);
+  const int fd = ::open(file.temp_path().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw Error(cat("cannot create '", file.temp_path(), "': ", std::strerror(errno)));
+  try {
+    write_all(fd, text, file.temp_path());
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
+  file.commit();
+}
+
+// Committed rows of an open metrics file. `lengths_ok` is false when a dataset holds rows beyond
+// `rows` (a writer stopped inside append): the caller rewrites the file.
+MetricsData read_h5(const H5File& f, bool* extra_rows = nullptr) {
+  MetricsData data;
+  data.source = f.path();
+  RIL_CHECK(f.has_attr("/", "columns") && f.is_group(kGroup) && f.has_attr(kGroup, "rows") && f.exists(kStepName),
+            "metrics file '", f.path(), "' lacks the root attribute 'columns', the group '/", kGroup,
+            "' with attribute 'rows', or '/", kStepName, "': it is damaged; remove it (the run's metrics.csv "
+            "has the same rows as text)");
+  data.columns = split(f.attr_string("/", "columns"), ',');
+  const int64_t rows = f.attr_int(kGroup, "rows");
+  bool extra = false;
+  auto read_column = [&](const std::string& name) {
+    const std::vector<int64_t> shape = f.shape(name);
+    RIL_CHECK(shape.size() == 1 && shape[0] >= rows, "metrics file '", f.path(), "': dataset '", name, "' has ",
+              shape.empty() ? int64_t{0} : shape[0], " rows but ", rows,
+              " are committed: the file is damaged; remove it (metrics.csv has the same rows as text)");
+    extra |= shape[0] > rows;
+    return rows > 0 ? f.read_rows(name, 0, rows) : RawArray{};
+  };
+  const RawArray steps = read_column(kStepName);
+  RIL_CHECK(rows == 0 || steps.type == ElementType::kInt64, "metrics file '", f.path(), "': '", kStepName,
+            "' is ", element_type_name(steps.type), ", not int64");
+  data.steps.assign(steps.as<int64_t>(), steps.as<int64_t>() + rows);
+  for (const std::string& c : data.columns) {
+    RIL_CHECK(f.exists(column_dataset(c)), "metrics file '", f.path(), "' names column '", c,
+              "' but has no dataset '/", column_dataset(c), "': the file is damaged");
+    const RawArray values = read_column(column_dataset(c));
+    RIL_CHECK(rows == 0 || values.type == ElementType::kFloat64, "metrics file '", f.path(), "': column '", c,
+              "' is ", element_type_name(values.type), ", not float64");
+    data.values.emplace_back(values.as<double>(), values.as<double>() + rows);
+  }
+  if (extra_rows) *extra_rows = extra;
+  return data;
+}
+
+MetricsData read_csv(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(cat("cannot read metrics file '", path, "': ", std::strerror(errno)));
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  const std::string text = buffer.str();
+  MetricsData data;
+  data.source = path;
+  size_t pos = 0;
+  int64_t line_number = 0;
+  bool header = true;
+  while (pos < text.size()) {
+    const size_t end = text.find('\n', pos);
+    if (end == std::string::npos) break;  // the line being written: not complete yet
+    const std::string line = text.substr(pos, end - pos);
+    pos = end + 1;
+    ++line_number;
+    const std::vector<std::string> cells = split(line, ',');
+    if (header) {
+      RIL_CHECK(!cells.empty() && cells[0] == "step", "metrics file '", path, "' line 1: the header must start with "
+                "'step', got '", line.substr(0, 80), "'");
+      data.columns.assign(cells.begin() + 1, cells.end());
+      data.values.resize(data.columns.size());
+      header = false;
+      continue;
+    }
+    RIL_CHECK(cells.size() == data.columns.size() + 1, "metrics file '", path, "' line ", line_number, ": ",
+              cells.size(), " cells, the header has ", data.columns.size() + 1);
+    char* stop = nullptr;
+    errno = 0;
+    const long long step = std::strtoll(cells[0].c_str(), &stop, 10);
+    RIL_CHECK(!cells[0].empty() && *stop == '\0' && errno == 0, "metrics file '", path, "' line ", line_number,
+              ": step '", cells[0], "' is not an integer");
+    data.steps.push_back(step);
+    for (size_t c = 0; c < data.columns.size(); ++c) {
+      const std::string& cell = cells[c + 1];
+      const double v = std::strtod(cell.c_str(), &stop);
+      RIL_CHECK(!cell.empty() && *stop == '\0', "metrics file '", path, "' line ", line_number, ", column '",
+                data.columns[c], "': '", cell, "' is not a number");
+      data.values[c].push_back(v);
+    }
+  }
+  RIL_CHECK(!header, "metrics file '", path, "' has no header line (empty file?)");
+  return data;
+}
+
+// Writes a complete metrics file for `data` at `path`, atomically.
+void write_h5_atomic(const std::string& path, const MetricsData& data) {
+  AtomicFile atomic(path);
+  {
+    H5File f = H5File::create(atomic.temp_path(), kMetricsKind, /*overwrite=*/true);
+    f.set_attr("/", "metrics_version", kMetricsVersion);
+    f.set_attr("/", "columns", join(data.columns, ","));
+    f.create_group(kGroup);
+    DatasetOptions ext;
+    ext.extendable = true;
+    ext.chunk_rows = 1024;
+    f.write_vector<int64_t>(kStepName, data.steps, ext);
+    for (size_t c = 0; c < data.columns.size(); ++c) {
+      f.write_vector<double>(column_dataset(data.columns[c]), data.values[c], ext);
+    }
+    f.set_attr(kGroup, "rows", data.rows());
+    f.close();
+  }
+  atomic.commit();
+}
+
+}  // namespace
+
+void check_metric_name(const std::string& name) {
+  bool ok = !name.empty() && name.size() <= 64 && name != "step" && name != "." && name != "..";
+  for (char ch : name) {
+    ok &= std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '.' || ch == ':' || ch == '-';
+  }
+  RIL_CONFIG_CHECK(ok, "metric name '", name, "' is not allowed: use 1-64 characters of [A-Za-z0-9_.:-], "
+                   "not 'step'");
+}
+
+int64_t MetricsData::column_index(const std::string& name) const {
+  const auto it = std::find(columns.begin(), columns.end(), name);
+  return it == columns.end() ? -1 : static_cast<int64_t>(it - columns.begin());
+}
+
+std::string metrics_csv_text(const MetricsData& data) {
+  std::string text = csv_header(data.columns);
+  std::vector<double> row(data.columns.size());
+  for (size_t r = 0; r < data.steps.size(); ++r) {
+    for (size_t c = 0; c < row.size(); ++c) row[c] = data.values[c][r];
+    text += csv_line(data.steps[r], row);
+  }
+  return text;
+}
+
+struct MetricsTable::State {
+  std::string h5_path, csv_path;
+  std::vector<std::string> columns;
+  std::unique_ptr<H5File> file;
+  int csv_fd = -1;
+  int64_t rows = 0;
+  int64_t last_step = -1;
+  bool broken = false;  // an append failed half-way: the datasets may disagree with `rows`
+
+  void close() {
+    if (file) {
+      file->close();
+      file.reset();
+    }
+    if (csv_fd >= 0) {
+      ::close(csv_fd);
+      csv_fd = -1;
+    }
+  }
+  ~State() {
+    try {
+      close();
+    } catch (...) {
+    }
+  }
+};
+
+MetricsTable::MetricsTable(std::unique_ptr<State> state) : state_(std::move(state)) {}
+MetricsTable::MetricsTable(MetricsTable&&) noexcept = default;
+MetricsTable& MetricsTable::operator=(MetricsTable&&) noexcept = default;
+MetricsTable::~MetricsTable() = default;
+
+MetricsTable MetricsTable::open(const std::string& run_dir, const std::vector<std::string>& columns,
+                                int64_t keep_through_step) {
+  RIL_CHECK(keep_through_step >= kKeepAllRows, "MetricsTable::open: keep_through_step must be >= -1, got ",
+            keep_through_step);
+  RIL_CHECK(!columns.empty(), "MetricsTable::open: no columns for the metrics table in '", run_dir, "'");
+  std::set<std::string> seen;
+  for (const std::string& c : columns) {
+    check_metric_name(c);
+    RIL_CHECK(seen.insert(c).second, "metric column '", c, "' appears twice in [", join(columns, ", "), "]");
+  }
+  std::filesystem::create_directories(run_dir);
+  auto state = std::make_unique<State>();
+  state->h5_path = (std::filesystem::path(run_dir) / kMetricsH5Name).string();
+  state->csv_path = (std::filesystem::path(run_dir) / kMetricsCsvName).string();
+  state->columns = columns;
+
+  MetricsData kept;
+  kept.columns = columns;
+  kept.values.resize(columns.size());
+  bool rewrite = true;
+  if (path_exists(state->h5_path)) {
+    bool extra = false;
+    {
+      const H5File f = H5File::open(state->h5_path, kMetricsKind);
+      kept = read_h5(f, &extra);
+    }
+    if (kept.columns != columns) {
+      throw Error(cat("metrics table '", state->h5_path, "' has the columns [", join(kept.columns, ", "),
+                      "] but this run logs [", join(columns, ", "), "]; use another --run-dir, or move the old ",
+                      kMetricsH5Name, " and ", kMetricsCsvName, " away"));
+    }
+    // Steps increase, so the kept rows are a prefix.
+    size_t keep = kept.steps.size();
+    if (keep_through_step != kKeepAllRows) {
+      keep = static_cast<size_t>(std::upper_bound(kept.steps.begin(), kept.steps.end(), keep_through_step) -
+                                 kept.steps.begin());
+    }
+    const size_t dropped = kept.steps.size() - keep;
+    kept.steps.resize(keep);
+    for (auto& v : kept.values) v.resize(keep);
+    rewrite = extra || dropped > 0;
+    if (dropped > 0) {
+      log_info("metrics", "dropping ", dropped, " row(s) with step > ", keep_through_step, " from ", state->h5_path,
+               " and ", kMetricsCsvName);
+    }
+  }
+  if (rewrite) write_h5_atomic(state->h5_path, kept);
+  const std::string csv = metrics_csv_text(kept);
+  if (!path_exists(state->csv_path) || read_whole_file(state->csv_path) != csv) {
+    write_file_atomic(state->csv_path, csv);
+  }
+  state->file = std::make_unique<H5File>(H5File::open(state->h5_path, kMetricsKind, OpenMode::kReadWrite));
+  state->csv_fd = ::open(state->csv_path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (state->csv_fd < 0) throw Error(cat("cannot open '", state->csv_path, "' for appending: ", std::strerror(errno)));
+  state->rows = kept.rows();
+  state->last_step = kept.steps.empty() ? -1 : kept.steps.back();
+  return MetricsTable(std::move(state));
+}
+
+void MetricsTable::append(int64_t step, const std::vector<double>& values) {
+  State& s = *state_;
+  RIL_CHECK(s.file && s.csv_fd >= 0, "metrics table '", s.h5_path, "' is closed");
+  RIL_CHECK(!s.broken, "an earlier append to metrics table '", s.h5_path, "' failed half-way; reopen the table");
+  RIL_CHECK(values.size() == s.columns.size(), "metrics row for step ", step, " has ", values.size(),
+            " values, the table has ", s.columns.size(), " columns [", join(s.columns, ", "), "]");
+  RIL_CHECK(step >= 0 && step > s.last_step, "metrics row for step ", step, " after step ", s.last_step, " in '",
+            s.h5_path, "': steps must increase");
+  H5File& f = *s.file;
+  s.broken = true;
+  f.append_rows(kStepName, 1, &step);
+  for (size_t c = 0; c < values.size(); ++c) f.append_rows(column_dataset(s.columns[c]), 1, &values[c]);
+  f.flush();
+  f.set_attr(kGroup, "rows", s.rows + 1);
+  f.flush();
+  ++s.rows;
+  s.last_step = step;
+  s.broken = false;
+  // After the HDF5 commit: a writer killed here leaves the CSV one line short, and the next
+  // open() rewrites it from metrics.h5.
+  write_all(s.csv_fd, csv_line(step, values), s.csv_path);
+}
+
+const std::vector<std::string>& MetricsTable::columns() const { return state_->columns; }
+int64_t MetricsTable::rows() const { return state_->rows; }
+int64_t MetricsTable::last_step() const { return state_->last_step; }
+const std::string& MetricsTable::h5_path() const { return state_->h5_path; }
+const std::string& MetricsTable::csv_path() const { return state_->csv_path; }
+void MetricsTable::close() {
+  if (state_) state_->close();
+}
+
+MetricsData read_metrics(const std::string& path_or_run_dir) {
+  const std::string& path = path_or_run_dir;
+  if (is_directory(path)) {
+    const std::string h5 = (std::filesystem::path(path) / kMetricsH5Name).string();
+    const std::string csv = (std::filesystem::path(path) / kMetricsCsvName).string();
+    if (path_exists(h5)) {
+      try {
+        return read_h5(H5File::open(h5, kMetricsKind));
+      } catch (const Error& e) {
+        if (!path_exists(csv)) throw;
+        if (std::string(e.what()).find("unable to lock file") != std::string::npos) {
+          log_info("metrics", h5, " is held by its writer (a live run): reading ", csv);
+        } else {
+          log_warn("metrics", "cannot read ", h5, " (", e.what(), "); reading ", csv, " instead");
+        }
+        return read_csv(csv);
+      }
+    }
+    if (path_exists(csv)) return read_csv(csv);
+    throw Error(cat("no metrics table in run directory '", path, "': neither ", kMetricsH5Name, " nor ",
+                    kMetricsCsvName, " is there (they are written by `ril train`)"));
+  }
+  if (!path_exists(path)) {
+    throw Error(cat("metrics not found: '", path, "' does not exist (give a run directory, its ", kMetricsH5Name,
+                    " or its ", kMetricsCsvName, ")"));
+  }
+  if (ends_with(path, ".csv")) return read_csv(path);
+  return read_h5(H5File::open(path, kMetricsKind));
+}
+
+std::string summarize_metrics(const H5File& file) {
+  const MetricsData data = read_h5(file);
+  std::ostringstream out;
+  out << "metrics table: " << data.rows() << " row(s)";
+  if (!data.steps.empty()) out << ", steps " << data.steps.front() << ".." << data.steps.back();
+  out << ", " << data.columns.size() << " column(s)\n";
+  out << "  columns: " << join(data.columns, ", ") << "\n";
+  if (!data.steps.empty()) {
+    size_t width = 0;
+    for (const std::string& c : data.columns) width = std::max(width, c.size());
+    out << "  last row (step " << data.steps.back() << "):\n";
+    for (size_t c = 0; c < data.columns.size(); ++c) {
+      out << "    " << data.columns[c] << std::string(width - data.columns[c].size(), ' ') << " = "
+          << format_value(data.values[c].back()) << "\n";
+    }
+  }
+  return out.str();
+}
+
+}  // namespace ril::io
