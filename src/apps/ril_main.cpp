@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
   if (config.command == "info") {
     ril::io::register_kind_summary("dataset", [](const ril::io::H5File& file) { return ril::data::summarize_dataset(file); });
     ril::io::register_kind_summary(ril::io::kTeacherCacheKind, ril::io::summarize_teacher_cache);
+    ril::io::register_kind_summary(ril::io::kMetricsKind, ril::io::summarize_metrics);
     ril::Logger::instance().set_identity(rank, "info");
     return run_info(config);
   }
