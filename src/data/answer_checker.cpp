@@ -344,6 +344,10 @@ std::optional<std::string> extract_with_reason(const std::string& response, Answ
     }
     return parts.size() <= 1 ? whole : last;
   }
+  if (parts.empty()) {  // only punctuation or spaces: nothing to read
+    reason = "no answer of the expected kind";
+    return std::nullopt;
+  }
   std::optional<std::string> found = agree(candidates(tokenize(parts.back()), kind), reason);
   if (!found && reason.rfind("no answer", 0) == 0 && parts.size() > 1 &&
       (kind == AnswerKind::kYesNo || kind == AnswerKind::kOption)) {

@@ -162,3 +162,13 @@ TEST(AnswerChecker, NumbersInReasoningDoNotCountWhenAnAnswerLineExists) {
 
 }  // namespace
 }  // namespace ril::data
+
+// Found by `ril eval` of a barely trained model: punctuation-only responses have no clause.
+TEST(AnswerChecker, PunctuationOnlyResponsesAreWrongNotACrash) {
+  const ril::data::AnswerChecker checker;
+  for (const char* response : {".", ". .", ", .", " ", ""}) {
+    for (const char* truth : {"3", "yes", "red", "B", "a cat"}) {
+      EXPECT_FALSE(checker.check(response, truth).correct) << "'" << response << "' vs " << truth;
+    }
+  }
+}
