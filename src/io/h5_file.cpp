@@ -201,6 +201,8 @@ struct H5File::Impl {
       char* value = nullptr;
       Handle mem(RIL_H5_CHECK(H5Tcopy(H5T_C_S1), ctx), H5Tclose);
       RIL_H5_CHECK(H5Tset_size(mem.get(), H5T_VARIABLE), ctx);
+      // h5py writes UTF-8; HDF5 converts only between equal character sets.
+      RIL_H5_CHECK(H5Tset_cset(mem.get(), H5Tget_cset(type.get())), ctx);
       RIL_H5_CHECK(H5Aread(attr.get(), mem.get(), &value), ctx);
       std::string out = value ? value : "";
       H5free_memory(value);
