@@ -7,10 +7,12 @@
 #include <cstdio>
 #include <exception>
 #include <memory>
+#include <string>
 
 #include "ril/common/config_parser.h"
 #include "ril/common/error.h"
 #include "ril/common/logging.h"
+#include "ril/common/stop_signal.h"
 #include "ril/data/dataset_summary.h"
 #include "ril/dist/device.h"
 #include "ril/dist/mpi_context.h"
@@ -60,6 +62,12 @@ int run_info(const ril::Config& config) {
 int main(int argc, char** argv) {
   ril::dist::MpiContext mpi(&argc, &argv);
   const int rank = mpi.rank();
+  // At once for the commands that stop on a signal (their loops check the flag every step): a
+  // SIGUSR1 forwarded by mpirun/Slurm while a rank is still starting up must not kill it. Other
+  // commands keep the default actions.
+  if (argc > 1 && (std::string(argv[1]) == "sft" || std::string(argv[1]) == "train")) {
+    ril::install_stop_signal_handlers();
+  }
 
   // 1. Parse and check options: local, deterministic.
   ril::ParseResult parsed;

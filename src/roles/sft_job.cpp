@@ -20,6 +20,7 @@
 #include "ril/io/module_state.h"
 #include "ril/model/checkpoint.h"
 #include "ril/model/generator.h"
+#include "ril/roles/gradient_sync.h"
 #include "ril/roles/sft_batch.h"
 #include "ril/text/bpe_tokenizer.h"
 
@@ -269,25 +270,8 @@ void run_sft_job(const dist::RankGroups& groups, const Config& config) {
     loss.backward();
 
     // One bucket: every gradient, then the loss (for the log), averaged over the learner group.
-    std::vector<torch::Tensor> pieces;
-    pieces.reserve(plist.size() + 1);
-    for (auto& p : plist) {
-      pieces.push_back(p.grad().defined() ? p.grad().reshape({-1}) : torch::zeros({p.numel()}, p.options()));
-    }
-    pieces.push_back(loss.detach().reshape({1}).to(torch::kFloat32));
-    torch::Tensor bucket = torch::cat(pieces);
-    if (ranks > 1) comm.allreduce(bucket, dist::ReduceOp::kAvg);
-    int64_t offset = 0;
-    for (auto& p : plist) {
-      torch::Tensor g = bucket.narrow(0, offset, p.numel()).view(p.sizes());
-      if (p.grad().defined()) {
-        p.mutable_grad().copy_(g);
-      } else {
-        p.mutable_grad() = g.clone();
-      }
-      offset += p.numel();
-    }
-    const double step_loss = bucket[offset].item<double>();
+    const double step_loss =
+        allreduce_gradients(comm, plist, {loss.detach().item<double>()}, dist::ReduceOp::kAvg).at(0);
     optimizer.step();
     ++step;
     if (first_loss < 0) first_loss = step_loss;

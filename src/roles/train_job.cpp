@@ -37,6 +37,7 @@
 #include "ril/model/generator.h"
 #include "ril/model/llava_model.h"
 #include "ril/roles/discriminator_prompt.h"
+#include "ril/roles/gradient_sync.h"
 #include "ril/roles/response_wire.h"
 #include "ril/roles/sft_batch.h"
 #include "ril/text/bpe_tokenizer.h"
@@ -221,41 +222,6 @@ torch::Tensor response_logprobs(Policy& p, const SftBatch& b) {
   input.response_mask = b.response_mask;
   if (p.llava()) input.prompt_embeds = p.m.llava->inputs_embeds(b.prompt_ids, b.pixel_values);
   return model::sequence_logprobs(p.m.language_model(), input);
-}
-
-// Sum of gradients over `comm` (one flat bucket), plus `extra` values summed alongside; returns
-// the summed extras. Gradients of parameters without one count as zeros.
-std::vector<double> allreduce_gradients(dist::Communicator& comm, const std::vector<torch::Tensor>& params,
-                                        const std::vector<double>& extra) {
-  std::vector<torch::Tensor> pieces;
-  pieces.reserve(params.size() + 1);
-  for (const auto& p : params) {
-    pieces.push_back(p.grad().defined() ? p.grad().reshape({-1}).to(torch::kFloat32)
-                                        : torch::zeros({p.numel()}, p.options().dtype(torch::kFloat32)));
-  }
-  pieces.push_back(torch::tensor(std::vector<float>(extra.begin(), extra.end()), torch::kFloat32));
-  torch::Tensor bucket = torch::cat(pieces);
-  if (comm.size() > 1) comm.allreduce(bucket, dist::ReduceOp::kSum);
-  int64_t offset = 0;
-  for (const auto& p : params) {
-    torch::Tensor g = bucket.narrow(0, offset, p.numel()).view(p.sizes()).to(p.scalar_type());
-    if (p.grad().defined()) {
-      p.mutable_grad().copy_(g);
-    } else {
-      const_cast<torch::Tensor&>(p).mutable_grad() = g.clone();
-    }
-    offset += p.numel();
-  }
-  std::vector<double> out;
-  for (size_t i = 0; i < extra.size(); ++i) out.push_back(bucket[offset + static_cast<int64_t>(i)].item<double>());
-  return out;
-}
-
-bool gradients_finite(const std::vector<torch::Tensor>& params) {
-  for (const auto& p : params) {
-    if (p.grad().defined() && !torch::isfinite(p.grad()).all().item<bool>()) return false;
-  }
-  return true;
 }
 
 std::set<int64_t> fault_nan_steps() {
@@ -635,7 +601,7 @@ std::vector<double> TrainJob::discriminator_step(int64_t step, const std::vector
               (p * label).sum().item<double>(),
               (p * (1 - label)).sum().item<double>()};
     }
-    sums = allreduce_gradients(group, disc_params_, sums);
+    sums = allreduce_gradients(group, disc_params_, sums, dist::ReduceOp::kSum);
     if (std::isfinite(sums[0]) && gradients_finite(disc_params_)) {
       if (t_.max_grad_norm > 0) torch::nn::utils::clip_grad_norm_(disc_params_, t_.max_grad_norm);
       disc_opt_->step();
@@ -812,7 +778,7 @@ void TrainJob::learner_step(int64_t step, const std::vector<int64_t>& qids, std:
     local.push_back(0.0);
   }
   local.push_back(tokens);
-  const std::vector<double> sum = allreduce_gradients(group, student_params_, local);
+  const std::vector<double> sum = allreduce_gradients(group, student_params_, local, dist::ReduceOp::kSum);
   const bool finite = std::isfinite(sum[0]) && gradients_finite(student_params_);
   if (finite) {
     if (t_.max_grad_norm > 0) torch::nn::utils::clip_grad_norm_(student_params_, t_.max_grad_norm);
