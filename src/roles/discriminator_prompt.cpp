@@ -27,7 +27,7 @@ DiscriminatorPrompt::DiscriminatorPrompt(const text::BpeTokenizer& tokenizer, in
   const size_t at = rendered.find(kMarker);
   RIL_CHECK(at != std::string::npos, "discriminator prompt: marker lost in the template");
   prefix_ = encode_control(tokenizer, rendered.substr(0, at));
-  suffix_ = encode_control(tokenizer, rendered.substr(at + std::string(kMarker).size()));
+  // Only the part before the response: the input ends on the response's last token (header).
   const auto& special = tokenizer.special_ids();
   pad_ = special.pad ? *special.pad : 0;
 }
@@ -40,7 +40,6 @@ std::vector<int64_t> DiscriminatorPrompt::ids(const std::string& response) const
   if (static_cast<int64_t>(body.size()) > max_response_tokens_) body.resize(static_cast<size_t>(max_response_tokens_));
   std::vector<int64_t> out = prefix_;
   out.insert(out.end(), body.begin(), body.end());
-  out.insert(out.end(), suffix_.begin(), suffix_.end());
   return out;
 }
 
