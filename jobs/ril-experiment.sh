@@ -23,8 +23,9 @@ SEEDS=${SEEDS:-1 2 3}
 QUESTIONS=${QUESTIONS:-4}
 GROUP=${GROUP:-4}
 MAX_NEW_TOKENS=${MAX_NEW_TOKENS:-32}
-LR=${LR:-2e-4}
-DISC_LR=${DISC_LR:-1e-4}
+EVAL_MAX_NEW_TOKENS=${EVAL_MAX_NEW_TOKENS:-64}
+LR=${LR:-5e-5}
+DISC_LR=${DISC_LR:-3e-4}
 CONFIGS=${CONFIGS:-drgrpo ril-one ril-two frozen-d beta0 no-answer}
 OUT_MD=${OUT_MD:-bench/experiment.md}
 PY=${PY:-python3}
@@ -71,7 +72,7 @@ done
 
 echo "== evaluation of every run on the test split"
 $MPIRUN -np "$NP" "$RIL" eval --layout "all=$NP" --dataset "$BASE/data/synth.h5" --split test \
-  --max-new-tokens "$MAX_NEW_TOKENS" "${models[@]}" --out "$RUN/eval.json" --run-dir "$RUN" >"$RUN/eval.log" 2>&1 \
+  --max-new-tokens "$EVAL_MAX_NEW_TOKENS" "${models[@]}" --out "$RUN/eval.json" --run-dir "$RUN" >"$RUN/eval.log" 2>&1 \
   || { tail -20 "$RUN/eval.log" >&2; exit 1; }
 
 "$PY" - "$RUN/eval.json" "$OUT_MD" "$0 (BASE=$BASE STEPS=$STEPS SEEDS='$SEEDS' LR=$LR DISC_LR=$DISC_LR NP=$NP)" \

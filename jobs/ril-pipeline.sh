@@ -16,28 +16,31 @@ RUN=${RUN:-runs/default}                       # everything goes below this dire
 NP=${NP:-4}                                    # MPI ranks of every stage
 MPIRUN=${MPIRUN:-mpirun --oversubscribe}       # launcher (srun works too: MPIRUN="srun")
 SEED=${SEED:-1234}
-TRAIN=${TRAIN:-256}                            # synthetic train, val and test questions
+TRAIN=${TRAIN:-192}                            # synthetic train, val and test questions
 VAL=${VAL:-32}
 TEST=${TEST:-100}
-TEACHER_A=${TEACHER_A:-tiny-llava-large}       # teacher A: larger model, step-by-step rationales
-TEACHER_A_STYLE=${TEACHER_A_STYLE:-steps}
+TEACHER_A=${TEACHER_A:-tiny-llava-large}       # teacher A: larger model, terse answers
+TEACHER_A_STYLE=${TEACHER_A_STYLE:-terse}
 TEACHER_A_STEPS=${TEACHER_A_STEPS:-60}
-TEACHER_B=${TEACHER_B:-tiny-llava}             # teacher B: small model, terse answers
-TEACHER_B_STYLE=${TEACHER_B_STYLE:-terse}
-TEACHER_B_STEPS=${TEACHER_B_STEPS:-100}
+TEACHER_B=${TEACHER_B:-tiny-llava}             # teacher B: small model, step-by-step rationales
+TEACHER_B_STYLE=${TEACHER_B_STYLE:-steps}
+TEACHER_B_STEPS=${TEACHER_B_STEPS:-150}
 STUDENT=${STUDENT:-tiny-llava}                 # the student: weak warm-up
 STUDENT_STYLE=${STUDENT_STYLE:-terse}
-STUDENT_STEPS=${STUDENT_STEPS:-20}
+STUDENT_STEPS=${STUDENT_STEPS:-30}
 SFT_LR=${SFT_LR:-1e-3}
 SFT_LR_END=${SFT_LR_END:-1e-4}
 RESPONSES=${RESPONSES:-2}                      # cached responses per question and teacher
-MAX_NEW_TOKENS=${MAX_NEW_TOKENS:-32}
+MAX_NEW_TOKENS=${MAX_NEW_TOKENS:-32}              # student responses (rollouts) and the D input
+TEACHER_MAX_NEW_TOKENS=${TEACHER_MAX_NEW_TOKENS:-48}  # cached teacher responses (step-by-step ones are longer)
+EVAL_MAX_NEW_TOKENS=${EVAL_MAX_NEW_TOKENS:-64}
 GROUP=${GROUP:-4}                              # G: student and teacher responses per question
 QUESTIONS=${QUESTIONS:-4}                      # questions per RIL step
-STEPS_DISC=${STEPS_DISC:-15}
+STEPS_DISC=${STEPS_DISC:-20}
 STEPS_RIL=${STEPS_RIL:-30}
-RIL_LR=${RIL_LR:-2e-4}                         # tiny models need far more than the paper's 1e-6
-DISC_LR=${DISC_LR:-1e-4}
+RIL_LR=${RIL_LR:-5e-5}                         # tiny models need more than the paper's 1e-6 (2e-4 collapsed)
+DISC_LR=${DISC_LR:-3e-4}
+DISC_PRETRAIN_LR=${DISC_PRETRAIN_LR:-3e-4}     # 1e-3 oscillated (every score moved together)
 TRAIN_LAYOUT=${TRAIN_LAYOUT:-all=$NP}          # every rank does every role: no idle ranks on few cores
 EXTRA_TRAIN_ARGS=${EXTRA_TRAIN_ARGS:-}         # e.g. --frozen-discriminator
 
@@ -46,7 +49,7 @@ start=$(date +%s)
 stage_no=0
 stage() {  # title
   stage_no=$((stage_no + 1))
-  printf '\n==== [%d/9] %s  (%s elapsed)\n' "$stage_no" "$1" "$(elapsed)"
+  printf '\n==== [%d/8] %s  (%s elapsed)\n' "$stage_no" "$1" "$(elapsed)"
 }
 elapsed() { local s=$(($(date +%s) - start)); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
 skip() { echo "     finished earlier: $1 (delete it to redo this stage)"; }
@@ -73,9 +76,9 @@ sft() {  # title name preset style steps
     --model "$3" --style "$4" --steps "$5" --batch 4 --lr "$SFT_LR" --lr-end "$SFT_LR_END" --seed "$SEED" \
     --checkpoint-every 50 --resume --log-every 25 --run-dir "$RUN/$2" --out "$RUN/$2/model"
 }
-sft "teacher A: $TEACHER_A, '$TEACHER_A_STYLE' rationales, $TEACHER_A_STEPS SFT steps" teacher-a \
+sft "teacher A: $TEACHER_A, '$TEACHER_A_STYLE' style, $TEACHER_A_STEPS SFT steps" teacher-a \
   "$TEACHER_A" "$TEACHER_A_STYLE" "$TEACHER_A_STEPS"
-sft "teacher B: $TEACHER_B, '$TEACHER_B_STYLE' answers, $TEACHER_B_STEPS SFT steps" teacher-b \
+sft "teacher B: $TEACHER_B, '$TEACHER_B_STYLE' style, $TEACHER_B_STEPS SFT steps" teacher-b \
   "$TEACHER_B" "$TEACHER_B_STYLE" "$TEACHER_B_STEPS"
 sft "student warm-up: $STUDENT, $STUDENT_STEPS SFT steps (weak on purpose)" student \
   "$STUDENT" "$STUDENT_STYLE" "$STUDENT_STEPS"
@@ -84,7 +87,7 @@ stage "teacher cache: $RESPONSES responses per question from each teacher"
 # ril teach resumes by itself and adds nothing when the cache is complete.
 $MPIRUN -np "$NP" "$RIL" teach --layout "all=$NP" --dataset "$D/synth.h5" --seed "$SEED" \
   --teacher a="$RUN/teacher-a/model" --teacher b="$RUN/teacher-b/model" --responses "$RESPONSES" \
-  --max-new-tokens "$MAX_NEW_TOKENS" --out "$RUN/teacher_cache.h5"
+  --max-new-tokens "$TEACHER_MAX_NEW_TOKENS" --out "$RUN/teacher_cache.h5"
 
 train_common=(--layout "$TRAIN_LAYOUT" --dataset "$D/synth.h5" --student "$RUN/student/model"
               --teacher-cache "$RUN/teacher_cache.h5" --questions "$QUESTIONS" --group "$GROUP"
@@ -95,7 +98,7 @@ if [ -f "$RUN/disc/discriminator/config.json" ]; then
   skip "$RUN/disc/discriminator"
 else
   $MPIRUN -np "$NP" "$RIL" train --stage disc "${train_common[@]}" --steps "$STEPS_DISC" \
-    --pretrain-lr 1e-3 --pretrain-lr-end 1e-4 --run-dir "$RUN/disc"
+    --pretrain-lr "$DISC_PRETRAIN_LR" --pretrain-lr-end "$DISC_PRETRAIN_LR" --run-dir "$RUN/disc"
 fi
 
 stage "RIL: $STEPS_RIL steps, G = $GROUP, two teachers, discriminator + answer reward"
@@ -115,7 +118,7 @@ else
   $MPIRUN -np "$NP" "$RIL" eval --layout "all=$NP" --dataset "$D/synth.h5" --split test \
     --model teacher-a="$RUN/teacher-a/model" --model teacher-b="$RUN/teacher-b/model" \
     --model student-before="$RUN/student/model" --model student-after="$RUN/ril/model" \
-    --max-new-tokens "$MAX_NEW_TOKENS" --out "$RUN/eval.json" --run-dir "$RUN" | tee "$RUN/eval.txt.tmp"
+    --max-new-tokens "$EVAL_MAX_NEW_TOKENS" --out "$RUN/eval.json" --run-dir "$RUN" | tee "$RUN/eval.txt.tmp"
   mv "$RUN/eval.txt.tmp" "$RUN/eval.txt"
 fi
 printf '\n==== done in %s: %s/eval.json, curves: %s plot %s/ril --out %s/curves.png\n' "$(elapsed)" "$RUN" "$RIL" "$RUN" "$RUN"
