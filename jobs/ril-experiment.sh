@@ -24,7 +24,8 @@ QUESTIONS=${QUESTIONS:-4}
 GROUP=${GROUP:-4}
 MAX_NEW_TOKENS=${MAX_NEW_TOKENS:-32}
 EVAL_MAX_NEW_TOKENS=${EVAL_MAX_NEW_TOKENS:-64}
-LR=${LR:-5e-5}
+LR=${LR:-2e-5}
+BETA=${BETA:-0.04}                 # the pipeline's value; beta0 sets 0
 DISC_LR=${DISC_LR:-3e-4}
 CONFIGS=${CONFIGS:-drgrpo ril-one ril-two frozen-d beta0 no-answer}
 OUT_MD=${OUT_MD:-bench/experiment.md}
@@ -42,7 +43,7 @@ args_for() {
     ril-one) echo "--teachers a --discriminator $BASE/disc/discriminator" ;;
     ril-two) echo "--discriminator $BASE/disc/discriminator" ;;
     frozen-d) echo "--frozen-discriminator --discriminator $BASE/disc/discriminator" ;;
-    beta0) echo "--beta 0 --discriminator $BASE/disc/discriminator" ;;
+    beta0) echo "--discriminator $BASE/disc/discriminator" ;;  # and --beta 0, below
     no-answer) echo "--no-answer-reward --discriminator $BASE/disc/discriminator" ;;
     *) echo "ril-experiment: unknown config '$1'" >&2; exit 2 ;;
   esac
@@ -64,6 +65,7 @@ for cfg in $CONFIGS; do
     $MPIRUN -np "$NP" "$RIL" train --stage ril --layout "all=$NP" --dataset "$BASE/data/synth.h5" \
       --student "$BASE/student/model" --teacher-cache "$BASE/teacher_cache.h5" --questions "$QUESTIONS" \
       --group "$GROUP" --max-new-tokens "$MAX_NEW_TOKENS" --steps "$STEPS" --lr "$LR" --disc-lr "$DISC_LR" \
+      --beta "$([ "$cfg" = beta0 ] && echo 0 || echo "$BETA")" \
       --seed "$seed" --log-every 10 --run-dir "$dir" $(args_for "$cfg") >"$dir.log" 2>&1 \
       || { echo "ril-experiment: $cfg seed $seed failed, see $dir.log" >&2; tail -20 "$dir.log" >&2; exit 1; }
     grep "step $STEPS/$STEPS" "$dir.log" | sed 's/^.*\[train\] INFO  /   /'
@@ -75,7 +77,7 @@ $MPIRUN -np "$NP" "$RIL" eval --layout "all=$NP" --dataset "$BASE/data/synth.h5"
   --max-new-tokens "$EVAL_MAX_NEW_TOKENS" "${models[@]}" --out "$RUN/eval.json" --run-dir "$RUN" >"$RUN/eval.log" 2>&1 \
   || { tail -20 "$RUN/eval.log" >&2; exit 1; }
 
-"$PY" - "$RUN/eval.json" "$OUT_MD" "$0 (BASE=$BASE STEPS=$STEPS SEEDS='$SEEDS' LR=$LR DISC_LR=$DISC_LR NP=$NP)" \
+"$PY" - "$RUN/eval.json" "$OUT_MD" "$0 (BASE=$BASE STEPS=$STEPS SEEDS='$SEEDS' LR=$LR BETA=$BETA DISC_LR=$DISC_LR NP=$NP)" \
   "$CONFIGS" <<'EOF'
 import json, math, platform, sys, datetime
 report = json.load(open(sys.argv[1]))

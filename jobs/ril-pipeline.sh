@@ -27,7 +27,7 @@ TEACHER_B_STYLE=${TEACHER_B_STYLE:-steps}
 TEACHER_B_STEPS=${TEACHER_B_STEPS:-150}
 STUDENT=${STUDENT:-tiny-llava}                 # the student: weak warm-up
 STUDENT_STYLE=${STUDENT_STYLE:-terse}
-STUDENT_STEPS=${STUDENT_STEPS:-30}
+STUDENT_STEPS=${STUDENT_STEPS:-60}
 SFT_LR=${SFT_LR:-1e-3}
 SFT_LR_END=${SFT_LR_END:-1e-4}
 RESPONSES=${RESPONSES:-2}                      # cached responses per question and teacher
@@ -38,7 +38,8 @@ GROUP=${GROUP:-4}                              # G: student and teacher response
 QUESTIONS=${QUESTIONS:-4}                      # questions per RIL step
 STEPS_DISC=${STEPS_DISC:-20}
 STEPS_RIL=${STEPS_RIL:-30}
-RIL_LR=${RIL_LR:-5e-5}                         # tiny models need more than the paper's 1e-6 (2e-4 collapsed)
+RIL_LR=${RIL_LR:-2e-5}                         # tiny models take more than the paper's 1e-6 (5e-5 and 2e-4 collapsed, KL > 1)
+BETA=${BETA:-0.04}                             # paper 0.01; with tiny models 0.01 let the KL run away
 DISC_LR=${DISC_LR:-3e-4}
 DISC_PRETRAIN_LR=${DISC_PRETRAIN_LR:-3e-4}     # 1e-3 oscillated (every score moved together)
 TRAIN_LAYOUT=${TRAIN_LAYOUT:-all=$NP}          # every rank does every role: no idle ranks on few cores
@@ -107,7 +108,7 @@ if [ -f "$RUN/ril/model/config.json" ]; then
 else
   # shellcheck disable=SC2086  # EXTRA_TRAIN_ARGS is a list of options
   $MPIRUN -np "$NP" "$RIL" train --stage ril "${train_common[@]}" --discriminator "$RUN/disc/discriminator" \
-    --steps "$STEPS_RIL" --lr "$RIL_LR" --disc-lr "$DISC_LR" --run-dir "$RUN/ril" $EXTRA_TRAIN_ARGS
+    --steps "$STEPS_RIL" --lr "$RIL_LR" --beta "$BETA" --disc-lr "$DISC_LR" --run-dir "$RUN/ril" $EXTRA_TRAIN_ARGS
 fi
 
 stage "evaluation on the $TEST test questions (greedy)"
