@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -299,6 +300,22 @@ BandwidthResult measure_device_bandwidth(const at::Device& device, int64_t buffe
   }
   r.read_gbs = r.triad_gbs = r.copy_gbs;
   return r;
+}
+
+double measure_first_touch_us(int64_t bytes, bool huge, int reps) {
+  double best = 1e30;
+  const size_t n = static_cast<size_t>(bytes);
+  for (int rep = 0; rep < reps; ++rep) {
+    void* p = ::mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return -1;
+    if (huge) ::madvise(p, n, MADV_HUGEPAGE);
+    auto* c = static_cast<volatile char*>(p);
+    Stopwatch w;
+    for (size_t i = 0; i < n; i += 4096) c[i] = 1;
+    best = std::min(best, w.seconds());
+    ::munmap(p, n);
+  }
+  return best / static_cast<double>(n / 4096) * 1e6;
 }
 
 nlohmann::json MatmulResult::to_json() const { return {{"n", n}, {"tflops", tflops}, {"dtype", dtype}}; }

@@ -88,6 +88,12 @@ BandwidthResult measure_host_bandwidth(int64_t buffer_bytes, int threads, int re
 // read + write; best of `reps`. Returns copy_gbs only (and read_gbs = triad_gbs = copy_gbs).
 BandwidthResult measure_device_bandwidth(const at::Device& device, int64_t buffer_bytes, int reps = 10);
 
+// Cost of the first touch of fresh anonymous memory (mmap, one write per 4 KiB page, munmap),
+// in microseconds per 4 KiB page, best of `reps`; with `huge`, after madvise(MADV_HUGEPAGE).
+// On the development VM this is 13-28 us (bare metal: about 0.1-0.25), which is why freed
+// memory handed back to the kernel and taken again dominates several figures there.
+double measure_first_touch_us(int64_t bytes, bool huge, int reps = 3);
+
 struct MatmulResult {
   int64_t n = 0;
   double tflops = 0;  // 2 n^3 / best time

@@ -20,7 +20,7 @@
 #
 # Usage: scripts/bench-cpu.sh [OUT_DIR]    (default $RIL_BUILD_DIR/bench-out/cpu-<UTC date>)
 # Environment: RIL_BUILD_DIR (default build; benches built there if missing), THREADS (1),
-#   QUICK=1 (every bench with --quick: a minute), LEARNER_LAYERS (24: about 4 minutes and 16 GB;
+#   QUICK=1 (every bench with --quick: a minute), ROUNDS (3: paired tiny decode rounds per mode), LEARNER_LAYERS (24: about 4 minutes and 16 GB;
 #   4 for a shorter run), SKIP="learner sync ..." (steps to skip: decode_tiny decode_05b learner
 #   sync h5), H5_DIR (OUT_DIR), TUNED_ENV (see above). The full run takes about 12 minutes.
 set -euo pipefail
@@ -29,6 +29,8 @@ build=${RIL_BUILD_DIR:-$repo/build}
 out=${1:-$build/bench-out/cpu-$(date -u +%Y%m%dT%H%M%SZ)}
 threads=${THREADS:-1}
 quick=${QUICK:-0}
+rounds=${ROUNDS:-3}
+[ "$quick" = 1 ] && rounds=1
 learner_layers=${LEARNER_LAYERS:-24}
 skip=" ${SKIP:-} "
 py=/usr/bin/python3
@@ -57,26 +59,32 @@ log() { echo; echo "== $*"; }
 wants() { [[ "$skip" != *" $1 "* ]]; }
 
 {
-  echo "machine: $(hostname), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
+  echo "machine: $(hostname), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(getconf _NPROCESSORS_ONLN) cores"
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ); load: $(cut -d' ' -f1-3 /proc/loadavg); threads: $threads"
   echo "env: OMP_NUM_THREADS=$OMP_NUM_THREADS OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS; tuned mode adds: $tuned_env"
   echo "commit: $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 } | tee "$out/machine.txt"
 
 if wants decode_tiny; then
+  # ROUNDS paired rounds (ours, then Python right after) per mode: the machine's speed drifts by
+  # 2-3x within minutes here, so the verdict uses the median over rounds of each round's ratio.
   for mode in default tuned; do
     run=(); [ $mode = tuned ] && run=(env $tuned_env)
-    log "1. decode, tiny, $mode environment: ours, then Python on the same weights and prompts"
-    if [ "$quick" = 1 ]; then
-      "${run[@]}" "$B/bench_decode" --quick --threads "$threads" --dump "$out/tiny_$mode" --json "$out/decode_tiny_$mode.json"
-      "${run[@]}" "$py" "$repo/bench/python/decode_baseline.py" --case "$out/tiny_$mode" --repeats 1 \
-          --json "$out/baseline_tiny_$mode.json"
-    else
-      "${run[@]}" "$B/bench_decode" --preset tiny --batches 1,4,16,64 --new-tokens 64 --prompt-len 16 --repeats 5 \
-          --threads "$threads" --breakdown --dump "$out/tiny_$mode" --json "$out/decode_tiny_$mode.json"
-      "${run[@]}" "$py" "$repo/bench/python/decode_baseline.py" --case "$out/tiny_$mode" --repeats 5 \
-          --json "$out/baseline_tiny_$mode.json"
-    fi
+    for r in $(seq 1 "$rounds"); do
+      tag="tiny_${mode}_r$r"
+      log "1. decode, tiny, $mode environment, round $r/$rounds: ours, then Python on the same weights and prompts"
+      if [ "$quick" = 1 ]; then
+        "${run[@]}" "$B/bench_decode" --quick --threads "$threads" --dump "$out/$tag" --json "$out/decode_$tag.json"
+        "${run[@]}" "$py" "$repo/bench/python/decode_baseline.py" --case "$out/$tag" --repeats 1 \
+            --json "$out/baseline_$tag.json"
+      else
+        bd=(); [ "$r" = 1 ] && bd=(--breakdown)
+        "${run[@]}" "$B/bench_decode" --preset tiny --batches 1,4,16,64 --new-tokens 64 --prompt-len 16 --repeats 5 \
+            --threads "$threads" "${bd[@]}" --dump "$out/$tag" --json "$out/decode_$tag.json"
+        "${run[@]}" "$py" "$repo/bench/python/decode_baseline.py" --case "$out/$tag" --repeats 5 \
+            --json "$out/baseline_$tag.json"
+      fi
+    done
   done
 fi
 
@@ -93,7 +101,7 @@ if wants learner; then
   if [ "$quick" = 1 ]; then
     tuned "$B/bench_learner" --quick --threads "$threads" --json "$out/learner.json"
   else
-    OPENBLAS_NUM_THREADS=$(nproc) tuned "$B/bench_learner" --preset qwen2-0.5b --layers "$learner_layers" --seq 1024 \
+    OPENBLAS_NUM_THREADS=$(getconf _NPROCESSORS_ONLN) tuned "$B/bench_learner" --preset qwen2-0.5b --layers "$learner_layers" --seq 1024 \
         --batch 1 --steps 1 --warmup 1 --threads "$threads" --json "$out/learner.json"
   fi
 fi
@@ -124,11 +132,32 @@ fi
 
 log "summary: decode ours vs Python (target: ours >= 1.5x on tiny)"
 "$py" - "$out" "$quick" <<'EOF'
-import json, os, sys
+import glob, json, os, statistics, sys
 out, quick = sys.argv[1], sys.argv[2] == "1"
 if quick:
     print("(QUICK=1: one repeat of 8 tokens, a smoke run, not a measurement: no target verdicts)")
-for name in ("tiny_default", "tiny_tuned", "05b_tuned"):
+for mode in ("default", "tuned"):
+    files = sorted(glob.glob(os.path.join(out, f"baseline_tiny_{mode}_r*.json")))
+    if not files:
+        continue
+    runs = [json.load(open(p)) for p in files]
+    print(f"tiny, {mode} environment, median over {len(runs)} paired round(s) [min-max] "
+          f"(tiny op: ours {statistics.median(j['ours_small_op_cpu_us'] for j in runs):.2f} us, "
+          f"Python {statistics.median(j['small_op_cpu_us'] for j in runs):.2f} us):")
+    print(f"  {'batch':>5}  {'identical':>9}  {'ours tok/s':>10}  {'python tok/s':>12}  {'ratio wall':>16}  "
+          f"{'ratio cpu':>16}  {'target':>6}")
+    for i, r0 in enumerate(runs[0]["results"]):
+        rs = [j["results"][i] for j in runs]
+        rw = [r["ratio_e2e"] for r in rs]
+        rc = [r["ratio_cpu"] for r in rs]
+        mw, mc = statistics.median(rw), statistics.median(rc)
+        verdict = "" if quick else ("  met" if min(mw, mc) >= 1.5 else "  MISSED")
+        print(f"  {r0['batch']:>5}  {'yes' if all(r['identical'] for r in rs) else 'NO':>9}  "
+              f"{statistics.median(r['ours_e2e_tokens_per_s'] for r in rs):>10.0f}  "
+              f"{statistics.median(r['python_e2e_tokens_per_s'] for r in rs):>12.0f}  "
+              f"{mw:>5.2f} [{min(rw):.2f}-{max(rw):.2f}]  {mc:>5.2f} [{min(rc):.2f}-{max(rc):.2f}]  "
+              f"{'-' if quick else '1.5':>6}{verdict}")
+for name in ("05b_tuned",):
     p = os.path.join(out, f"baseline_{name}.json")
     if not os.path.exists(p):
         continue

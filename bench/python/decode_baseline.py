@@ -203,6 +203,15 @@ def main():
     rows, ok = [], True
     ctx = torch.no_grad() if args.no_inference_mode else torch.inference_mode()
     with ctx:
+        # CPU microseconds per tiny op through the Python binding (bench_decode measures the same
+        # at::add in C++): the per-op fixed cost the language adds or not.
+        a, b2 = torch.ones(8), torch.ones(8)
+        for _ in range(1000):
+            torch.add(a, b2)
+        c0 = time.process_time()
+        for _ in range(20000):
+            torch.add(a, b2)
+        small_op_us = (time.process_time() - c0) / 20000 * 1e6
         for run in case["runs"]:
             b = run["batch"]
             if wanted and b not in wanted:
@@ -247,7 +256,8 @@ def main():
 
     print(f"decode_baseline: {case['preset']} ({case['layers']} layers), prompt {case['prompt_len']}, "
           f"{n_new} new tokens, greedy, KV cache, fp32, torch {torch.__version__}, {torch.get_num_threads()} thread(s), "
-          f"{'no_grad' if args.no_inference_mode else 'inference_mode'}")
+          f"{'no_grad' if args.no_inference_mode else 'inference_mode'}; a tiny op (add of two [8] tensors) costs "
+          f"{small_op_us:.2f} CPU us in Python" + (f" ({case['small_op_cpu_us']:.2f} in C++)" if "small_op_cpu_us" in case else ""))
     head = ["batch", "identical", "ours e2e tok/s", "python e2e tok/s", "ratio e2e", "ours tok/cpu-s",
             "python tok/cpu-s", "ratio cpu", "ours decode tok/s", "python decode tok/s", "ratio decode"]
     cells = [[str(r["batch"]), "yes" if r["identical"] else "NO", f"{r['ours_e2e_tokens_per_s']:.0f}",
@@ -277,6 +287,7 @@ def main():
            "settings": {"case": os.path.abspath(args.case), "preset": case["preset"], "layers": case["layers"],
                         "prompt_len": case["prompt_len"], "new_tokens": n_new, "repeats": args.repeats,
                         "inference_mode": not args.no_inference_mode},
+           "small_op_cpu_us": small_op_us, "ours_small_op_cpu_us": case.get("small_op_cpu_us"),
            "all_identical": ok, "results": rows}
     tmp = args.json + ".tmp"
     with open(tmp, "w") as f:

@@ -38,7 +38,7 @@ def load_hf(model_dir, dtype, device):
         model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
     except TypeError:  # transformers 4.x
         model = AutoModelForCausalLM.from_pretrained(model_dir, torch_dtype=dtype)
-    model = model.to(device).eval()
+    model = model.to(device=device, dtype=dtype).eval()  # a 4.x that ignores `dtype=` loads float32
     gc = model.generation_config
     gc.eos_token_id = None  # as ours: no stop token, every row makes exactly N tokens
     gc.bos_token_id = None
