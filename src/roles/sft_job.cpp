@@ -21,6 +21,7 @@
 #include "ril/model/checkpoint.h"
 #include "ril/model/generator.h"
 #include "ril/roles/gradient_sync.h"
+#include "ril/roles/policy_model.h"
 #include "ril/roles/sft_batch.h"
 #include "ril/text/bpe_tokenizer.h"
 
@@ -105,16 +106,8 @@ Inputs check_inputs(const SftConfig& s, uint64_t) {
   return in;
 }
 
-struct Student {
-  model::PretrainedModel m;
-  torch::nn::Module& module() {
-    return m.config.kind == model::ModelKind::kLlava ? static_cast<torch::nn::Module&>(*m.llava)
-                                                     : static_cast<torch::nn::Module&>(*m.lm);
-  }
-};
-
-Student make_student(const SftConfig& s, const Inputs& in, uint64_t seed) {
-  Student st;
+PolicyModel make_student(const SftConfig& s, const Inputs& in, uint64_t seed) {
+  PolicyModel st;
   if (!s.init.empty()) {
     st.m = model::load_pretrained(s.init);
     return st;
@@ -128,25 +121,6 @@ Student make_student(const SftConfig& s, const Inputs& in, uint64_t seed) {
     st.m.lm->init_weights(seed);
   }
   return st;
-}
-
-// log pi(response | prompt[, image]) [B, R], 0 at response pads.
-torch::Tensor response_logprobs(Student& st, const SftBatch& b) {
-  model::TeacherForcedInput input;
-  input.prompt_ids = b.prompt_ids;
-  input.prompt_mask = b.prompt_mask;
-  input.response_ids = b.response_ids;
-  input.response_mask = b.response_mask;
-  if (st.m.config.kind == model::ModelKind::kLlava) {
-    input.prompt_embeds = st.m.llava->inputs_embeds(b.prompt_ids, b.pixel_values);
-  }
-  return model::sequence_logprobs(st.m.language_model(), input);
-}
-
-io::NamedTensors named_parameters(torch::nn::Module& module) {
-  io::NamedTensors out;
-  for (const auto& item : module.named_parameters(/*recurse=*/true)) out.emplace_back(item.key(), item.value());
-  return out;
 }
 
 }  // namespace
@@ -166,7 +140,7 @@ void run_sft_job(const dist::RankGroups& groups, const Config& config) {
   const data::Dataset& dataset = *in.dataset;
   const std::string out_dir = s.out.empty() ? config.common.run_dir + "/model" : s.out;
 
-  Student st = make_student(s, in, seed);
+  PolicyModel st = make_student(s, in, seed);
   torch::nn::Module& module = st.module();
   const bool llava = st.m.config.kind == model::ModelKind::kLlava;
   SftBatchOptions bo;
@@ -346,11 +320,7 @@ void run_sft_job(const dist::RankGroups& groups, const Config& config) {
 
   // ---- the final model -----------------------------------------------------------------------
   if (rank == 0) {
-    if (llava) {
-      model::save_pretrained(st.m.llava, out_dir);
-    } else {
-      model::save_pretrained(st.m.lm, out_dir);
-    }
+    save_policy(st, out_dir);
     std::filesystem::copy_file(s.tokenizer, out_dir + "/tokenizer.json",
                                std::filesystem::copy_options::overwrite_existing);
     log_info("sft", "model written to ", out_dir, " (", model::model_kind_name(st.m.config.kind),

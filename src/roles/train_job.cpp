@@ -38,6 +38,7 @@
 #include "ril/model/llava_model.h"
 #include "ril/roles/discriminator_prompt.h"
 #include "ril/roles/gradient_sync.h"
+#include "ril/roles/policy_model.h"
 #include "ril/roles/response_wire.h"
 #include "ril/roles/sft_batch.h"
 #include "ril/text/bpe_tokenizer.h"
@@ -198,32 +199,6 @@ Inputs check_inputs(const TrainConfig& t) {
 
 // ---- models ------------------------------------------------------------------------------------
 
-struct Policy {
-  model::PretrainedModel m;
-  torch::nn::Module& module() {
-    return m.config.kind == model::ModelKind::kLlava ? static_cast<torch::nn::Module&>(*m.llava)
-                                                     : static_cast<torch::nn::Module&>(*m.lm);
-  }
-  bool llava() const { return m.config.kind == model::ModelKind::kLlava; }
-};
-
-io::NamedTensors named_parameters(torch::nn::Module& module) {
-  io::NamedTensors out;
-  for (const auto& item : module.named_parameters(/*recurse=*/true)) out.emplace_back(item.key(), item.value());
-  return out;
-}
-
-// log pi(response | prompt[, image]) [B, R], 0 at response pads.
-torch::Tensor response_logprobs(Policy& p, const SftBatch& b) {
-  model::TeacherForcedInput input;
-  input.prompt_ids = b.prompt_ids;
-  input.prompt_mask = b.prompt_mask;
-  input.response_ids = b.response_ids;
-  input.response_mask = b.response_mask;
-  if (p.llava()) input.prompt_embeds = p.m.llava->inputs_embeds(b.prompt_ids, b.pixel_values);
-  return model::sequence_logprobs(p.m.language_model(), input);
-}
-
 std::set<int64_t> fault_nan_steps() {
   std::set<int64_t> out;
   if (const char* env = std::getenv("RIL_FAULT_NAN_STEPS")) {
@@ -289,7 +264,7 @@ class TrainJob {
   data::AnswerChecker checker_;
   model::GenerationOptions gen_;
 
-  std::optional<Policy> student_, reference_;
+  std::optional<PolicyModel> student_, reference_;
   std::unique_ptr<torch::optim::AdamW> student_opt_;
   std::vector<torch::Tensor> student_params_;
   model::Qwen2Discriminator disc_{nullptr};
@@ -961,11 +936,7 @@ void TrainJob::finish(int64_t step) {
   const std::string run_dir = c_.common.run_dir;
   if (t_.stage == "ril" && g_.is_metrics_rank()) {
     const std::string out = t_.out.empty() ? run_dir + "/model" : t_.out;
-    if (student_->llava()) {
-      model::save_pretrained(student_->m.llava, out);
-    } else {
-      model::save_pretrained(student_->m.lm, out);
-    }
+    save_policy(*student_, out);
     fs::copy_file(in_.tokenizer_path, fs::path(out) / "tokenizer.json", fs::copy_options::overwrite_existing);
     log_info("train", "student after ", step, " steps written to ", out);
   }

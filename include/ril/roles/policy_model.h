@@ -1,0 +1,32 @@
+// The policy a learner trains (SFT student, RIL student, its frozen reference): a LLaVA or a
+// text-only Qwen2 model, with the few operations the training jobs share.
+#pragma once
+
+#include <string>
+
+#include <torch/torch.h>
+
+#include "ril/io/module_state.h"
+#include "ril/model/checkpoint.h"
+#include "ril/roles/sft_batch.h"
+
+namespace ril::roles {
+
+struct PolicyModel {
+  model::PretrainedModel m;
+  bool llava() const { return m.config.kind == model::ModelKind::kLlava; }
+  torch::nn::Module& module() {
+    return llava() ? static_cast<torch::nn::Module&>(*m.llava) : static_cast<torch::nn::Module&>(*m.lm);
+  }
+};
+
+// Every parameter with its (HF) name, in registration order.
+io::NamedTensors named_parameters(torch::nn::Module& module);
+
+// log pi(response | prompt[, image]) [B, R] in one teacher-forced forward, 0 at response pads.
+torch::Tensor response_logprobs(PolicyModel& policy, const SftBatch& batch);
+
+// save_pretrained of whichever model it is.
+void save_policy(PolicyModel& policy, const std::string& dir);
+
+}  // namespace ril::roles
