@@ -48,6 +48,7 @@ class WeightSync {
   int root_;
   NamedTensors tensors_;
   WeightSyncOptions options_;
+  at::Tensor staging_;  // reused bucket buffer (allocated on the first sync)
   uint64_t fingerprint_;
   int64_t total_bytes_ = 0;
   int64_t last_version_ = -1;
