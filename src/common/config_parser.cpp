@@ -88,7 +88,7 @@ const std::vector<Command>& commands() {
              ("bucket-mb", bind(&c.smoke.bucket_mb), "weight-sync bucket size in MiB")
              ("output", bind(&c.smoke.output), "HDF5 file to write and re-read (default <run-dir>/smoke.h5)");
        }},
-      {"sft", "supervised fine-tuning (Stage 0) on a dataset's reference rationales, data-parallel over learners",
+      {"sft", "supervised fine-tuning (Stage 0) on a dataset's rationales or cached teacher responses, data-parallel over learners",
        [](po::options_description& d, po::positional_options_description&, Config& c) {
          d.add_options()
              ("dataset", bind(&c.sft.dataset), "dataset file (.h5)")
@@ -96,6 +96,8 @@ const std::vector<Command>& commands() {
              ("model", bind(&c.sft.model), "model preset to start from (when --init is not given)")
              ("init", bind(&c.sft.init), "HF-layout model directory to start from (wins over --model)")
              ("style", bind(&c.sft.style), "rationale style to train on (see ril info DATASET)")
+             ("teacher-cache", bind(&c.sft.teacher_cache), "train on the train-split responses of this teacher cache instead of --style rationales")
+             ("teachers", po::value(&c.sft.teachers)->composing(), "with --teacher-cache: teacher names to use (default: all; repeatable or comma-separated)")
              ("out", bind(&c.sft.out), "final model directory (default <run-dir>/model)")
              ("steps", bind(&c.sft.steps), "optimizer updates")
              ("batch", bind(&c.sft.batch), "examples per learner rank per update")

@@ -3,6 +3,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <algorithm>
+#include <set>
 #include <chrono>
 #include <filesystem>
 #include <iomanip>
@@ -18,6 +19,7 @@
 #include "ril/io/checkpoint_store.h"
 #include "ril/io/h5_file.h"
 #include "ril/io/module_state.h"
+#include "ril/io/teacher_cache.h"
 #include "ril/model/checkpoint.h"
 #include "ril/model/generator.h"
 #include "ril/roles/gradient_sync.h"
@@ -50,6 +52,9 @@ std::string duration_text(double s) {
 // Everything the inputs say, checked alike on every rank (ConfigError before any training).
 struct Inputs {
   std::optional<data::Dataset> dataset;
+  // --teacher-cache: (question, response) of the selected teachers on train questions, in
+  // teacher, question, sample order; the sampler then draws rows of this list.
+  std::vector<std::pair<int64_t, std::string>> cached;
   std::optional<text::BpeTokenizer> tokenizer;
   model::ModelConfig model_config;
   int64_t image_token_id = -1;
@@ -72,6 +77,40 @@ Inputs check_inputs(const SftConfig& s, uint64_t) {
     throw;
   } catch (const Error& e) {
     throw ConfigError(cat("ril sft: --tokenizer: ", e.what()));
+  }
+  if (!s.teacher_cache.empty()) {
+    RIL_CONFIG_CHECK(std::filesystem::exists(s.teacher_cache), "ril sft: --teacher-cache '", s.teacher_cache,
+                     "' does not exist");
+    io::TeacherCache cache = [&] {
+      try {
+        return io::TeacherCache::open(s.teacher_cache);
+      } catch (const ConfigError&) {
+        throw;
+      } catch (const Error& e) {
+        throw ConfigError(cat("ril sft: --teacher-cache: ", e.what()));
+      }
+    }();
+    RIL_CONFIG_CHECK(io::dataset_fingerprint(s.dataset).text == cache.dataset_fingerprint_text(), "ril sft: the teacher cache ",
+                     s.teacher_cache, " was built for another dataset (", cache.dataset_path(), ") than --dataset ", s.dataset);
+    std::vector<std::string> names;
+    for (const std::string& spec : s.teachers) {
+      std::stringstream list(spec);
+      std::string name;
+      while (std::getline(list, name, ',')) {
+        if (!name.empty()) names.push_back(name);
+      }
+    }
+    if (names.empty()) names = cache.teachers();
+    const std::vector<int64_t> train = in.dataset->indices(data::Split::kTrain);
+    const std::set<int64_t> train_set(train.begin(), train.end());
+    for (const std::string& name : names) {
+      RIL_CONFIG_CHECK(cache.has_teacher(name), "ril sft: teacher '", name, "' is not in ", s.teacher_cache, " (it has: ",
+                       data::join_names(cache.teachers()), ")");
+      for (io::TeacherRow& row : cache.rows(name)) {
+        if (train_set.count(row.question_id)) in.cached.emplace_back(row.question_id, std::move(row.response));
+      }
+    }
+    RIL_CONFIG_CHECK(!in.cached.empty(), "ril sft: ", s.teacher_cache, " has no responses to train questions of ", s.dataset);
   }
   const auto& styles = in.dataset->rationale_styles();
   RIL_CONFIG_CHECK(std::find(styles.begin(), styles.end(), s.style) != styles.end(), "ril sft: --style '", s.style,
@@ -150,7 +189,23 @@ void run_sft_job(const dist::RankGroups& groups, const Config& config) {
   bo.max_response_tokens = s.max_response_tokens;
   bo.style = s.style;
   const SftBatchBuilder builder(*in.tokenizer, bo);
-  const SftSampler sampler(dataset.indices(data::Split::kTrain), seed, s.batch, ranks);
+  // The sampler draws dataset examples, or rows of the cached responses (--teacher-cache).
+  std::vector<int64_t> pool = dataset.indices(data::Split::kTrain);
+  if (!in.cached.empty()) {
+    pool.resize(in.cached.size());
+    for (size_t i = 0; i < pool.size(); ++i) pool[i] = static_cast<int64_t>(i);
+  }
+  const SftSampler sampler(pool, seed, s.batch, ranks);
+  auto train_batch = [&](const std::vector<int64_t>& picks) {
+    if (in.cached.empty()) return builder.build(dataset, picks);
+    std::vector<int64_t> questions;
+    std::vector<std::vector<int64_t>> responses;
+    for (int64_t i : picks) {
+      questions.push_back(in.cached[static_cast<size_t>(i)].first);
+      responses.push_back(builder.response_ids(in.cached[static_cast<size_t>(i)].second));
+    }
+    return builder.build_with_responses(dataset, questions, responses);
+  };
 
   io::NamedTensors params = named_parameters(module);
   std::vector<torch::Tensor> plist;
@@ -201,8 +256,10 @@ void run_sft_job(const dist::RankGroups& groups, const Config& config) {
 
   if (metrics) {
     log_info("sft", "model ", s.init.empty() ? "preset " + s.model : s.init, " (", model::model_kind_name(st.m.config.kind),
-             ", ", numel, " parameters), tokenizer ", in.tokenizer->vocab_size(), " tokens, style '", s.style, "', ",
-             dataset.indices(data::Split::kTrain).size(), " train examples; ", ranks, " learner rank(s) x ",
+             ", ", numel, " parameters), tokenizer ", in.tokenizer->vocab_size(), " tokens, ",
+             in.cached.empty() ? cat("style '", s.style, "', ", dataset.indices(data::Split::kTrain).size(), " train examples; ")
+                               : cat(in.cached.size(), " cached teacher responses to train questions (", s.teacher_cache, "); "),
+             ranks, " learner rank(s) x ",
              s.batch, " = ", s.batch * ranks, " examples per update; ", s.steps, " updates, lr ", s.lr, " -> ",
              s.lr_end, llava ? cat(", ", bo.image_tokens, " image tokens per prompt") : std::string());
   }
@@ -230,7 +287,7 @@ void run_sft_job(const dist::RankGroups& groups, const Config& config) {
   const int64_t first_step = step;
   bool checkpointed_last = step > 0;  // resumed at or past --steps: that checkpoint stands
   while (step < s.steps) {
-    const SftBatch batch = builder.build(dataset, sampler.rank_batch(step, rank));
+    const SftBatch batch = train_batch(sampler.rank_batch(step, rank));
     torch::Tensor counts = torch::tensor({static_cast<double>(batch.response_tokens),
                                           static_cast<double>(batch.total_tokens)}, torch::kFloat64);
     comm.allreduce(counts, dist::ReduceOp::kSum);

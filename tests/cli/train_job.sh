@@ -8,6 +8,7 @@
 # - SIGUSR1 to mpirun: every rank stops at the same step with a checkpoint, exit 0, and the same
 #   command finishes the run; a damaged newest checkpoint is reported, skipped, never overwritten;
 # - ablations (--no-discriminator, --frozen-discriminator, --no-answer-reward, --teachers) run;
+# - ril sft --teacher-cache trains on cached teacher responses;
 # - bad input: cache of another dataset, missing teacher, checkpoint of another model config,
 #   empty train split, --resume no on a run dir with checkpoints, NaN losses (skipped and
 #   counted; beyond --max-bad-steps the job aborts): clear message, non-zero exit, nothing changed.
@@ -184,6 +185,16 @@ abl frozen --frozen-discriminator --discriminator runs/disc/discriminator
 abl no-answer --no-answer-reward
 abl one-teacher --teachers a
 grep -q "no discriminator" abl-no-disc.log && ok "no-discriminator run says so" || fail "no-discriminator banner" abl-no-disc.log
+
+# ---- ril sft on cached teacher responses (Stage 0 from teachers instead of rationales) ---------
+if $MPIRUN -np 2 "$RIL_BIN" sft --layout all=2 --dataset d.h5 --tokenizer tok.json --model tiny-llava \
+     --teacher-cache cache.h5 --teachers b --steps 2 --batch 4 --val-examples 0 --run-dir runs/sft-cache \
+     --out runs/sft-cache/model >sft-cache.log 2>&1 && grep -q "96 cached teacher responses" sft-cache.log \
+     && [ -f runs/sft-cache/model/model.safetensors ]; then
+  ok "ril sft --teacher-cache: trains on teacher b's 96 cached responses"
+else
+  fail "ril sft --teacher-cache" sft-cache.log
+fi
 
 # ---- bad input ----------------------------------------------------------------------------------
 expect_error() {  # name pattern command...

@@ -64,6 +64,8 @@ struct SftConfig {
   std::string model = "tiny-llava";  // preset, used when --init is empty
   std::string init;                  // HF-layout model directory to start from (wins over --model)
   std::string style = "terse";       // rationale style of the dataset
+  std::string teacher_cache;         // train on cached teacher responses instead of rationales
+  std::vector<std::string> teachers; // with --teacher-cache: the teachers to use (default: all)
   std::string out;                   // final model directory (default <run-dir>/model)
   int64_t steps = 100;               // optimizer updates in all
   int64_t batch = 8;                 // examples per learner rank per step

@@ -5,6 +5,9 @@
 //   LLaVA from a preset takes the tokenizer's <|image_pad|> id as its image_token_index.
 // - Data: the train split as an endless stream of seeded epochs (SftSampler, sft_batch.h); every
 //   learner rank takes a disjoint slice of each global batch; --batch is per learner rank.
+//   Targets: the dataset's --style rationales, or (--teacher-cache FILE [--teachers a,b]) the
+//   cached responses of the chosen teachers to train questions: the sampler then draws rows of
+//   that list. Validation always scores the dataset's rationales.
 // - Loss: cross-entropy on response tokens only (prompt and image tokens masked), averaged over
 //   the response tokens of the GLOBAL batch: each rank scales its token-sum by
 //   ranks / global_tokens, gradients are flattened into one bucket and allreduced (average)
