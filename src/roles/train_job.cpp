@@ -723,7 +723,7 @@ void TrainJob::learner_step(int64_t step, const std::vector<int64_t>& qids, std:
     const SftBatch b = builder_->build_with_responses(*in_.dataset, rows_q, response_ids);
     const torch::Tensor logp = response_logprobs(*student_, b);
     torch::Tensor logp_ref;
-    if (t_.beta > 0) {
+    {  // also with beta = 0: the KL is still measured and logged
       torch::NoGradGuard no_grad;
       logp_ref = response_logprobs(*reference_, b);
     }
