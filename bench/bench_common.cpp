@@ -1,5 +1,7 @@
 #include "bench_common.h"
 
+#include <iostream>
+
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
@@ -337,6 +339,23 @@ MatmulResult measure_matmul(const at::Device& device, at::ScalarType dtype, int6
   r.dtype = dtype_name(dtype);
   r.tflops = 2.0 * static_cast<double>(n) * n * n / best / 1e12;
   return r;
+}
+
+void write_result(const std::string& path, const nlohmann::json& j) {
+  write_json(path, j);
+  std::cout << "wrote " << path << "\n";
+}
+
+bool parse_options_or_help(int argc, char** argv, const boost::program_options::options_description& desc,
+                           boost::program_options::variables_map& vm, bool print_help) {
+  namespace po = boost::program_options;
+  po::store(po::parse_command_line(argc, argv, desc), vm);
+  if (vm.count("help")) {
+    if (print_help) std::cout << desc << "\n";
+    return false;
+  }
+  po::notify(vm);
+  return true;
 }
 
 }  // namespace ril::bench

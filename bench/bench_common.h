@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
 namespace ril::bench {
@@ -31,6 +32,12 @@ nlohmann::json result_header(const std::string& bench, int argc, char** argv,
                              const at::Device& device = at::kCPU);
 // Writes `j` to `path` (temporary file + rename, so a reader never sees half a file).
 void write_json(const std::string& path, const nlohmann::json& j);
+// write_json, then "wrote PATH" on stdout: the end of every benchmark.
+void write_result(const std::string& path, const nlohmann::json& j);
+// Parses argv against `desc` into `vm` (notified). Returns false after printing the help (only
+// when `print_help`, e.g. rank 0 of an MPI benchmark) for --help; throws on bad options.
+bool parse_options_or_help(int argc, char** argv, const boost::program_options::options_description& desc,
+                           boost::program_options::variables_map& vm, bool print_help = true);
 
 // ---- printing ----------------------------------------------------------------------------------
 // A right-aligned text table: header row, dashes, rows.

@@ -406,8 +406,7 @@ int run(const DecodeBenchOptions& o, int argc, char** argv) {
               << " MiB as the OS reports it: the DRAM bound is loose)";
   }
   std::cout << "\n" << table.str() << breakdown_text;
-  write_json(o.json, out);
-  std::cout << "wrote " << o.json << "\n";
+  write_result(o.json, out);
   if (!o.dump.empty()) {
     write_json(o.dump + "/decode_case.json", case_json);
     std::cout << "wrote " << o.dump << "/model and " << o.dump << "/decode_case.json\n";
@@ -440,12 +439,7 @@ int main(int argc, char** argv) {
       ("quick", po::bool_switch(&o.quick), "CI smoke: tiny, 2 layers, batches 1,4, 8 new tokens, 1 repeat");
   try {
     po::variables_map vm;
-    po::store(po::parse_command_line(argc, argv, desc), vm);
-    if (vm.count("help")) {
-      std::cout << desc << "\n";
-      return 0;
-    }
-    po::notify(vm);
+    if (!parse_options_or_help(argc, argv, desc, vm)) return 0;
     if (o.quick) {
       if (!vm.count("preset") || vm["preset"].defaulted()) o.preset = "tiny";
       if (vm["layers"].defaulted()) o.layers = 2;

@@ -222,8 +222,7 @@ int run(const H5BenchOptions& o, int argc, char** argv) {
             << "), " << o.rows_per_append << " rows per append, " << o.read_rows << " rows per read; dd moves "
             << mib << " MiB; times include process start for dd and open for HDF5\n"
             << table.str();
-  write_json(o.json, out);
-  std::cout << "wrote " << o.json << "\n";
+  write_result(o.json, out);
   return 0;
 }
 
@@ -245,12 +244,7 @@ int main(int argc, char** argv) {
       ("quick", po::bool_switch(&o.quick), "CI smoke: 4000 rows");
   try {
     po::variables_map vm;
-    po::store(po::parse_command_line(argc, argv, desc), vm);
-    if (vm.count("help")) {
-      std::cout << desc << "\n";
-      return 0;
-    }
-    po::notify(vm);
+    if (!parse_options_or_help(argc, argv, desc, vm)) return 0;
     if (o.quick && vm["rows"].defaulted()) o.rows = 4000;
     if (o.rows < 1 || o.rows_per_append < 1 || o.read_rows < 1 || o.response_bytes < 2) {
       throw std::runtime_error("--rows, --rows-per-append, --read-rows must be >= 1, --response-bytes >= 2");

@@ -177,8 +177,7 @@ int run(const LearnerBenchOptions& o, int argc, char** argv) {
               << "% (6N), " << fmt(100 * (flops_6n + flops_attn) / step_s / 1e12 / o.peak_tflops, 1) << "% (with attention)";
   }
   std::cout << "\n" << table.str();
-  write_json(o.json, out);
-  std::cout << "wrote " << o.json << "\n";
+  write_result(o.json, out);
   return 0;
 }
 
@@ -206,12 +205,7 @@ int main(int argc, char** argv) {
       ("quick", po::bool_switch(&o.quick), "CI smoke: 1 layer, T 64, 1 step + 1 warm-up, 512 matmul");
   try {
     po::variables_map vm;
-    po::store(po::parse_command_line(argc, argv, desc), vm);
-    if (vm.count("help")) {
-      std::cout << desc << "\n";
-      return 0;
-    }
-    po::notify(vm);
+    if (!parse_options_or_help(argc, argv, desc, vm)) return 0;
     if (o.quick) {
       if (vm["preset"].defaulted()) o.preset = "tiny";
       if (vm["layers"].defaulted()) o.layers = 1;

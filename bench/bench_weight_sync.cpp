@@ -197,8 +197,7 @@ int run(const WeightSyncBenchOptions& o, const dist::MpiContext& mpi, int argc, 
               << " rank(s) on " << device.str() << ", backend " << comm->backend() << " (" << reason
               << "); slowest rank, median of " << o.repeats << "; checksums verified\n"
               << table.str();
-    write_json(o.json, out);
-    std::cout << "wrote " << o.json << "\n";
+    write_result(o.json, out);
   }
   return 0;
 }
@@ -222,12 +221,7 @@ int main(int argc, char** argv) {
       ("quick", po::bool_switch(&o.quick), "CI smoke: tiny preset, buckets 1,4, 1 repeat");
   try {
     po::variables_map vm;
-    po::store(po::parse_command_line(argc, argv, desc), vm);
-    if (vm.count("help")) {
-      if (mpi.rank() == 0) std::cout << desc << "\n";
-      return 0;
-    }
-    po::notify(vm);
+    if (!parse_options_or_help(argc, argv, desc, vm, mpi.rank() == 0)) return 0;
     if (o.quick) {
       if (vm["preset"].defaulted()) o.preset = "tiny";
       if (vm["buckets"].defaulted()) o.buckets = "1,4";
