@@ -4,15 +4,22 @@
 # synthetic data -> two teachers (SFT) -> weak student warm-up (SFT) -> teacher cache ->
 # discriminator pre-training -> RIL -> evaluation table. Runs land in runs/default; a second run
 # reuses the finished stages. Any variable of jobs/ril-pipeline.sh can be set in the environment.
+# --no-setup skips the install and the build (the tests run the main job this way, with small
+# sizes, through exactly this script's paths and stages).
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-"$repo/scripts/install-deps.sh"
-"$repo/scripts/build.sh"
+build=${RIL_BUILD_DIR:-$repo/build}
+if [ "${1:-}" = "--no-setup" ]; then
+  shift
+else
+  "$repo/scripts/install-deps.sh"
+  RIL_BUILD_DIR=$build "$repo/scripts/build.sh"
+fi
 mpi_flags="--oversubscribe"
 [ "$(id -u)" -ne 0 ] || mpi_flags+=" --allow-run-as-root"
 # Several ranks share the cores: one thread each, or they fight over them.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 cd "$repo"
-export RIL=${RIL:-$repo/build/ril} RIL_DATA=${RIL_DATA:-$repo/build/data_prep/ril-data}
+export RIL=${RIL:-$build/ril} RIL_DATA=${RIL_DATA:-$build/ril-data}
 export NP=${NP:-${RIL_RANKS:-4}} MPIRUN=${MPIRUN:-mpirun $mpi_flags} RUN=${RUN:-runs/default}
 exec "$repo/jobs/ril-pipeline.sh" "$@"

@@ -10,13 +10,12 @@
 #      `ril info metrics.h5` summarises it;
 #   4. bad input: a missing model, a file that is not a checkpoint, an empty split, a tokenizer
 #      larger than the model's vocabulary, a missing run, an unknown metric: exit 2, one message.
-# Env (set by ctest): RIL_BIN, RIL_MPIRUN, RIL_BUILD_DIR (ril-data is $RIL_BUILD_DIR/ril-data).
+# Env (set by ctest): RIL_BIN, RIL_MPIRUN, RIL_BUILD_DIR, RIL_DATA_BIN (ril-data).
 set -u
 RIL_BIN=${RIL_BIN:?set RIL_BIN to the ril executable}
 MPIRUN=${RIL_MPIRUN:-mpirun --oversubscribe}
 BUILD=${RIL_BUILD_DIR:-$(dirname "$RIL_BIN")}
-RIL_DATA=$BUILD/ril-data
-[ -x "$RIL_DATA" ] || RIL_DATA=$BUILD/data_prep/ril-data
+RIL_DATA=${RIL_DATA_BIN:?set by ctest: the ril-data executable}
 PYTHON=${RIL_PYTHON:-/usr/bin/python3}
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 work=$(mktemp -d)

@@ -9,13 +9,12 @@
 #   4. the written model loads: `ril sft --init DIR` (load_pretrained) trains on from it;
 #   5. bad input: missing dataset, missing tokenizer, tokenizer vocabulary larger than the model's,
 #      unknown rationale style: exit 2 with one clear message.
-# Env (set by ctest): RIL_BIN, RIL_MPIRUN, RIL_BUILD_DIR (ril-data is $RIL_BUILD_DIR/ril-data).
+# Env (set by ctest): RIL_BIN, RIL_MPIRUN, RIL_BUILD_DIR, RIL_DATA_BIN (ril-data).
 set -u
 RIL_BIN=${RIL_BIN:?set RIL_BIN to the ril executable}
 MPIRUN=${RIL_MPIRUN:-mpirun --oversubscribe}
 BUILD=${RIL_BUILD_DIR:-$(dirname "$RIL_BIN")}
-RIL_DATA=$BUILD/ril-data
-[ -x "$RIL_DATA" ] || RIL_DATA=$BUILD/data_prep/ril-data
+RIL_DATA=${RIL_DATA_BIN:?set by ctest: the ril-data executable}
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -9,13 +9,12 @@
 #   3. the requeued job (same id, restart 1) resumes from step S (--resume), trains the remaining
 #      steps and writes the final model; Slurm reports COMPLETED with one restart.
 # Nothing is left running afterwards (slurm_stop in the EXIT trap).
-# Env (set by ctest): RIL_BIN, RIL_SOURCE_DIR, RIL_BUILD_DIR (ril-data is $RIL_BUILD_DIR/ril-data).
+# Env (set by ctest): RIL_BIN, RIL_SOURCE_DIR, RIL_BUILD_DIR, RIL_DATA_BIN (ril-data).
 set -u
 RIL_BIN=${RIL_BIN:?set RIL_BIN to the ril executable}
 repo=${RIL_SOURCE_DIR:?set RIL_SOURCE_DIR to the repository root}
 BUILD=${RIL_BUILD_DIR:-$(dirname "$RIL_BIN")}
-RIL_DATA=$BUILD/ril-data
-[ -x "$RIL_DATA" ] || RIL_DATA=$BUILD/data_prep/ril-data
+RIL_DATA=${RIL_DATA_BIN:?set by ctest: the ril-data executable}
 command -v slurmctld >/dev/null || { echo "FAIL: slurm-wlm is not installed (scripts/install-deps.sh installs it)"; exit 1; }
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 work=$(mktemp -d)

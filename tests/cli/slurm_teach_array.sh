@@ -13,8 +13,7 @@ set -u
 RIL_BIN=${RIL_BIN:?set RIL_BIN to the ril executable}
 repo=${RIL_SOURCE_DIR:?set RIL_SOURCE_DIR to the repository root}
 BUILD=${RIL_BUILD_DIR:-$(dirname "$RIL_BIN")}
-RIL_DATA=$BUILD/ril-data
-[ -x "$RIL_DATA" ] || RIL_DATA=$BUILD/data_prep/ril-data
+RIL_DATA=${RIL_DATA_BIN:?set by ctest: the ril-data executable}
 MPIRUN=${RIL_MPIRUN:-mpirun --oversubscribe}
 command -v slurmctld >/dev/null || { echo "FAIL: slurm-wlm is not installed (scripts/install-deps.sh installs it)"; exit 1; }
 command -v h5copy >/dev/null || { echo "FAIL: h5copy is not installed (hdf5-tools)"; exit 1; }

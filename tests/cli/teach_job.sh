@@ -7,8 +7,7 @@
 set -u
 RIL_BIN=${RIL_BIN:?set RIL_BIN to the ril executable}
 BUILD=${RIL_BUILD_DIR:-$(dirname "$RIL_BIN")}
-RIL_DATA=$BUILD/data_prep/ril-data
-[ -x "$RIL_DATA" ] || RIL_DATA=$BUILD/ril-data
+RIL_DATA=${RIL_DATA_BIN:?set by ctest: the ril-data executable}
 MPIRUN=${RIL_MPIRUN:-mpirun --oversubscribe}
 SRC=${RIL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 PY=/usr/bin/python3
