@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <iomanip>
 #include <sstream>
 #include <sys/stat.h>
 
+#include "ril/common/error.h"
 #include "ril/common/logging.h"
 #include "ril/dist/mpi_context.h"
 #include "ril/dist/weight_sync.h"
@@ -115,10 +117,14 @@ class Timer {
   std::chrono::steady_clock::time_point start_;
 };
 
+// The output file; its directory (the run directory by default) is created with its parents.
 std::string default_output(const Config& config) {
-  if (!config.smoke.output.empty()) return config.smoke.output;
-  ::mkdir(config.common.run_dir.c_str(), 0755);  // one level; parents are the user's to make
-  return config.common.run_dir + "/smoke.h5";
+  const std::string out = config.smoke.output.empty() ? config.common.run_dir + "/smoke.h5" : config.smoke.output;
+  const std::filesystem::path dir = std::filesystem::path(out).parent_path();
+  std::error_code ec;
+  if (!dir.empty()) std::filesystem::create_directories(dir, ec);
+  RIL_CHECK(!ec, "ril smoke: cannot create the directory ", dir.string(), " for ", out, ": ", ec.message());
+  return out;
 }
 
 }  // namespace
