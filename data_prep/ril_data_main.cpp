@@ -79,6 +79,9 @@ int run_synth(const std::vector<std::string>& args) {
        "per-object colour perturbation (+- per channel)")
       ("noise", po::value(&o.difficulty.noise)->default_value(o.difficulty.noise),
        "per-pixel uniform noise amplitude")
+      ("grid", po::value(&o.difficulty.grid)->default_value(o.difficulty.grid),
+       "N > 0: an N x N board, one object filling each used cell (pair with a vision patch of the cell size); "
+       "0: objects anywhere")
       ("overwrite", po::bool_switch(&o.overwrite), "replace an existing output file");
   po::variables_map vm;
   if (!parse("synth", args, desc, {}, vm, "--out FILE [options]")) return 0;

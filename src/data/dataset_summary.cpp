@@ -99,7 +99,9 @@ std::string summarize_dataset(const io::H5File& f, const SummaryOptions& options
   if (f.has_attr("/", "max_objects")) {
     out += cat("  difficulty: objects ", f.attr_int("/", "min_objects"), "-", f.attr_int("/", "max_objects"),
                ", max count ", f.attr_int("/", "max_count"), ", max digits ", f.attr_int("/", "max_digits"),
-               ", colour jitter ", f.attr_int("/", "colour_jitter"), ", noise ", f.attr_int("/", "noise"), "\n");
+               ", colour jitter ", f.attr_int("/", "colour_jitter"), ", noise ", f.attr_int("/", "noise"),
+               f.has_attr("/", "grid") && f.attr_int("/", "grid") > 0 ? cat(", grid ", f.attr_int("/", "grid")) : "",
+               "\n");
   }
   out += cat("  rationale styles: ", styles.empty() ? "(none)" : join_names(styles), "\n");
 

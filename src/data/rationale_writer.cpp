@@ -137,6 +137,59 @@ std::string steps(const Scene& scene, const TaskQuery& q, const std::string& ans
   return out;
 }
 
+std::string capitalised(std::string text) {
+  if (!text.empty() && text[0] >= 'a' && text[0] <= 'z') text[0] = static_cast<char>(text[0] - 'a' + 'A');
+  return text;
+}
+
+// "row 2, column 3"
+std::string cell(const Scene& scene, const SceneObject& o) {
+  return cat("row ", scene.row_of(o), ", column ", scene.column_of(o));
+}
+
+// The step-by-step style on a grid board: short reasoning over cells (what a model that sees one
+// object per image token can check), not pixel coordinates.
+std::string steps_on_grid(const Scene& scene, const TaskQuery& q, const std::string& answer) {
+  switch (q.family) {
+    case TaskFamily::kCounting: {
+      std::string cells;
+      int n = 0;
+      for (const SceneObject& o : scene.left_to_right()) {
+        if (o.is(q.colour, q.shape)) cells += cat(n++ ? "; " : "", cell(scene, o));
+      }
+      return capitalised(cat(colour_name(q.colour), " ", shape_plural(q.shape), ": ", n ? cells : "none", ". That makes ", n, "."));
+    }
+    case TaskFamily::kAttribute: {
+      for (const SceneObject& o : scene.objects) {
+        if (o.shape == q.shape) return cat("The ", shape_name(q.shape), " is in ", cell(scene, o), ", and it is ", answer, ".");
+      }
+      return "";
+    }
+    case TaskFamily::kSpatial: {
+      const SceneObject& a = scene.objects[static_cast<size_t>(q.object_a)];
+      const SceneObject& b = scene.objects[static_cast<size_t>(q.object_b)];
+      const bool horizontal = q.relation == Relation::kLeftOf || q.relation == Relation::kRightOf;
+      const char* axis = horizontal ? "column" : "row";
+      const int va = horizontal ? scene.column_of(a) : scene.row_of(a);
+      const int vb = horizontal ? scene.column_of(b) : scene.row_of(b);
+      const std::string na = cat(colour_name(a.colour), " ", shape_name(a.shape));
+      const std::string nb = cat(colour_name(b.colour), " ", shape_name(b.shape));
+      return cat("The ", na, " is in ", axis, " ", va, ", the ", nb, " in ", axis, " ", vb, ", so the ", na,
+                 answer == "yes" ? " is " : " is not ", relation_phrase(q.relation), " the ", nb, ".");
+    }
+    case TaskFamily::kComparison: {
+      const int n1 = scene.count(q.shape), n2 = scene.count(q.other_shape);
+      return capitalised(cat(shape_plural(q.shape), ": ", n1, ". ", capitalised(shape_plural(q.other_shape)), ": ", n2,
+                             ". ", n1, n1 > n2 ? " is more than " : " is not more than ", n2, "."));
+    }
+    case TaskFamily::kArithmetic: {
+      const std::vector<int> d = digits_left_to_right(scene);
+      return cat("The digits are ", number_list(d, ", "), ". ", terse(scene, q, answer));
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 std::vector<std::string> rationale_styles() { return {"terse", "steps"}; }
@@ -144,7 +197,9 @@ std::vector<std::string> rationale_styles() { return {"terse", "steps"}; }
 std::string write_rationale(const std::string& style, const Scene& scene, const TaskQuery& query,
                             const std::string& answer) {
   if (style == "terse") return terse(scene, query, answer) + "\nAnswer: " + answer;
-  if (style == "steps") return steps(scene, query, answer) + "\nAnswer: " + answer;
+  if (style == "steps") {
+    return (scene.grid > 0 ? steps_on_grid(scene, query, answer) : steps(scene, query, answer)) + "\nAnswer: " + answer;
+  }
   throw Error(cat("unknown rationale style '", style, "' (expected terse or steps)"));
 }
 

@@ -80,7 +80,7 @@ Colour parse_colour(const std::string& name) {
 
 std::string Scene::to_json() const {
   // Written by hand (not nlohmann::dump) so that the key order is fixed and documented.
-  std::string out = cat("{\"h\":", height, ",\"w\":", width, ",\"objects\":[");
+  std::string out = cat("{\"h\":", height, ",\"w\":", width, grid > 0 ? cat(",\"grid\":", grid) : "", ",\"objects\":[");
   for (size_t i = 0; i < objects.size(); ++i) {
     const SceneObject& o = objects[i];
     out += cat(i ? "," : "", "{\"shape\":\"", shape_name(o.shape), "\",\"colour\":\"",
@@ -96,6 +96,7 @@ Scene Scene::from_json(const std::string& text) {
     const nlohmann::json j = nlohmann::json::parse(text);
     scene.height = j.at("h").get<int>();
     scene.width = j.at("w").get<int>();
+    scene.grid = j.value("grid", 0);
     for (const auto& o : j.at("objects")) {
       SceneObject object;
       object.shape = parse_shape(o.at("shape").get<std::string>());
@@ -129,6 +130,16 @@ std::vector<SceneObject> Scene::left_to_right() const {
     return a.cx2() != b.cx2() ? a.cx2() < b.cx2() : a.cy2() < b.cy2();
   });
   return sorted;
+}
+
+int Scene::row_of(const SceneObject& object) const {
+  RIL_CHECK(grid > 0, "row_of needs a grid scene");
+  return object.cy2() / 2 / (height / grid) + 1;
+}
+
+int Scene::column_of(const SceneObject& object) const {
+  RIL_CHECK(grid > 0, "column_of needs a grid scene");
+  return object.cx2() / 2 / (width / grid) + 1;
 }
 
 std::string describe(const SceneObject& object) {

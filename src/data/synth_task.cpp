@@ -55,6 +55,17 @@ void SynthDifficulty::validate(int image_size) const {
   RIL_CONFIG_CHECK(colour_jitter >= 0 && colour_jitter <= 40, "colour jitter must be in [0, 40], got ", colour_jitter,
                    " (more would let colours cross)");
   RIL_CONFIG_CHECK(noise >= 0 && noise <= 128, "noise must be in [0, 128], got ", noise);
+  if (grid > 0) {
+    RIL_CONFIG_CHECK(grid <= 8 && image_size % grid == 0 && image_size / grid >= 12, "grid ", grid,
+                     " does not fit a ", image_size, "px image: the image size must be a multiple of the grid and "
+                     "each cell at least 12 px (grid in [1, 8])");
+    const int cells = grid * grid;
+    RIL_CONFIG_CHECK(max_objects <= cells && 2 * max_count + 1 <= cells, "a ", grid, "x", grid, " grid has ", cells,
+                     " cells: max objects (", max_objects, ") and 2 x max count + 1 (", 2 * max_count + 1,
+                     ", comparison scenes) must not exceed it");
+    return;
+  }
+  RIL_CONFIG_CHECK(grid == 0, "grid must be >= 0, got ", grid);
   // Rough crowding bound: random placement stalls above ~60% coverage by the largest objects
   // (with their gap); generation would then fail after many retries.
   const int largest = image_size * 14 / 64 + 2;
@@ -72,6 +83,14 @@ class Placer {
  public:
   Placer(Scene& scene, DataRng& rng) : scene_(scene), rng_(rng) {
     const int size = scene.width;
+    if (scene.grid > 0) {
+      cell_ = size / scene.grid;
+      margin_ = std::max(1, cell_ / 8);
+      min_size_ = max_size_ = cell_ - 2 * margin_;
+      // Digits may use the whole cell but for one pixel each side: 10 x 14 in a 16-px cell.
+      digit_scale_ = std::max(1, std::min((cell_ - 2) / kGlyphWidth, (cell_ - 2) / kGlyphHeight));
+      return;
+    }
     min_size_ = std::max(6, size * 8 / 64);
     max_size_ = std::max(min_size_, size * 14 / 64);
     digit_scale_ = std::max(1, size / 32);
@@ -79,7 +98,7 @@ class Placer {
 
   // Places a shape of random size at a free random spot; returns its index.
   int shape(ShapeKind shape, Colour colour) {
-    const int s = static_cast<int>(rng_.uniform_int(min_size_, max_size_));
+    const int s = cell_ > 0 ? max_size_ : static_cast<int>(rng_.uniform_int(min_size_, max_size_));
     SceneObject o{shape, colour, 0, 0, s, s, -1};
     return place(o);
   }
@@ -107,6 +126,7 @@ class Placer {
   }
 
   bool try_place(SceneObject& o) {
+    if (cell_ > 0) return try_place_in_cell(o);
     for (int attempt = 0; attempt < 200; ++attempt) {
       o.x = static_cast<int>(rng_.uniform_int(1, scene_.width - o.w - 1));
       o.y = static_cast<int>(rng_.uniform_int(1, scene_.height - o.h - 1));
@@ -124,9 +144,28 @@ class Placer {
     return false;
   }
 
+  // Grid scenes: a random free cell, the object centred in it.
+  bool try_place_in_cell(SceneObject& o) {
+    const int grid = scene_.grid;
+    std::vector<bool> taken(static_cast<size_t>(grid * grid), false);
+    for (const SceneObject& other : scene_.objects) {
+      taken[static_cast<size_t>((scene_.row_of(other) - 1) * grid + scene_.column_of(other) - 1)] = true;
+    }
+    std::vector<int> free;
+    for (int c = 0; c < grid * grid; ++c) {
+      if (!taken[static_cast<size_t>(c)]) free.push_back(c);
+    }
+    if (free.empty()) return false;
+    const int c = rng_.pick(free);
+    o.x = (c % grid) * cell_ + (cell_ - o.w) / 2;
+    o.y = (c / grid) * cell_ + (cell_ - o.h) / 2;
+    return true;
+  }
+
   Scene& scene_;
   DataRng& rng_;
   int min_size_, max_size_, digit_scale_;
+  int cell_ = 0, margin_ = 0;  // grid scenes only
 };
 
 Colour random_colour(DataRng& rng) { return rng.pick(all_colours()); }
@@ -227,9 +266,11 @@ void build_spatial(SynthExample& ex, Placer& placer, const SynthDifficulty& d, D
     }
     placer.shape(s, c);
   }
-  const std::string claim = cat(colour_name(ca), " ", shape_name(sa), " ", relation_phrase(q.relation), " the ",
-                                colour_name(cb), " ", shape_name(sb));
-  ex.question = rng.coin() ? cat("Is the ", claim, "?") : cat("Is it true that the ", claim, "?");
+  const std::string a = cat(colour_name(ca), " ", shape_name(sa));
+  const std::string b = cat(colour_name(cb), " ", shape_name(sb));
+  const char* rel = relation_phrase(q.relation);
+  ex.question = rng.coin() ? cat("Is the ", a, " ", rel, " the ", b, "?")
+                           : cat("Is it true that the ", a, " is ", rel, " the ", b, "?");
   ex.answer = want_yes ? "yes" : "no";
 }
 
@@ -298,6 +339,7 @@ SynthExample generate_example(TaskFamily family, int image_size, const SynthDiff
   for (int attempt = 0; attempt < 100; ++attempt) {
     SynthExample ex;
     ex.scene.height = ex.scene.width = image_size;
+    ex.scene.grid = difficulty.grid;
     ex.query.family = family;
     Placer placer(ex.scene, rng);
     try {

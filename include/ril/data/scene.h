@@ -40,9 +40,13 @@ struct SceneObject {
 
 struct Scene {
   int height = 0, width = 0;
+  // > 0: the image is a grid x grid board of equal square cells and every object fills one
+  // cell (see SynthDifficulty::grid); 0: objects stand anywhere.
+  int grid = 0;
   std::vector<SceneObject> objects;
 
   // {"h":64,"w":64,"objects":[{"shape":"circle","colour":"red","x":3,"y":4,"w":10,"h":10,"digit":-1},...]}
+  // ("grid":N follows "w" when grid > 0, so scenes without a grid keep their old text.)
   std::string to_json() const;
   static Scene from_json(const std::string& text);  // throws ril::Error on malformed input
 
@@ -50,6 +54,9 @@ struct Scene {
   int count(ShapeKind shape) const;
   // Objects sorted left to right (then top to bottom): the order rationales enumerate them in.
   std::vector<SceneObject> left_to_right() const;
+  // Grid scenes: the 1-based row (from the top) and column (from the left) of `object`'s cell.
+  int row_of(const SceneObject& object) const;
+  int column_of(const SceneObject& object) const;
 };
 
 // "a red circle", "the digit 7 in blue".

@@ -37,6 +37,12 @@ struct SynthDifficulty {
   int digit_distractors = 2;    // up to this many shapes drawn beside the digits
   int colour_jitter = 20;       // see RenderOptions
   int noise = 12;
+  // > 0: a grid x grid board; every object fills one cell (a margin of 1/8 of the cell around
+  // it) and no cell holds two. With the vision tower's patch equal to the cell, each object is
+  // exactly one image token: small models can then perceive shape, colour and position. Rationales
+  // name cells ("row 2, column 3") instead of pixel centres. 0: free placement of 8-14/64 of the
+  // image size objects.
+  int grid = 0;
   // Throws ril::ConfigError when the knobs cannot produce a scene.
   void validate(int image_size) const;
 };

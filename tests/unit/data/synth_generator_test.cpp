@@ -155,7 +155,7 @@ std::string recompute(const std::string& q, const std::vector<Obj>& objects, std
     const Obj* o = unique("", m[1]);
     return o ? o->colour : "";
   }
-  if (std::regex_match(q, m, std::regex(R"(Is (?:it true that )?the (\w+) (\w+) (to the left of|to the right of|above|below) the (\w+) (\w+)\?)"))) {
+  if (std::regex_match(q, m, std::regex(R"(Is (?:it true that )?the (\w+) (\w+) (?:is )?(to the left of|to the right of|above|below) the (\w+) (\w+)\?)"))) {
     const Obj* a = unique(m[1], m[2]);
     const Obj* b = unique(m[4], m[5]);
     if (!a || !b) return "";
@@ -191,12 +191,9 @@ std::string recompute(const std::string& q, const std::vector<Obj>& objects, std
   return "";
 }
 
-TEST(SynthGenerator, EveryStoredAnswerMatchesItsScene) {
-  ScratchDir dir;
-  SynthOptions o = small_options(dir.file("a.h5"));
-  o.n_train = 600;
-  write_synthetic_dataset(o);
-  const Dataset d = Dataset::open(dir.file("a.h5"));
+// Every stored answer equals the one recomputed from the scene; objects never overlap and stay
+// inside the image; every rationale ends with the answer line that the checker accepts.
+void expect_answers_match_scenes(const Dataset& d) {
   const AnswerChecker checker;
   for (int64_t i = 0; i < d.size(); ++i) {
     const Example e = d.example(i);
@@ -207,7 +204,6 @@ TEST(SynthGenerator, EveryStoredAnswerMatchesItsScene) {
     ASSERT_FALSE(expected.empty()) << "unrecognised question #" << i << ": " << e.question << " (" << why << ") " << e.scene_json;
     EXPECT_TRUE(why.empty()) << "#" << i << " " << e.question << ": " << why;
     EXPECT_EQ(e.answer, expected) << "#" << i << " " << e.question << " scene " << e.scene_json;
-    // Objects never overlap and stay inside the image (counting must be unambiguous).
     for (size_t a = 0; a < objects.size(); ++a) {
       const Obj& p = objects[a];
       EXPECT_TRUE(p.x >= 0 && p.y >= 0 && p.x + p.w <= d.image_width() && p.y + p.h <= d.image_height()) << "#" << i;
@@ -216,7 +212,6 @@ TEST(SynthGenerator, EveryStoredAnswerMatchesItsScene) {
         EXPECT_FALSE(p.x < r.x + r.w && r.x < p.x + p.w && p.y < r.y + r.h && r.y < p.y + p.h) << "#" << i << " overlap";
       }
     }
-    // Every rationale ends with the answer line, and the answer checker accepts it.
     ASSERT_EQ(e.rationales.size(), 2u);
     for (const auto& [style, text] : e.rationales) {
       const std::string tail = "\nAnswer: " + e.answer;
@@ -227,6 +222,51 @@ TEST(SynthGenerator, EveryStoredAnswerMatchesItsScene) {
     }
     EXPECT_NE(e.rationales.at("terse"), e.rationales.at("steps"));
   }
+}
+
+TEST(SynthGenerator, EveryStoredAnswerMatchesItsScene) {
+  ScratchDir dir;
+  SynthOptions o = small_options(dir.file("a.h5"));
+  o.n_train = 600;
+  write_synthetic_dataset(o);
+  expect_answers_match_scenes(Dataset::open(dir.file("a.h5")));
+}
+
+TEST(SynthGenerator, GridScenesHaveOneObjectFillingEachUsedCell) {
+  ScratchDir dir;
+  SynthOptions o = small_options(dir.file("g.h5"));
+  o.n_train = 600;
+  o.image_size = 48;
+  o.difficulty.grid = 3;
+  o.difficulty.min_objects = 2;
+  o.difficulty.max_objects = 5;
+  o.difficulty.max_count = 3;
+  write_synthetic_dataset(o);
+  const Dataset d = Dataset::open(dir.file("g.h5"));
+  expect_answers_match_scenes(d);
+  for (int64_t i = 0; i < d.size(); ++i) {
+    const Example e = d.example(i);
+    std::set<int> cells;
+    for (const Obj& obj : parse_scene(e.scene_json)) {
+      // Centred in a 16-px cell: the box's centre is the cell's centre (8 + 16 k), and shapes
+      // fill the cell but for a 2-px margin.
+      EXPECT_EQ(static_cast<int>(obj.cx()) % 16, 8) << "#" << i << " " << e.scene_json;
+      EXPECT_EQ(static_cast<int>(obj.cy()) % 16, 8) << "#" << i << " " << e.scene_json;
+      if (obj.shape != "digit") EXPECT_EQ(obj.w, 12) << "#" << i;
+      EXPECT_TRUE(cells.insert(static_cast<int>(obj.cy()) / 16 * 3 + static_cast<int>(obj.cx()) / 16).second)
+          << "#" << i << " two objects in one cell: " << e.scene_json;
+    }
+    const std::string& steps = e.rationales.at("steps");
+    if (e.family == "attribute" || e.family == "spatial") {
+      EXPECT_TRUE(steps.find("row ") != std::string::npos || steps.find("column ") != std::string::npos) << steps;
+    }
+    EXPECT_EQ(steps.find("("), std::string::npos) << "grid rationales name cells, not pixels: " << steps;
+  }
+  // A grid too fine for the image, or too small for the objects asked for, is refused.
+  o.difficulty.grid = 5;
+  EXPECT_THROW(o.validate(), ConfigError);  // 48 is not a multiple of 5
+  o.difficulty.grid = 2;
+  EXPECT_THROW(o.validate(), ConfigError);  // 4 cells < 5 objects
 }
 
 TEST(SynthGenerator, ImagesShowTheSceneColours) {
