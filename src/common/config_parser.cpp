@@ -2,6 +2,7 @@
 
 #include <boost/program_options.hpp>
 
+#include <cmath>
 #include <fstream>
 #include <iomanip>
 #include <type_traits>
@@ -145,7 +146,13 @@ const std::vector<Command>& commands() {
              ("resume", bind(&t.resume), "auto (newest complete checkpoint in <run-dir>, if any) | no | PATH")
              ("log-every", bind(&t.log_every), "log a progress line every K steps")
              ("max-bad-steps", bind(&t.max_bad_steps), "steps with a non-finite loss skipped before the job aborts")
-             ("keep-checkpoints", bind(&t.keep_checkpoints), "complete checkpoints kept (0: all)");
+             ("keep-checkpoints", bind(&t.keep_checkpoints), "complete checkpoints kept (0: all)")
+             ("train-limit", bind(&t.train_limit), "only the first K train questions (0: all); fill their teacher cache with ril teach --limit K")
+             ("val-every", bind(&t.val_every), "greedy accuracy on val questions every K steps and at the end, metrics column val_acc (0: never)")
+             ("val-questions", bind(&t.val_questions), "with --val-every: the first K val questions")
+             ("val-max-new-tokens", bind(&t.val_max_new_tokens), "with --val-every: greedy tokens per answer at most")
+             ("warn-kl", bind(&t.warn_kl), "warn when the KL to the reference on student tokens exceeds this (collapse)")
+             ("warn-limit-share", bind(&t.warn_limit_share), "warn when this share of student responses hits --max-new-tokens (collapse)");
        }},
       {"eval", "held-out accuracy of models (HF dirs or train checkpoints) per task family: JSON + table",
        [](po::options_description& d, po::positional_options_description&, Config& c) {
@@ -158,6 +165,7 @@ const std::vector<Command>& commands() {
              ("limit", bind(&e.limit), "only the first K questions of the split (0: all)")
              ("batch", bind(&e.batch), "questions per generate call")
              ("max-new-tokens", bind(&e.max_new_tokens), "tokens generated per answer at most (greedy)")
+             ("compare", po::value(&e.compare)->composing(), "A:B: accuracy of model A minus model B on the same questions, with a 95% paired bootstrap interval (repeatable)")
              ("out", bind(&e.out), "JSON results (default <run-dir>/eval.json)");
        }},
       {"plot", "draw a run's training curves (metrics table) into a PNG",
@@ -324,6 +332,13 @@ void check_values(const Config& c) {
     RIL_CONFIG_CHECK(t.log_every >= 1, "--log-every must be >= 1, got ", t.log_every);
     RIL_CONFIG_CHECK(t.max_bad_steps >= 0, "--max-bad-steps must be >= 0, got ", t.max_bad_steps);
     RIL_CONFIG_CHECK(t.keep_checkpoints >= 0, "--keep-checkpoints must be >= 0, got ", t.keep_checkpoints);
+    RIL_CONFIG_CHECK(t.train_limit >= 0, "--train-limit must be >= 0, got ", t.train_limit);
+    RIL_CONFIG_CHECK(t.val_every >= 0, "--val-every must be >= 0, got ", t.val_every);
+    RIL_CONFIG_CHECK(t.val_questions >= 1, "--val-questions must be >= 1, got ", t.val_questions);
+    RIL_CONFIG_CHECK(t.val_max_new_tokens >= 1, "--val-max-new-tokens must be >= 1, got ", t.val_max_new_tokens);
+    RIL_CONFIG_CHECK(std::isfinite(t.warn_kl) && t.warn_kl > 0, "--warn-kl must be finite and > 0, got ", t.warn_kl);
+    RIL_CONFIG_CHECK(t.warn_limit_share > 0 && t.warn_limit_share <= 1, "--warn-limit-share must be in (0, 1], got ",
+                     t.warn_limit_share);
   }
   if (c.command == "eval") {
     const EvalConfig& e = c.eval;

@@ -31,6 +31,7 @@
 #include "ril/model/generator.h"
 #include "ril/model/llava_model.h"
 #include "ril/model/model_config.h"
+#include "ril/roles/greedy_answerer.h"
 #include "ril/roles/sft_batch.h"
 #include "ril/text/bpe_tokenizer.h"
 
@@ -97,10 +98,8 @@ struct Evaluator {
   EvalModelSource source;
   model::ModelConfig config;
   std::unique_ptr<text::BpeTokenizer> tokenizer;
-  SftBatchOptions prompt_options;
-  model::GenerationOptions generation;
+  std::unique_ptr<GreedyAnswerer> answerer;
   bool llava = false;
-  int64_t image_size = 0;
 };
 
 // Every check that needs no weights; ConfigError alike on every rank.
@@ -116,126 +115,18 @@ Evaluator prepare(const EvalModelSpec& spec, const EvalConfig& e, const data::Da
   } catch (const Error& err) {
     throw ConfigError(cat(who, ": tokenizer: ", err.what()));
   }
-  const int64_t model_vocab = ev.config.text().vocab_size;
-  const int64_t tok_vocab = ev.tokenizer->vocab_size();
-  RIL_CONFIG_CHECK(tok_vocab <= model_vocab, who, ": the tokenizer's vocabulary (", tok_vocab, " tokens, ",
-                   ev.source.tokenizer_path, ") is larger than the model's (", model_vocab, ", ",
-                   config_source(ev.source), "): they do not belong together; give the model's own --tokenizer");
-  const auto& special = ev.tokenizer->special_ids();
-  RIL_CONFIG_CHECK(special.im_start && special.im_end, who, ": the tokenizer ", ev.source.tokenizer_path,
-                   " has no <|im_start|>/<|im_end|> tokens; eval prompts use the ChatML template as SFT does");
+  ev.answerer = std::make_unique<GreedyAnswerer>(
+      *ev.tokenizer, ev.config, e.max_new_tokens,
+      cat(who, " (tokenizer ", ev.source.tokenizer_path, ", model ", config_source(ev.source), ")"));
   ev.llava = ev.config.kind == model::ModelKind::kLlava;
-  ev.prompt_options.with_image = ev.llava;
   if (ev.llava) {
-    const model::LlavaConfig& llava = ev.config.llava;
-    ev.prompt_options.image_token_id = llava.image_token_index;
-    ev.prompt_options.image_tokens = llava.num_image_tokens();
-    ev.image_size = llava.vision_config.image_size;
-    const std::optional<int32_t> pad = ev.tokenizer->token_to_id("<|image_pad|>");
-    RIL_CONFIG_CHECK(llava.image_token_index >= tok_vocab || (pad && *pad == llava.image_token_index), who,
-                     ": the model's image token id ", llava.image_token_index, " is an ordinary token of ",
-                     ev.source.tokenizer_path, " ('",
-                     ev.tokenizer->id_to_token(static_cast<int32_t>(llava.image_token_index)), "')");
-    if (dataset.image_height() != ev.image_size || dataset.image_width() != ev.image_size) {
+    const int64_t size = ev.config.llava.vision_config.image_size;
+    if (dataset.image_height() != size || dataset.image_width() != size) {
       log_debug(kTag, spec.name, ": dataset images ", dataset.image_height(), "x", dataset.image_width(),
-                " are resized to ", ev.image_size, "x", ev.image_size);
+                " are resized to ", size, "x", size);
     }
   }
-  SftBatchBuilder check(*ev.tokenizer, ev.prompt_options);  // throws ConfigError like SFT would
-  (void)check;
-
-  model::GenerationOptions& g = ev.generation;
-  g.max_new_tokens = e.max_new_tokens;
-  g.sampling.do_sample = false;  // greedy
-  g.sampling.temperature = 1.0;
-  g.sampling.top_k = 0;
-  g.sampling.top_p = 1.0;
-  g.sampling.repetition_penalty = 1.0;
-  auto add_stop = [&](int64_t id) {
-    if (std::find(g.stop_token_ids.begin(), g.stop_token_ids.end(), id) == g.stop_token_ids.end()) {
-      g.stop_token_ids.push_back(id);
-    }
-  };
-  add_stop(*special.im_end);
-  if (special.eos) add_stop(*special.eos);
-  for (int64_t id : ev.config.text().eos_token_ids) add_stop(id);
-  g.pad_token_id = special.pad ? *special.pad : 0;
   return ev;
-}
-
-// Pixel values of dataset images [B, 3, S, S], normalised as in SFT (sft_batch.h).
-torch::Tensor pixel_values(const data::Dataset& dataset, const std::vector<int64_t>& ids, int64_t size) {
-  const int64_t b = static_cast<int64_t>(ids.size()), h = dataset.image_height(), w = dataset.image_width();
-  torch::Tensor pixels = torch::empty({b, h, w, 3}, torch::TensorOptions().dtype(torch::kUInt8));
-  for (int64_t i = 0; i < b; ++i) {
-    const std::vector<uint8_t> bytes = dataset.image_bytes(ids[static_cast<size_t>(i)]);
-    RIL_CHECK(static_cast<int64_t>(bytes.size()) == h * w * 3, "image of example ", ids[static_cast<size_t>(i)],
-              " has ", bytes.size(), " bytes, expected ", h * w * 3);
-    std::memcpy(pixels[i].data_ptr<uint8_t>(), bytes.data(), bytes.size());
-  }
-  torch::Tensor values = ((pixels.permute({0, 3, 1, 2}).to(torch::kFloat32) / 255.0 - 0.5) / 0.5).contiguous();
-  if (h != size || w != size) {
-    values = torch::nn::functional::interpolate(
-        values, torch::nn::functional::InterpolateFuncOptions()
-                    .size(std::vector<int64_t>{size, size})
-                    .mode(torch::kBilinear)
-                    .align_corners(false));
-  }
-  return values;
-}
-
-// Greedy answers to one batch of questions.
-std::vector<EvalAnswer> answer_batch(Evaluator& ev, model::PretrainedModel& m, const SftBatchBuilder& builder,
-                                     const data::Dataset& dataset, const std::vector<int64_t>& ids,
-                                     at::Device device) {
-  torch::NoGradGuard no_grad;
-  const int64_t b = static_cast<int64_t>(ids.size());
-  std::vector<std::vector<int64_t>> prompts;
-  int64_t p = 0;
-  for (int64_t index : ids) {
-    prompts.push_back(builder.prompt_ids(dataset.question(index)));
-    p = std::max<int64_t>(p, static_cast<int64_t>(prompts.back().size()));
-  }
-  torch::Tensor input_ids = torch::full({b, p}, ev.generation.pad_token_id, torch::kInt64);
-  torch::Tensor mask = torch::zeros({b, p}, torch::kInt64);
-  for (int64_t i = 0; i < b; ++i) {
-    const auto& pr = prompts[static_cast<size_t>(i)];
-    const int64_t off = p - static_cast<int64_t>(pr.size());
-    for (size_t j = 0; j < pr.size(); ++j) {
-      input_ids[i][off + static_cast<int64_t>(j)] = pr[j];
-      mask[i][off + static_cast<int64_t>(j)] = 1;
-    }
-  }
-  input_ids = input_ids.to(device);
-  mask = mask.to(device);
-  model::GenerationInput input;
-  if (ev.llava) {
-    input = model::llava_generation_input(m.llava, input_ids, mask,
-                                          pixel_values(dataset, ids, ev.image_size).to(device));
-  } else {
-    input.input_ids = input_ids;
-    input.attention_mask = mask;
-  }
-  const model::GenerationResult result =
-      model::generate(m.language_model(), input, ev.generation, model::make_cpu_generator(0));
-  const torch::Tensor tokens = result.tokens.to(torch::kCPU).contiguous();
-  const torch::Tensor lengths = result.lengths.to(torch::kCPU).contiguous();
-  const auto& stops = ev.generation.stop_token_ids;
-  std::vector<EvalAnswer> out;
-  for (int64_t i = 0; i < b; ++i) {
-    EvalAnswer a;
-    a.index = ids[static_cast<size_t>(i)];
-    a.tokens = lengths[i].item<int64_t>();
-    std::vector<int32_t> kept;
-    for (int64_t t = 0; t < a.tokens; ++t) {
-      const int64_t id = tokens[i][t].item<int64_t>();
-      if (std::find(stops.begin(), stops.end(), id) != stops.end()) break;
-      if (id < ev.tokenizer->vocab_size()) kept.push_back(static_cast<int32_t>(id));  // model vocab padding: dropped
-    }
-    a.response = ev.tokenizer->decode(kept, /*skip_special=*/true);
-    out.push_back(std::move(a));
-  }
-  return out;
 }
 
 // Answers of one rank -> meta [1 + 3 n] (n, then index, tokens, bytes per answer) and bytes
@@ -275,7 +166,14 @@ nlohmann::json score_json(const EvalScore& s) {
   j["total"] = s.total;
   j["accuracy"] = s.accuracy();
   j["mean_response_tokens"] = s.mean_tokens();
+  j["unparsed"] = s.unparsed;
+  j["unparsed_share"] = s.unparsed_share();
   return j;
+}
+
+nlohmann::json interval_json(const algo::BootstrapInterval& i) {
+  return {{"difference", i.difference}, {"low", i.low}, {"high", i.high}, {"questions", i.n},
+          {"excludes_zero", i.excludes_zero()}};
 }
 
 }  // namespace
@@ -414,6 +312,7 @@ EvalModelResult score_answers(const std::vector<EvalQuestion>& questions, const 
       s->correct += v.correct ? 1 : 0;
       s->total += 1;
       s->tokens += a.tokens;
+      s->unparsed += v.extracted.empty() ? 1 : 0;
     }
     r.questions.push_back(std::move(qr));
   }
@@ -427,49 +326,128 @@ EvalModelResult score_answers(const std::vector<EvalQuestion>& questions, const 
   return r;
 }
 
-std::string eval_table(const EvalReport& report) {
-  // Column 0: model names; then one per family, overall, mean response tokens.
-  std::vector<std::vector<std::string>> rows;
-  std::vector<std::string> head{"model"}, counts{""};
-  for (const auto& [f, n] : report.families) {
-    head.push_back(f);
-    counts.push_back(cat("n=", n));
-  }
-  head.push_back("overall");
-  counts.push_back(cat("n=", report.questions));
-  head.push_back("tokens");
-  counts.push_back("mean");
-  rows.push_back(head);
-  rows.push_back(counts);
-  for (const EvalModelResult& m : report.models) {
-    std::vector<std::string> row{m.name};
-    for (const auto& [f, n] : report.families) {
-      const auto it = std::find_if(m.families.begin(), m.families.end(), [&](const auto& p) { return p.first == f; });
-      row.push_back(it == m.families.end() ? "-" : percent(it->second.accuracy()));
-    }
-    row.push_back(percent(m.overall.accuracy()));
-    std::ostringstream tokens;
-    tokens << std::fixed << std::setprecision(1) << m.overall.mean_tokens();
-    row.push_back(tokens.str());
-    rows.push_back(row);
-  }
-  std::vector<size_t> width(head.size(), 0);
+namespace {
+
+std::string fixed(double v, int digits, bool sign = false) {
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(digits) << (sign ? std::showpos : std::noshowpos) << v;
+  return out.str();
+}
+
+// "+12.3 [+8.1, +16.4]" in points.
+std::string interval_text(const algo::BootstrapInterval& i) {
+  return cat(fixed(100 * i.difference, 1, true), " [", fixed(100 * i.low, 1, true), ", ", fixed(100 * i.high, 1, true),
+             "]");
+}
+
+const EvalScore* family_score(const EvalModelResult& m, const std::string& family) {
+  if (family.empty()) return &m.overall;
+  const auto it = std::find_if(m.families.begin(), m.families.end(), [&](const auto& p) { return p.first == family; });
+  return it == m.families.end() ? nullptr : &it->second;
+}
+
+// Aligned text table: first column left, the rest right.
+std::string aligned(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width;
   for (const auto& row : rows) {
+    width.resize(std::max(width.size(), row.size()), 0);
     for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
   }
-  std::ostringstream out;
-  out << "ril eval: " << report.dataset << ", split " << report.split << ", " << report.questions
-      << " questions, greedy, at most " << report.max_new_tokens << " new tokens\n";
+  std::string out;
   for (const auto& row : rows) {
     std::string line;
     for (size_t c = 0; c < row.size(); ++c) {
       const std::string pad(width[c] - row[c].size(), ' ');
-      line += c == 0 ? row[c] + pad : "  " + pad + row[c];  // names left, numbers right
+      line += c == 0 ? row[c] + pad : "  " + pad + row[c];
     }
     while (!line.empty() && line.back() == ' ') line.pop_back();
-    out << line << "\n";
+    out += line + "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string eval_table(const EvalReport& report) {
+  // Rows: families, then overall ("" = overall).
+  std::vector<std::pair<std::string, int64_t>> rows = report.families;
+  rows.emplace_back("", report.questions);
+  auto block = [&](const std::string& title, bool with_comparisons, auto&& cell) {
+    std::vector<std::vector<std::string>> t;
+    std::vector<std::string> head{title, "n"};
+    for (const EvalModelResult& m : report.models) head.push_back(m.name);
+    if (with_comparisons) {
+      for (const EvalComparison& c : report.comparisons) head.push_back(cat(c.a, " - ", c.b, " [95% CI]"));
+    }
+    t.push_back(head);
+    for (size_t r = 0; r < rows.size(); ++r) {
+      const std::string& f = rows[r].first;
+      std::vector<std::string> line{f.empty() ? "overall" : f, cat(rows[r].second)};
+      for (const EvalModelResult& m : report.models) {
+        const EvalScore* s = family_score(m, f);
+        line.push_back(s ? cell(*s) : "-");
+      }
+      if (with_comparisons) {
+        for (const EvalComparison& c : report.comparisons) {
+          line.push_back(f.empty() ? interval_text(c.overall)
+                                   : (r < c.families.size() ? interval_text(c.families[r].second) : "-"));
+        }
+      }
+      t.push_back(line);
+    }
+    return aligned(t);
+  };
+  std::ostringstream out;
+  out << "ril eval: " << report.dataset << ", split " << report.split << ", " << report.questions
+      << " questions, greedy, at most " << report.max_new_tokens << " new tokens\n";
+  out << block("accuracy (%)", true, [](const EvalScore& s) { return fixed(100 * s.accuracy(), 1); });
+  out << block("mean tokens", false, [](const EvalScore& s) { return fixed(s.mean_tokens(), 1); });
+  out << block("unparsed (%)", false, [](const EvalScore& s) { return fixed(100 * s.unparsed_share(), 1); });
+  if (!report.comparisons.empty()) {
+    out << "A - B: accuracy difference in points on the same questions, 95 % paired bootstrap interval\n";
   }
   return out.str();
+}
+
+std::vector<std::pair<std::string, std::string>> parse_eval_comparisons(const std::vector<std::string>& specs,
+                                                                        const std::vector<EvalModelSpec>& models) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto known = [&](const std::string& name) {
+    return std::any_of(models.begin(), models.end(), [&](const EvalModelSpec& m) { return m.name == name; });
+  };
+  for (const std::string& spec : specs) {
+    const size_t colon = spec.find(':');
+    RIL_CONFIG_CHECK(colon != std::string::npos && colon > 0 && colon + 1 < spec.size(),
+                     "ril eval: --compare must be A:B (two --model names), got '", spec, "'");
+    const std::string a = spec.substr(0, colon), b = spec.substr(colon + 1);
+    RIL_CONFIG_CHECK(known(a) && known(b), "ril eval: --compare ", spec, ": ", known(a) ? b : a,
+                     " is not the name of a --model");
+    RIL_CONFIG_CHECK(a != b, "ril eval: --compare ", spec, " compares a model with itself");
+    out.emplace_back(a, b);
+  }
+  return out;
+}
+
+EvalComparison compare_models(const EvalModelResult& a, const EvalModelResult& b) {
+  RIL_CHECK(a.questions.size() == b.questions.size(), "eval: ", a.name, " and ", b.name,
+            " answered different questions");
+  EvalComparison c;
+  c.a = a.name;
+  c.b = b.name;
+  auto outcomes = [](const EvalModelResult& m, const std::string& family) {
+    std::vector<double> v;
+    for (const EvalQuestionResult& q : m.questions) {
+      if (family.empty() || q.family == family) v.push_back(q.correct ? 1.0 : 0.0);
+    }
+    return v;
+  };
+  for (size_t i = 0; i < a.questions.size(); ++i) {
+    RIL_CHECK(a.questions[i].index == b.questions[i].index, "eval: ", a.name, " and ", b.name,
+              " list their questions in different orders");
+  }
+  for (const auto& [f, score] : a.families) c.families.emplace_back(f, algo::paired_bootstrap(outcomes(a, f), outcomes(b, f)));
+  c.overall = algo::paired_bootstrap(outcomes(a, ""), outcomes(b, ""));
+  return c;
 }
 
 std::string eval_json(const EvalReport& report) {
@@ -521,6 +499,14 @@ std::string eval_json(const EvalReport& report) {
     models.push_back(mj);
   }
   j["models"] = models;
+  nlohmann::json comparisons = nlohmann::json::array();
+  for (const EvalComparison& c : report.comparisons) {
+    nlohmann::json fam = nlohmann::json::object();
+    for (const auto& [f, i] : c.families) fam[f] = interval_json(i);
+    comparisons.push_back({{"a", c.a}, {"b", c.b}, {"level", 0.95}, {"method", "paired bootstrap over questions"},
+                           {"overall", interval_json(c.overall)}, {"families", fam}});
+  }
+  j["comparisons"] = comparisons;
   // Responses are raw model bytes: invalid UTF-8 is replaced rather than refused.
   return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
@@ -548,6 +534,7 @@ void run_eval_job(const dist::RankGroups& groups, const Config& config) {
   const EvalConfig& e = config.eval;
   // ---- inputs, checked alike on every rank before any weights are read ----
   const std::vector<EvalModelSpec> specs = parse_eval_models(e.models);
+  const std::vector<std::pair<std::string, std::string>> comparisons = parse_eval_comparisons(e.compare, specs);
   RIL_CONFIG_CHECK(path_exists(e.dataset), "ril eval: --dataset '", e.dataset, "' does not exist");
   std::optional<data::Dataset> opened;
   try {
@@ -618,9 +605,8 @@ void run_eval_job(const dist::RankGroups& groups, const Config& config) {
                                            : static_cast<torch::nn::Module&>(*m.lm);
       module.to(device);
       module.eval();
-      const SftBatchBuilder builder(*ev.tokenizer, ev.prompt_options);
       for (size_t k = 0; k < batches.size(); ++k) {
-        std::vector<EvalAnswer> part = answer_batch(ev, m, builder, dataset, batches[k], device);
+        std::vector<EvalAnswer> part = ev.answerer->answer(m, dataset, batches[k], device);
         mine.insert(mine.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
         if (root) log_debug(kTag, ev.source.name, ": batch ", k + 1, "/", batches.size(), " on rank 0 done");
       }
@@ -645,6 +631,10 @@ void run_eval_job(const dist::RankGroups& groups, const Config& config) {
     report.models.push_back(std::move(r));
   }
   if (!root) return;
+  auto by_name = [&](const std::string& name) -> const EvalModelResult& {
+    return *std::find_if(report.models.begin(), report.models.end(), [&](const EvalModelResult& m) { return m.name == name; });
+  };
+  for (const auto& [a, b] : comparisons) report.comparisons.push_back(compare_models(by_name(a), by_name(b)));
 
   const std::string table = eval_table(report);
   std::fwrite(table.data(), 1, table.size(), stdout);

@@ -115,6 +115,12 @@ struct TrainConfig {
   int64_t log_every = 1;
   int64_t max_bad_steps = 3;          // non-finite losses: skip the step, abort after this many
   int64_t keep_checkpoints = 3;
+  int64_t train_limit = 0;            // > 0: only the first K train questions (fill their cache with ril teach --limit K)
+  int64_t val_every = 0;              // > 0: greedy accuracy on val questions every K steps (metrics column val_acc)
+  int64_t val_questions = 100;        // the first K val questions
+  int64_t val_max_new_tokens = 64;    // greedy budget of the val answers
+  double warn_kl = 1.0;               // progress line warns when the KL on student tokens exceeds this
+  double warn_limit_share = 0.3;      // ... or when this share of student responses hits --max-new-tokens
 };
 
 // `ril eval`: held-out accuracy of one or more models (roles/eval_job.h).
@@ -126,6 +132,7 @@ struct EvalConfig {
   int64_t limit = 0;                  // > 0: only the first K questions
   int64_t batch = 16;                 // questions per generate call
   int64_t max_new_tokens = 64;
+  std::vector<std::string> compare;   // A:B: accuracy of model A minus model B with a paired interval (repeatable)
   std::string out;                    // JSON (default <run-dir>/eval.json)
 };
 

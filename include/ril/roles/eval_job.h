@@ -32,9 +32,11 @@
 #include <utility>
 #include <vector>
 
+#include "ril/algo/paired_bootstrap.h"
 #include "ril/common/config.h"
 #include "ril/data/answer_checker.h"
 #include "ril/dist/rank_groups.h"
+#include "ril/roles/greedy_answerer.h"
 
 namespace ril::model {
 struct PretrainedModel;
@@ -80,16 +82,13 @@ struct EvalQuestion {   // ground truth of one question
   std::string answer;
 };
 
-struct EvalAnswer {     // what a model produced
-  int64_t index = 0;
-  int64_t tokens = 0;   // generated tokens, the stop token included
-  std::string response;
-};
 
 struct EvalScore {
   int64_t correct = 0, total = 0, tokens = 0;
+  int64_t unparsed = 0;  // responses in which the checker found no answer (none, or conflicting ones)
   double accuracy() const { return total > 0 ? static_cast<double>(correct) / static_cast<double>(total) : 0.0; }
   double mean_tokens() const { return total > 0 ? static_cast<double>(tokens) / static_cast<double>(total) : 0.0; }
+  double unparsed_share() const { return total > 0 ? static_cast<double>(unparsed) / static_cast<double>(total) : 0.0; }
 };
 
 struct EvalQuestionResult {
@@ -117,6 +116,19 @@ struct EvalModelResult {
 EvalModelResult score_answers(const std::vector<EvalQuestion>& questions, const std::vector<EvalAnswer>& answers,
                               const std::vector<std::string>& family_order, const data::AnswerChecker& checker);
 
+// --compare A:B: model A's accuracy minus model B's on the same questions, with a 95 % paired
+// bootstrap interval over questions (algo/paired_bootstrap.h), per family and overall.
+struct EvalComparison {
+  std::string a, b;
+  std::vector<std::pair<std::string, algo::BootstrapInterval>> families;  // table order
+  algo::BootstrapInterval overall;
+};
+// "A:B" each, naming models of `models`; throws ConfigError otherwise.
+std::vector<std::pair<std::string, std::string>> parse_eval_comparisons(const std::vector<std::string>& specs,
+                                                                        const std::vector<EvalModelSpec>& models);
+// From two scored models (same questions, in the same order).
+EvalComparison compare_models(const EvalModelResult& a, const EvalModelResult& b);
+
 struct EvalReport {
   std::string dataset, split;
   int64_t limit = 0;
@@ -128,10 +140,12 @@ struct EvalReport {
   std::string command_line;                                // "" when unknown
   std::vector<std::pair<std::string, std::string>> config; // the resolved options
   std::vector<EvalModelResult> models;
+  std::vector<EvalComparison> comparisons;
 };
 
-// Rows = models; columns = accuracy per family, overall, mean response tokens; question counts
-// in the second header line.
+// Three blocks, each with one row per family and one for overall (question counts in column 2):
+// accuracy (%) per model and, per comparison, "A - B" in points with its 95 % interval; mean
+// response tokens per model; unparsed answers (%) per model.
 std::string eval_table(const EvalReport& report);
 // The JSON document (2-space indent): dataset, split, limit, questions, families, settings,
 // ril version, command line, resolved config; per model its source, per-family and overall

@@ -160,11 +160,54 @@ TEST(EvalReport, Table) {
   const std::string table = eval_table(report());
   const std::string expected =
       "ril eval: /data/ds.h5, split test, 5 questions, greedy, at most 32 new tokens\n"
-      "model        counting  colour   yesno  overall  tokens\n"
-      "                  n=2     n=2     n=1      n=5    mean\n"
-      "sft            100.0%  100.0%    0.0%    80.0%     4.0\n"
-      "ril-step-40     50.0%   50.0%  100.0%    60.0%     3.6\n";
+      "accuracy (%)  n    sft  ril-step-40\n"
+      "counting      2  100.0         50.0\n"
+      "colour        2  100.0         50.0\n"
+      "yesno         1    0.0        100.0\n"
+      "overall       5   80.0         60.0\n"
+      "mean tokens  n  sft  ril-step-40\n"
+      "counting     2  4.0          6.0\n"
+      "colour       2  4.0          2.0\n"
+      "yesno        1  4.0          2.0\n"
+      "overall      5  4.0          3.6\n"
+      "unparsed (%)  n  sft  ril-step-40\n"
+      "counting      2  0.0         50.0\n"
+      "colour        2  0.0          0.0\n"
+      "yesno         1  0.0          0.0\n"
+      "overall       5  0.0         20.0\n";
   EXPECT_EQ(table, expected) << table;
+}
+
+TEST(EvalReport, ComparisonWithPairedInterval) {
+  EvalReport rep = report();
+  rep.comparisons = {compare_models(rep.models[1], rep.models[0])};  // ril-step-40 - sft
+  const EvalComparison& c = rep.comparisons[0];
+  // Per question (b - a): counting {-1, 0}, colour {-1, 0}, yesno {+1}; overall mean -0.2.
+  EXPECT_DOUBLE_EQ(c.overall.difference, -0.2);
+  ASSERT_EQ(c.families.size(), 3u);
+  EXPECT_EQ(c.families[0].first, "counting");
+  EXPECT_DOUBLE_EQ(c.families[0].second.difference, -0.5);
+  EXPECT_DOUBLE_EQ(c.families[0].second.low, -1.0);  // two questions: resampled means -1, -0.5, 0
+  EXPECT_DOUBLE_EQ(c.families[0].second.high, 0.0);
+  EXPECT_DOUBLE_EQ(c.families[2].second.low, 1.0);   // one question, always +1
+  EXPECT_TRUE(c.families[2].second.excludes_zero());
+  EXPECT_FALSE(c.overall.excludes_zero());
+  const std::string table = eval_table(rep);
+  EXPECT_NE(table.find("ril-step-40 - sft [95% CI]"), std::string::npos) << table;
+  EXPECT_NE(table.find("-50.0 [-100.0, +0.0]"), std::string::npos) << table;
+  EXPECT_NE(table.find("+100.0 [+100.0, +100.0]"), std::string::npos) << table;
+  const nlohmann::json j = nlohmann::json::parse(eval_json(rep));
+  EXPECT_EQ(j["comparisons"][0]["a"], "ril-step-40");
+  EXPECT_DOUBLE_EQ(j["comparisons"][0]["families"]["counting"]["low"].get<double>(), -1.0);
+  EXPECT_EQ(j["models"][1]["families"]["counting"]["unparsed"], 1);
+}
+
+TEST(EvalReport, ComparisonNamesMustBeModels) {
+  const std::vector<EvalModelSpec> models = {{"a", "/x"}, {"b", "/y"}};
+  EXPECT_EQ(parse_eval_comparisons({"a:b"}, models).at(0).second, "b");
+  EXPECT_THROW(parse_eval_comparisons({"a:c"}, models), ConfigError);
+  EXPECT_THROW(parse_eval_comparisons({"ab"}, models), ConfigError);
+  EXPECT_THROW(parse_eval_comparisons({"a:a"}, models), ConfigError);
 }
 
 TEST(EvalReport, Json) {

@@ -1,0 +1,127 @@
+#include "ril/roles/greedy_answerer.h"
+
+#include <algorithm>
+#include <cstring>
+#include <optional>
+
+#include "ril/common/error.h"
+#include "ril/model/llava_model.h"
+
+namespace ril::roles {
+
+GreedyAnswerer::GreedyAnswerer(const text::BpeTokenizer& tokenizer, const model::ModelConfig& config,
+                               int64_t max_new_tokens, const std::string& who)
+    : tokenizer_(tokenizer) {
+  const int64_t model_vocab = config.text().vocab_size;
+  const int64_t tok_vocab = tokenizer.vocab_size();
+  RIL_CONFIG_CHECK(tok_vocab <= model_vocab, who, ": the tokenizer's vocabulary (", tok_vocab,
+                   " tokens) is larger than the model's (", model_vocab,
+                   "): they do not belong together; give the model's own tokenizer");
+  const auto& special = tokenizer.special_ids();
+  RIL_CONFIG_CHECK(special.im_start && special.im_end, who,
+                   ": the tokenizer has no <|im_start|>/<|im_end|> tokens; prompts use the ChatML template as SFT does");
+  SftBatchOptions prompt;
+  llava_ = config.kind == model::ModelKind::kLlava;
+  prompt.with_image = llava_;
+  if (llava_) {
+    const model::LlavaConfig& llava = config.llava;
+    prompt.image_token_id = llava.image_token_index;
+    prompt.image_tokens = llava.num_image_tokens();
+    image_size_ = llava.vision_config.image_size;
+    const std::optional<int32_t> pad = tokenizer.token_to_id("<|image_pad|>");
+    RIL_CONFIG_CHECK(llava.image_token_index >= tok_vocab || (pad && *pad == llava.image_token_index), who,
+                     ": the model's image token id ", llava.image_token_index, " is an ordinary token of its tokenizer ('",
+                     tokenizer.id_to_token(static_cast<int32_t>(llava.image_token_index)), "')");
+  }
+  builder_ = std::make_unique<SftBatchBuilder>(tokenizer, prompt);  // throws ConfigError like SFT would
+
+  model::GenerationOptions& g = generation_;
+  g.max_new_tokens = max_new_tokens;
+  g.sampling.do_sample = false;  // greedy
+  g.sampling.temperature = 1.0;
+  g.sampling.top_k = 0;
+  g.sampling.top_p = 1.0;
+  g.sampling.repetition_penalty = 1.0;
+  auto add_stop = [&](int64_t id) {
+    if (std::find(g.stop_token_ids.begin(), g.stop_token_ids.end(), id) == g.stop_token_ids.end()) {
+      g.stop_token_ids.push_back(id);
+    }
+  };
+  add_stop(*special.im_end);
+  if (special.eos) add_stop(*special.eos);
+  for (int64_t id : config.text().eos_token_ids) add_stop(id);
+  g.pad_token_id = special.pad ? *special.pad : 0;
+}
+
+torch::Tensor eval_pixel_values(const data::Dataset& dataset, const std::vector<int64_t>& ids, int64_t size) {
+  const int64_t b = static_cast<int64_t>(ids.size()), h = dataset.image_height(), w = dataset.image_width();
+  torch::Tensor pixels = torch::empty({b, h, w, 3}, torch::TensorOptions().dtype(torch::kUInt8));
+  for (int64_t i = 0; i < b; ++i) {
+    const std::vector<uint8_t> bytes = dataset.image_bytes(ids[static_cast<size_t>(i)]);
+    RIL_CHECK(static_cast<int64_t>(bytes.size()) == h * w * 3, "image of example ", ids[static_cast<size_t>(i)],
+              " has ", bytes.size(), " bytes, expected ", h * w * 3);
+    std::memcpy(pixels[i].data_ptr<uint8_t>(), bytes.data(), bytes.size());
+  }
+  torch::Tensor values = ((pixels.permute({0, 3, 1, 2}).to(torch::kFloat32) / 255.0 - 0.5) / 0.5).contiguous();
+  if (h != size || w != size) {
+    values = torch::nn::functional::interpolate(
+        values, torch::nn::functional::InterpolateFuncOptions()
+                    .size(std::vector<int64_t>{size, size})
+                    .mode(torch::kBilinear)
+                    .align_corners(false));
+  }
+  return values;
+}
+
+std::vector<EvalAnswer> GreedyAnswerer::answer(model::PretrainedModel& m, const data::Dataset& dataset,
+                                               const std::vector<int64_t>& ids, at::Device device) const {
+  torch::NoGradGuard no_grad;
+  const int64_t b = static_cast<int64_t>(ids.size());
+  std::vector<std::vector<int64_t>> prompts;
+  int64_t p = 0;
+  for (int64_t index : ids) {
+    prompts.push_back(builder_->prompt_ids(dataset.question(index)));
+    p = std::max<int64_t>(p, static_cast<int64_t>(prompts.back().size()));
+  }
+  torch::Tensor input_ids = torch::full({b, p}, generation_.pad_token_id, torch::kInt64);
+  torch::Tensor mask = torch::zeros({b, p}, torch::kInt64);
+  for (int64_t i = 0; i < b; ++i) {
+    const auto& pr = prompts[static_cast<size_t>(i)];
+    const int64_t off = p - static_cast<int64_t>(pr.size());
+    for (size_t j = 0; j < pr.size(); ++j) {
+      input_ids[i][off + static_cast<int64_t>(j)] = pr[j];
+      mask[i][off + static_cast<int64_t>(j)] = 1;
+    }
+  }
+  input_ids = input_ids.to(device);
+  mask = mask.to(device);
+  model::GenerationInput input;
+  if (llava_) {
+    input = model::llava_generation_input(m.llava, input_ids, mask, eval_pixel_values(dataset, ids, image_size_).to(device));
+  } else {
+    input.input_ids = input_ids;
+    input.attention_mask = mask;
+  }
+  const model::GenerationResult result =
+      model::generate(m.language_model(), input, generation_, model::make_cpu_generator(0));
+  const torch::Tensor tokens = result.tokens.to(torch::kCPU).contiguous();
+  const torch::Tensor lengths = result.lengths.to(torch::kCPU).contiguous();
+  const auto& stops = generation_.stop_token_ids;
+  std::vector<EvalAnswer> out;
+  for (int64_t i = 0; i < b; ++i) {
+    EvalAnswer a;
+    a.index = ids[static_cast<size_t>(i)];
+    a.tokens = lengths[i].item<int64_t>();
+    std::vector<int32_t> kept;
+    for (int64_t t = 0; t < a.tokens; ++t) {
+      const int64_t id = tokens[i][t].item<int64_t>();
+      if (std::find(stops.begin(), stops.end(), id) != stops.end()) break;
+      if (id < tokenizer_.vocab_size()) kept.push_back(static_cast<int32_t>(id));  // model vocab padding: dropped
+    }
+    a.response = tokenizer_.decode(kept, /*skip_special=*/true);
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+}  // namespace ril::roles
