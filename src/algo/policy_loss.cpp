@@ -95,7 +95,8 @@ PolicyLossResult policy_loss(const PolicyLossInput& in, const PolicyLossOptions&
     const auto denom = count.clamp_min(1);
     const auto r = ratio.detach();
     out.num_tokens = count;
-    out.mean_kl = kl.detach().sum() / denom;
+    out.token_kl = kl.detach();
+    out.mean_kl = out.token_kl.sum() / denom;
     out.mean_ratio = (r * validf).sum() / denom;
     const auto is_clipped = (r.gt(hi) & adv.gt(0)) | (r.lt(lo) & adv.lt(0));          // [N, T]
     out.clip_fraction = (is_clipped & valid).to(dtype).sum() / denom;

@@ -127,7 +127,7 @@ GenerationResult generate(Qwen2ForCausalLM& lm, const GenerationInput& input,
   return result;
 }
 
-torch::Tensor sequence_logprobs(Qwen2ForCausalLM& lm, const TeacherForcedInput& input) {
+torch::Tensor sequence_logprobs(Qwen2ForCausalLM& lm, const TeacherForcedInput& input, torch::Tensor* entropy) {
   const torch::Tensor& pids = input.prompt_ids;
   const torch::Tensor& rids = input.response_ids;
   TORCH_CHECK(pids.defined() && pids.dim() == 2 && rids.defined() && rids.dim() == 2 &&
@@ -149,7 +149,13 @@ torch::Tensor sequence_logprobs(Qwen2ForCausalLM& lm, const TeacherForcedInput& 
   torch::Tensor hidden = lm->model->forward(embeds, mask);            // [B, P + R, D]
   // The state at position P - 1 + t predicts response token t: hidden [B, R, D] -> logits.
   torch::Tensor logits = lm->logits(hidden.narrow(1, p - 1, r)).to(torch::kFloat32);  // [B, R, V]
-  torch::Tensor lp = logits.log_softmax(-1).gather(2, rids.unsqueeze(2)).squeeze(2);  // [B, R]
+  const torch::Tensor log_probs = logits.log_softmax(-1);                              // [B, R, V]
+  torch::Tensor lp = log_probs.gather(2, rids.unsqueeze(2)).squeeze(2);                // [B, R]
+  if (entropy != nullptr) {
+    torch::NoGradGuard no_grad;
+    const torch::Tensor l = log_probs.detach();
+    *entropy = -(l.exp() * l).sum(-1) * rmask.to(l.scalar_type());
+  }
   return lp * rmask.to(lp.scalar_type());
 }
 

@@ -78,9 +78,10 @@ std::string broadcast_text(dist::Communicator& comm, const std::string& text, in
 }  // namespace
 
 const std::vector<std::string>& default_plot_metrics() {
-  static const std::vector<std::string> names = {"reward_student", "reward_teacher", "disc_accuracy",
-                                                 "kl", "policy_loss", "disc_loss",
-                                                 "response_len_student", "tokens_per_s"};
+  static const std::vector<std::string> names = {"val_acc", "reward_student", "reward_teacher",
+                                                 "answer_acc_student", "disc_acc", "kl_student",
+                                                 "kl_teacher", "entropy", "response_len_student",
+                                                 "limit_hit_student", "policy_loss", "disc_loss"};
   return names;
 }
 
@@ -161,15 +162,28 @@ data::Image render_curves(const io::MetricsData& data, const std::vector<std::st
     chart.width = options.panel_width;
     chart.height = options.panel_height;
     chart.title = cat(metrics[static_cast<size_t>(k)], "  last ", short_number(last));
-    if (bad > 0) chart.title += cat("  (", bad, " nan/inf)");
     chart.x_label = "step";
     chart.background = kBackground;
     std::vector<data::LineSeries> series;
-    if (data.rows() > kSmoothAbove) {
+    const int64_t finite = static_cast<int64_t>(y.size()) - bad;
+    if (finite >= 2 && bad > finite) {
+      // A column measured every few steps (val_acc): join its points instead of leaving gaps.
+      std::vector<double> xs, ys;
+      for (size_t i = 0; i < y.size(); ++i) {
+        if (std::isfinite(y[i])) {
+          xs.push_back(x[i]);
+          ys.push_back(y[i]);
+        }
+      }
+      chart.title += cat("  (", finite, " points)");
+      series.push_back({"", xs, ys, colour, 2});
+    } else if (data.rows() > kSmoothAbove) {
+      if (bad > 0) chart.title += cat("  (", bad, " nan/inf)");
       const int window = std::max(5, static_cast<int>(data.rows() / 30)) | 1;
       series.push_back({"raw", x, y, dim(colour, kBackground, 0.35), 1});
       series.push_back({cat("mean of ", window), x, moving_average(y, window), colour, 2});
     } else {
+      if (bad > 0) chart.title += cat("  (", bad, " nan/inf)");
       series.push_back({"", x, y, colour, 1});
     }
     const data::Image panel = data::render_line_chart(series, chart);

@@ -10,14 +10,14 @@ io::NamedTensors named_parameters(torch::nn::Module& module) {
   return out;
 }
 
-torch::Tensor response_logprobs(PolicyModel& policy, const SftBatch& batch) {
+torch::Tensor response_logprobs(PolicyModel& policy, const SftBatch& batch, torch::Tensor* entropy) {
   model::TeacherForcedInput input;
   input.prompt_ids = batch.prompt_ids;
   input.prompt_mask = batch.prompt_mask;
   input.response_ids = batch.response_ids;
   input.response_mask = batch.response_mask;
   if (policy.llava()) input.prompt_embeds = policy.m.llava->inputs_embeds(batch.prompt_ids, batch.pixel_values);
-  return model::sequence_logprobs(policy.m.language_model(), input);
+  return model::sequence_logprobs(policy.m.language_model(), input, entropy);
 }
 
 void save_policy(PolicyModel& policy, const std::string& dir) {

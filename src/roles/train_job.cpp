@@ -37,6 +37,8 @@
 #include "ril/model/generator.h"
 #include "ril/model/llava_model.h"
 #include "ril/roles/discriminator_prompt.h"
+#include "ril/roles/eval_job.h"
+#include "ril/roles/greedy_answerer.h"
 #include "ril/roles/gradient_sync.h"
 #include "ril/roles/policy_model.h"
 #include "ril/roles/response_wire.h"
@@ -100,7 +102,8 @@ struct Inputs {
   model::ModelConfig student_config;
   std::string student_config_text;
   std::vector<std::string> teachers;  // selected teacher names, in order (source index)
-  std::vector<int64_t> train;         // train split indices
+  std::vector<int64_t> train;         // train split indices (the first --train-limit)
+  std::vector<int64_t> val;           // --val-every: the val questions scored
   bool use_teachers = false;          // teacher responses take part (D input, policy gradient)
   bool use_disc = false;              // D scores enter the reward (or are the stage's product)
   bool train_disc = false;
@@ -132,6 +135,15 @@ Inputs check_inputs(const TrainConfig& t) {
   in.dataset.emplace(as_config_error("--dataset", [&] { return data::Dataset::open(t.dataset); }));
   in.train = in.dataset->indices(data::Split::kTrain);
   RIL_CONFIG_CHECK(!in.train.empty(), "ril train: ", t.dataset, " has an empty train split");
+  if (t.train_limit > 0 && static_cast<int64_t>(in.train.size()) > t.train_limit) {
+    in.train.resize(static_cast<size_t>(t.train_limit));
+  }
+  if (t.val_every > 0) {
+    in.val = in.dataset->indices(data::Split::kVal);
+    RIL_CONFIG_CHECK(!in.val.empty(), "ril train: --val-every ", t.val_every, " but ", t.dataset,
+                     " has an empty val split");
+    if (static_cast<int64_t>(in.val.size()) > t.val_questions) in.val.resize(static_cast<size_t>(t.val_questions));
+  }
 
   RIL_CONFIG_CHECK(fs::exists(fs::path(t.student) / "config.json"), "ril train: --student '", t.student,
                    "' is not a model directory (no config.json); make one with ril sft");
@@ -218,7 +230,8 @@ const std::vector<std::string>& metric_columns() {
       "reward_student", "reward_teacher", "reward_disc_student", "reward_disc_teacher", "answer_acc_student",
       "answer_acc_teacher", "disc_loss", "disc_acc", "disc_acc_student", "disc_acc_teacher", "disc_prob_student",
       "disc_prob_teacher", "kl", "policy_loss", "pg_term", "entropy", "response_len_student", "response_len_teacher",
-      "tokens_per_s", "time_teacher", "time_rollout", "time_disc", "time_learner", "time_step", "lr", "bad_steps"};
+      "tokens_per_s", "time_teacher", "time_rollout", "time_disc", "time_learner", "time_step", "lr", "bad_steps",
+      "kl_student", "kl_teacher", "limit_hit_student", "limit_hit_teacher", "val_acc"};
   return columns;
 }
 
@@ -243,6 +256,10 @@ class TrainJob {
   // one step
   std::vector<Response> rollout(int64_t step, const std::vector<int64_t>& qids);
   std::vector<Response> teacher_pick(int64_t step, const std::vector<int64_t>& qids);
+  void fit_to_budget(Response& r) const;
+  std::vector<int64_t> response_text_ids(const std::string& text) const;
+  void validation_accuracy(int64_t step);
+  void warn_on_collapse(int64_t step);
   std::vector<double> discriminator_step(int64_t step, const std::vector<int64_t>& qids,
                                          std::vector<Response> students, std::vector<Response> teachers);
   void learner_step(int64_t step, const std::vector<int64_t>& qids, std::vector<Response> students,
@@ -271,6 +288,7 @@ class TrainJob {
   std::unique_ptr<torch::optim::AdamW> disc_opt_;
   std::vector<torch::Tensor> disc_params_;
   std::unique_ptr<dist::WeightSync> weight_sync_;
+  std::unique_ptr<GreedyAnswerer> val_answerer_;
   std::vector<std::map<int64_t, std::vector<std::string>>> teacher_rows_;  // [teacher][question]
   at::Generator cpu_rng_ = at::detail::getDefaultCPUGenerator();
   std::set<int64_t> nan_steps_ = fault_nan_steps();
@@ -511,13 +529,34 @@ std::vector<Response> TrainJob::teacher_pick(int64_t step, const std::vector<int
         resp.question = q;
         resp.sample = static_cast<int32_t>(s);
         resp.source = static_cast<int32_t>(t);
-        resp.finished = true;
         resp.text = pool[order[static_cast<size_t>(used++) % order.size()]];
+        fit_to_budget(resp);
         out.push_back(std::move(resp));
       }
     }
   }
   return out;
+}
+
+// One budget for every consumer of a teacher response (D, policy gradient, answer reward): a
+// cached response longer than a sampled one may be (--max-new-tokens tokens of the student's
+// tokenizer, the stop token included) is cut there, and only the cut text travels on, so D, the
+// learner and the answer check all judge the same text. A cut response is not `finished`.
+void TrainJob::fit_to_budget(Response& r) const {
+  const std::vector<int64_t> ids = response_text_ids(r.text);
+  r.finished = static_cast<int64_t>(ids.size()) + 1 <= t_.max_new_tokens;
+  if (r.finished) return;
+  std::vector<int32_t> cut(ids.begin(), ids.begin() + t_.max_new_tokens);
+  r.text = in_.tokenizer->decode(cut, /*skip_special=*/true);
+}
+
+// Response text -> token ids as the learner feeds them (no control tokens, no stop token).
+std::vector<int64_t> TrainJob::response_text_ids(const std::string& text) const {
+  text::EncodeOptions plain;
+  plain.allow_special = false;
+  plain.invalid_utf8 = text::InvalidUtf8::kReplace;
+  const std::vector<int32_t> ids = in_.tokenizer->encode(text, plain);
+  return std::vector<int64_t>(ids.begin(), ids.end());
 }
 
 // Discriminator group: one BCE update (unless frozen), then scores with the updated D. Returns,
@@ -677,9 +716,11 @@ void TrainJob::learner_step(int64_t step, const std::vector<int64_t>& qids, std:
     torch::Tensor lengths = torch::zeros({n}, torch::kFloat32);
     for (int64_t i = 0; i < n; ++i) {
       is_student[i] = all[static_cast<size_t>(i)].is_student();
-      lengths[i] = static_cast<float>(all[static_cast<size_t>(i)].is_student()
-                                          ? all[static_cast<size_t>(i)].ids.size()
-                                          : builder_->response_ids(all[static_cast<size_t>(i)].text).size());
+      const Response& r = all[static_cast<size_t>(i)];
+      lengths[i] = static_cast<float>(r.is_student() ? r.ids.size()
+                                      : r.finished   ? builder_->response_ids(r.text).size()
+                                                     : std::min<size_t>(response_text_ids(r.text).size(),
+                                                                        static_cast<size_t>(t_.max_new_tokens)));
     }
     auto mean_where = [&](const torch::Tensor& v, bool student) {
       const torch::Tensor m = student ? is_student : is_student.logical_not();
@@ -694,6 +735,10 @@ void TrainJob::learner_step(int64_t step, const std::vector<int64_t>& qids, std:
     row_["answer_acc_teacher"] = mean_where(corr, false);
     row_["response_len_student"] = mean_where(lengths, true);
     row_["response_len_teacher"] = mean_where(lengths, false);
+    torch::Tensor cut = torch::zeros({n}, torch::kFloat32);
+    for (int64_t i = 0; i < n; ++i) cut[i] = all[static_cast<size_t>(i)].finished ? 0.0F : 1.0F;
+    row_["limit_hit_student"] = mean_where(cut, true);
+    row_["limit_hit_teacher"] = in_.use_teachers ? mean_where(cut, false) : std::nan("");
     const char* disc_names[kDiscStats] = {"disc_loss", "disc_acc", "disc_acc_student", "disc_acc_teacher",
                                           "disc_prob_student", "disc_prob_teacher"};
     for (int k = 0; k < kDiscStats; ++k) {
@@ -711,17 +756,19 @@ void TrainJob::learner_step(int64_t step, const std::vector<int64_t>& qids, std:
     if (position.at(r.question) % group.size() != group.rank()) continue;
     rows.push_back(i);
     rows_q.push_back(r.question);
-    std::vector<int64_t> ids = r.is_student() ? r.ids : builder_->response_ids(r.text);
+    std::vector<int64_t> ids = r.is_student() ? r.ids : r.finished ? builder_->response_ids(r.text)
+                                                                    : response_text_ids(r.text);
     if (static_cast<int64_t>(ids.size()) > t_.max_new_tokens) ids.resize(static_cast<size_t>(t_.max_new_tokens));
     response_ids.push_back(std::move(ids));
   }
   student_->module().train();
   student_opt_->zero_grad();
-  std::vector<double> local(5, 0.0);  // loss, pg term, kl*tokens, logp sum over student tokens, student tokens
-  double tokens = 0;
+  // Sums over this rank's rows, added up over the learner group: see `sum[...]` below.
+  std::vector<double> local(10, 0.0);
   if (!rows.empty()) {
     const SftBatch b = builder_->build_with_responses(*in_.dataset, rows_q, response_ids);
-    const torch::Tensor logp = response_logprobs(*student_, b);
+    torch::Tensor entropy;
+    const torch::Tensor logp = response_logprobs(*student_, b, &entropy);
     torch::Tensor logp_ref;
     {  // also with beta = 0: the KL is still measured and logged
       torch::NoGradGuard no_grad;
@@ -743,16 +790,23 @@ void TrainJob::learner_step(int64_t step, const std::vector<int64_t>& qids, std:
     loss.backward();
     torch::Tensor student_rows = torch::zeros({static_cast<int64_t>(rows.size())}, torch::kBool);
     for (size_t k = 0; k < rows.size(); ++k) student_rows[static_cast<int64_t>(k)] = all[static_cast<size_t>(rows[k])].is_student();
-    const torch::Tensor smask = b.response_mask.to(torch::kBool) & student_rows.unsqueeze(1);
-    local = {loss.item<double>(), res.pg_term.item<double>(),
-             res.mean_kl.item<double>() * res.num_tokens.item<double>(),
-             logp.detach().masked_select(smask).sum().item<double>(), smask.sum().item<double>()};
-    tokens = static_cast<double>(b.total_tokens);
-    local.push_back(res.num_tokens.item<double>());
-  } else {
-    local.push_back(0.0);
+    const torch::Tensor valid = b.response_mask.to(torch::kBool);
+    const torch::Tensor smask = valid & student_rows.unsqueeze(1);
+    const torch::Tensor tmask = valid & student_rows.logical_not().unsqueeze(1);
+    auto masked_sum = [](const torch::Tensor& v, const torch::Tensor& m) {
+      return v.to(torch::kFloat64).masked_select(m).sum().item<double>();
+    };
+    local = {loss.item<double>(),
+             res.pg_term.item<double>(),
+             masked_sum(res.token_kl, smask),   // 2: KL on student tokens
+             masked_sum(entropy, smask),        // 3: token entropy on student tokens
+             smask.sum().item<double>(),        // 4: student tokens
+             res.num_tokens.item<double>(),     // 5: all tokens
+             static_cast<double>(b.total_tokens),  // 6: prompt + response tokens (throughput)
+             masked_sum(res.token_kl, tmask),   // 7: KL on teacher tokens
+             tmask.sum().item<double>(),        // 8: teacher tokens
+             masked_sum(res.token_kl, valid)};  // 9: KL on all tokens
   }
-  local.push_back(tokens);
   const std::vector<double> sum = allreduce_gradients(group, student_params_, local, dist::ReduceOp::kSum);
   const bool finite = std::isfinite(sum[0]) && gradients_finite(student_params_);
   if (finite) {
@@ -774,11 +828,38 @@ void TrainJob::learner_step(int64_t step, const std::vector<int64_t>& qids, std:
   time_[3] += seconds_since(t0);
   learner_tokens_ = sum[6];
   if (group.rank() == 0) {
+    auto ratio = [](double a, double b) { return b > 0 ? a / b : std::nan(""); };
     row_["policy_loss"] = sum[0];
     row_["pg_term"] = sum[1];
-    row_["kl"] = sum[5] > 0 ? sum[2] / sum[5] : std::nan("");
-    row_["entropy"] = sum[4] > 0 ? -sum[3] / sum[4] : std::nan("");  // sampled-token estimate
+    row_["kl"] = ratio(sum[9], sum[5]);
+    row_["kl_student"] = ratio(sum[2], sum[4]);
+    row_["kl_teacher"] = ratio(sum[7], sum[8]);
+    row_["entropy"] = ratio(sum[3], sum[4]);  // mean token entropy of the policy on student tokens
   }
+}
+
+// --val-every: greedy accuracy of the current student on the first --val-questions val questions,
+// scored as `ril eval` scores them. The learner group shares the questions (eval batches of 16
+// dealt round-robin) and adds up the counts; the learner root records val_acc.
+void TrainJob::validation_accuracy(int64_t step) {
+  if (!is(Role::kLearner) || !in_.train_student || t_.val_every <= 0) return;
+  if (step % t_.val_every != 0 && step != t_.steps) return;
+  dist::Communicator& group = *g_.group(Role::kLearner);
+  if (!val_answerer_) {
+    val_answerer_ = std::make_unique<GreedyAnswerer>(*in_.tokenizer, in_.student_config, t_.val_max_new_tokens,
+                                                     "ril train --val-every");
+  }
+  student_->module().eval();
+  double counts[2] = {0, 0};  // correct, answered
+  for (const std::vector<int64_t>& batch : eval_batches_for_rank(in_.val, 16, group.rank(), group.size())) {
+    for (const EvalAnswer& a : val_answerer_->answer(student_->m, *in_.dataset, batch, g_.device())) {
+      counts[0] += checker_.check(a.response, in_.dataset->answer(a.index), in_.dataset->question(a.index)).correct;
+      counts[1] += 1;
+    }
+  }
+  torch::Tensor total = torch::tensor({counts[0], counts[1]}, torch::kFloat64);
+  if (group.size() > 1) group.allreduce(total, dist::ReduceOp::kSum);
+  if (group.rank() == 0) row_["val_acc"] = total[0].item<double>() / std::max(1.0, total[1].item<double>());
 }
 
 void TrainJob::run() {
@@ -874,6 +955,7 @@ void TrainJob::run() {
     }
     if (weight_sync_) weight_sync_->sync(step + 2);
     ++step;
+    validation_accuracy(step);
 
     // One world allreduce: the slowest rank's time per group, and any stop signal.
     torch::Tensor shared = torch::tensor({time_[0], time_[1], time_[2], time_[3],
@@ -904,13 +986,17 @@ void TrainJob::run() {
         line << " | answer S " << row_["answer_acc_student"];
         if (in_.use_disc) line << " | D acc " << row_["disc_acc"] << " loss " << std::setprecision(3) << row_["disc_loss"];
         if (ril) line << std::setprecision(4) << " | kl " << row_["kl"] << " loss " << row_["policy_loss"];
+        if (ril) line << std::setprecision(2) << " H " << row_["entropy"];
         line << std::setprecision(1) << " | len S " << row_["response_len_student"];
         if (in_.use_teachers) line << " T " << row_["response_len_teacher"];
+        line << std::setprecision(2) << " cut S " << row_["limit_hit_student"];
+        if (row_.count("val_acc")) line << " | val " << std::setprecision(3) << row_["val_acc"];
         line << std::setprecision(0) << " | " << row_["tokens_per_s"] << " tok/s | s/group tea " << std::setprecision(1)
              << row_["time_teacher"] << " roll " << row_["time_rollout"] << " disc " << row_["time_disc"] << " learn "
              << row_["time_learner"] << " | eta " << duration_text(eta);
         log_info("train", line.str());
       }
+      warn_on_collapse(step);
     }
     checkpointed_last = false;
     if (t_.checkpoint_every > 0 && step % t_.checkpoint_every == 0 && step < t_.steps) {
@@ -929,6 +1015,24 @@ void TrainJob::run() {
   }
   if (!checkpointed_last) save_checkpoint(step);
   finish(step);
+}
+
+// Collapse is visible, not silent: a warning on every step where the KL to the reference on the
+// student's own tokens passes --warn-kl, or where more than --warn-limit-share of the sampled
+// responses run to --max-new-tokens without a stop token (the usual signs of a policy that
+// drifted into repetition). Metrics rank only.
+void TrainJob::warn_on_collapse(int64_t step) {
+  if (t_.stage != "ril") return;
+  const double kl = row_["kl_student"], cut = row_["limit_hit_student"];
+  if (kl > t_.warn_kl) {
+    log_warn("train", "step ", step, ": KL to the reference on student tokens is ", kl, " (> --warn-kl ", t_.warn_kl,
+             "): the student is drifting; lower --lr or raise --beta if it keeps growing");
+  }
+  if (cut > t_.warn_limit_share) {
+    log_warn("train", "step ", step, ": ", std::lround(100 * cut), "% of student responses hit --max-new-tokens ",
+             t_.max_new_tokens, " without a stop token (> --warn-limit-share ", t_.warn_limit_share,
+             "): a sign of collapse into repetition");
+  }
 }
 
 // Final models: the student (ril stage) from the learner root, the discriminator from its root.

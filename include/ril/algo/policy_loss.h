@@ -54,6 +54,8 @@ struct PolicyLossResult {
   torch::Tensor mean_ratio;     // mean r per valid token
   torch::Tensor entropy;        // mean token entropy of softmax(logits); undefined without logits
   torch::Tensor num_tokens;     // number of valid tokens
+  torch::Tensor token_kl;       // detached [N, T] KL_k3 per token, 0 at masked positions (for
+                                // the per-source KL figures: student vs teacher tokens)
 };
 
 PolicyLossResult policy_loss(const PolicyLossInput& input, const PolicyLossOptions& options);

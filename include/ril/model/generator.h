@@ -62,6 +62,9 @@ struct TeacherForcedInput {
 // log pi(response_t | prompt, response_<t) for every response position, in ONE forward over
 // [prompt ; response]: [B, R] float32, 0 where response_mask is 0. Differentiable (the learner
 // calls it with grad enabled). Unmodified distribution, as GenerationResult::logprobs.
-torch::Tensor sequence_logprobs(Qwen2ForCausalLM& lm, const TeacherForcedInput& input);
+// `entropy` (optional): receives the detached token entropy -sum_v p log p of the same
+// distribution at every response position, [B, R] float32, 0 at pads (collapse monitoring).
+torch::Tensor sequence_logprobs(Qwen2ForCausalLM& lm, const TeacherForcedInput& input,
+                                torch::Tensor* entropy = nullptr);
 
 }  // namespace ril::model

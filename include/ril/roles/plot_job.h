@@ -23,8 +23,10 @@
 
 namespace ril::roles {
 
-// reward_student, reward_teacher, disc_accuracy, kl, policy_loss, disc_loss,
-// response_len_student, tokens_per_s.
+// The RIL curves a user watches: val_acc, reward_student, reward_teacher, answer_acc_student,
+// disc_acc, kl_student, kl_teacher, entropy, response_len_student, limit_hit_student,
+// policy_loss, disc_loss (those the table has; a column measured every few steps is drawn
+// through its points).
 const std::vector<std::string>& default_plot_metrics();
 
 // The columns to draw (see above). Throws ConfigError naming an unknown metric and listing the

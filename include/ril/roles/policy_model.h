@@ -23,8 +23,9 @@ struct PolicyModel {
 // Every parameter with its (HF) name, in registration order.
 io::NamedTensors named_parameters(torch::nn::Module& module);
 
-// log pi(response | prompt[, image]) [B, R] in one teacher-forced forward, 0 at response pads.
-torch::Tensor response_logprobs(PolicyModel& policy, const SftBatch& batch);
+// log pi(response | prompt[, image]) [B, R] in one teacher-forced forward, 0 at response pads;
+// `entropy` as in model::sequence_logprobs.
+torch::Tensor response_logprobs(PolicyModel& policy, const SftBatch& batch, torch::Tensor* entropy = nullptr);
 
 // save_pretrained of whichever model it is.
 void save_policy(PolicyModel& policy, const std::string& dir);

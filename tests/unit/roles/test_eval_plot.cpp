@@ -131,9 +131,9 @@ io::MetricsData table(const std::vector<std::string>& columns, int64_t rows) {
 }
 
 TEST(PlotJob, SelectsMetrics) {
-  const io::MetricsData d = table({"lr", "kl", "reward_student", "extra", "tokens_per_s"}, 5);
+  const io::MetricsData d = table({"lr", "kl", "reward_student", "extra", "kl_student", "val_acc"}, 5);
   // Default: the standard set, in its order, where present.
-  EXPECT_EQ(roles::select_plot_metrics(d, {}), (std::vector<std::string>{"reward_student", "kl", "tokens_per_s"}));
+  EXPECT_EQ(roles::select_plot_metrics(d, {}), (std::vector<std::string>{"val_acc", "reward_student", "kl_student"}));
   // No standard name at all: every column.
   const io::MetricsData other = table({"a", "b"}, 3);
   EXPECT_EQ(roles::select_plot_metrics(other, {}), (std::vector<std::string>{"a", "b"}));
@@ -145,7 +145,7 @@ TEST(PlotJob, SelectsMetrics) {
   } catch (const ConfigError& e) {
     const std::string what = e.what();
     EXPECT_NE(what.find("--metrics 'reward_teacher' is not a column of /runs/x/metrics.h5"), std::string::npos) << what;
-    EXPECT_NE(what.find("lr, kl, reward_student, extra, tokens_per_s"), std::string::npos) << what;
+    EXPECT_NE(what.find("lr, kl, reward_student, extra, kl_student, val_acc"), std::string::npos) << what;
   }
 }
 
