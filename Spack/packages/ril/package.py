@@ -22,7 +22,7 @@ class Ril(CMakePackage, CudaPackage):
     version("main", branch="main")
     # A release is a tag plus the commit it must resolve to: Spack checks out the tag and refuses
     # it if it is not that commit (git versions have no tarball checksum; this is their check).
-    version("0.1.0", tag="v0.1.0", commit="adb1cc767e28e9e0e4746e5bfbf2e259aba584cd")
+    version("0.1.0", tag="v0.1.0", commit="bd8dea764c010af9424a2a97bb8c2e7dffeda461")
 
     generator("ninja")
 
