@@ -340,9 +340,10 @@ bool H5File::exists(const std::string& path) const { return impl_->exists(path);
 
 bool H5File::is_group(const std::string& path) const {
   if (!impl_->exists(path)) return false;
-  H5O_info_t info{};
-  RIL_H5_CHECK(H5Oget_info_by_name(impl_->file.get(), path.c_str(), &info, H5P_DEFAULT), impl_->where(path));
-  return info.type == H5O_TYPE_GROUP;
+  // H5Oopen + H5Iget_type read the same in HDF5 1.10 and 1.14. H5Oget_info_by_name does not: a
+  // 4-argument function in 1.10, a macro for the 5-argument H5Oget_info_by_name3 from 1.12 on.
+  Handle object(RIL_H5_CHECK(H5Oopen(impl_->file.get(), path.c_str(), H5P_DEFAULT), impl_->where(path)), H5Oclose);
+  return H5Iget_type(object.get()) == H5I_GROUP;
 }
 
 std::vector<std::string> H5File::list(const std::string& group) const {
