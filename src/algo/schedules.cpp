@@ -26,15 +26,20 @@ LrSchedule::LrSchedule(const LrScheduleOptions& options) : options_(options) {
                    ", end ", options.end_lr);
   RIL_CONFIG_CHECK(options.total_steps >= 1, "lr schedule: total_steps must be >= 1, got ",
                    options.total_steps);
+  RIL_CONFIG_CHECK(options.warmup_steps >= 0, "lr schedule: warmup_steps must be >= 0, got ", options.warmup_steps);
 }
 
 double LrSchedule::lr(int64_t step) const {
   RIL_CHECK(step >= 0, "lr schedule: negative step ", step);
-  if (options_.kind == LrScheduleKind::kConstant || options_.total_steps == 1) {
+  const int64_t warmup = options_.warmup_steps;
+  if (step < warmup) {
+    return options_.start_lr * static_cast<double>(step + 1) / static_cast<double>(warmup);
+  }
+  const int64_t last = options_.total_steps - warmup - 1;
+  if (options_.kind == LrScheduleKind::kConstant || last <= 0) {
     return options_.start_lr;
   }
-  const int64_t last = options_.total_steps - 1;
-  const double frac = static_cast<double>(std::min(step, last)) / static_cast<double>(last);
+  const double frac = static_cast<double>(std::min(step - warmup, last)) / static_cast<double>(last);
   return options_.start_lr + (options_.end_lr - options_.start_lr) * frac;
 }
 

@@ -104,6 +104,7 @@ const std::vector<Command>& commands() {
              ("batch", bind(&c.sft.batch), "examples per learner rank per update")
              ("lr", po::value(&c.sft.lr)->default_value(c.sft.lr, "1e-05"), "learning rate of the first update")
              ("lr-end", po::value(&c.sft.lr_end)->default_value(c.sft.lr_end, "1e-06"), "learning rate of the last update (linear decay)")
+             ("warmup-steps", bind(&c.sft.warmup_steps), "linear warm-up from 0 to --lr over the first K updates, then the decay")
              ("weight-decay", bind(&c.sft.weight_decay), "AdamW weight decay")
              ("max-response-tokens", bind(&c.sft.max_response_tokens), "response tokens kept per example")
              ("checkpoint-every", bind(&c.sft.checkpoint_every), "checkpoint every K updates (0: only at the end)")
@@ -296,6 +297,8 @@ void check_values(const Config& c) {
     RIL_CONFIG_CHECK(s.steps >= 1, "--steps must be >= 1, got ", s.steps);
     RIL_CONFIG_CHECK(s.batch >= 1, "--batch must be >= 1, got ", s.batch);
     RIL_CONFIG_CHECK(s.lr >= 0 && s.lr_end >= 0, "--lr and --lr-end must be >= 0");
+    RIL_CONFIG_CHECK(s.warmup_steps >= 0 && s.warmup_steps < s.steps, "--warmup-steps must be in [0, --steps), got ",
+                     s.warmup_steps);
     RIL_CONFIG_CHECK(s.weight_decay >= 0, "--weight-decay must be >= 0, got ", s.weight_decay);
     RIL_CONFIG_CHECK(s.max_response_tokens >= 1, "--max-response-tokens must be >= 1, got ", s.max_response_tokens);
     RIL_CONFIG_CHECK(s.checkpoint_every >= 0, "--checkpoint-every must be >= 0, got ", s.checkpoint_every);

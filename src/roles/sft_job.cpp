@@ -220,6 +220,7 @@ void run_sft_job(const dist::RankGroups& groups, const Config& config) {
   lo.start_lr = s.lr;
   lo.end_lr = s.lr_end;
   lo.total_steps = s.steps;
+  lo.warmup_steps = s.warmup_steps;
   const algo::LrSchedule schedule(lo);
   at::Generator cpu_rng = at::detail::getDefaultCPUGenerator();
 

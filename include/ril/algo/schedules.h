@@ -21,14 +21,19 @@ struct LrScheduleOptions {
   double start_lr = 1e-6;    // lr of update 0 (constant: of every update)
   double end_lr = 1e-6;      // linear: lr of update total_steps - 1 and after
   int64_t total_steps = 1;   // linear: number of updates of the decay (>= 1)
+  // Updates 0..warmup_steps-1 ramp linearly up to start_lr ((k + 1) / warmup_steps of it);
+  // the schedule above then runs from update warmup_steps on. A short warm-up lets a freshly
+  // initialised model take a larger learning rate (Adam's moments settle first).
+  int64_t warmup_steps = 0;
 };
 
 class LrSchedule {
  public:
   // Throws ril::ConfigError for a negative lr or total_steps < 1.
   explicit LrSchedule(const LrScheduleOptions& options);
-  // lr of update `step` (0-based, >= 0). Linear: start + (end - start) * min(step, N-1) / (N-1),
-  // so update 0 uses start_lr and update N-1 (the last) uses end_lr; N == 1 gives start_lr.
+  // lr of update `step` (0-based, >= 0). After the warm-up (W updates), with s = step - W and
+  // N = total_steps - W: linear start + (end - start) * min(s, N-1) / (N-1), so the first update
+  // after the warm-up uses start_lr and the last (N-1) uses end_lr; N <= 1 gives start_lr.
   double lr(int64_t step) const;
   const LrScheduleOptions& options() const { return options_; }
 

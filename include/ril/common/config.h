@@ -71,6 +71,7 @@ struct SftConfig {
   int64_t batch = 8;                 // examples per learner rank per step
   double lr = 1e-5;                  // paper: 1e-5 decaying linearly to 1e-6
   double lr_end = 1e-6;
+  int64_t warmup_steps = 0;          // linear warm-up to --lr over the first K updates
   double weight_decay = 0.0;
   int64_t max_response_tokens = 128;
   int64_t checkpoint_every = 0;      // 0: only at the end
