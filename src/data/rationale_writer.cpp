@@ -142,52 +142,57 @@ std::string capitalised(std::string text) {
   return text;
 }
 
-// "row 2, column 3"
-std::string cell(const Scene& scene, const SceneObject& o) {
-  return cat("row ", scene.row_of(o), ", column ", scene.column_of(o));
+// Where an object stands on the board: "top left", "centre", "bottom right" on a 3x3 board,
+// "row 2 column 3" on other boards.
+std::string place(const Scene& scene, const SceneObject& o) {
+  const int r = scene.row_of(o), c = scene.column_of(o);
+  if (scene.grid != 3) return cat("row ", r, " column ", c);
+  static const char* rows[] = {"top", "middle", "bottom"};
+  static const char* columns[] = {"left", "centre", "right"};
+  if (r == 2 && c == 2) return "centre";
+  return cat(rows[r - 1], " ", columns[c - 1]);
 }
 
-// The step-by-step style on a grid board: short reasoning over cells (what a model that sees one
-// object per image token can check), not pixel coordinates.
+// "red circle", "blue 7"
+std::string item(const SceneObject& o) {
+  return o.shape == ShapeKind::kDigit ? cat(colour_name(o.colour), " ", o.digit)
+                                      : cat(colour_name(o.colour), " ", shape_name(o.shape));
+}
+
+// The step-by-step style on a grid board: first every object with its cell in reading order
+// (top left to bottom right, the order of the image patches), then the short reasoning of the
+// terse style with the cells it needs. Describing the whole scene gives every example dense
+// supervision of what each image token shows, which is how small models learn to see here.
 std::string steps_on_grid(const Scene& scene, const TaskQuery& q, const std::string& answer) {
+  std::vector<SceneObject> reading = scene.objects;
+  std::stable_sort(reading.begin(), reading.end(), [&](const SceneObject& a, const SceneObject& b) {
+    return std::make_pair(scene.row_of(a), scene.column_of(a)) < std::make_pair(scene.row_of(b), scene.column_of(b));
+  });
+  std::string out = "I see ";
+  for (size_t i = 0; i < reading.size(); ++i) out += cat(i ? ", " : "", item(reading[i]), " ", place(scene, reading[i]));
+  out += ". ";
   switch (q.family) {
     case TaskFamily::kCounting: {
       std::string cells;
-      int n = 0;
-      for (const SceneObject& o : scene.left_to_right()) {
-        if (o.is(q.colour, q.shape)) cells += cat(n++ ? "; " : "", cell(scene, o));
+      for (const SceneObject& o : reading) {
+        if (o.is(q.colour, q.shape)) cells += cat(cells.empty() ? "" : ", ", place(scene, o));
       }
-      return capitalised(cat(colour_name(q.colour), " ", shape_plural(q.shape), ": ", n ? cells : "none", ". That makes ", n, "."));
-    }
-    case TaskFamily::kAttribute: {
-      for (const SceneObject& o : scene.objects) {
-        if (o.shape == q.shape) return cat("The ", shape_name(q.shape), " is in ", cell(scene, o), ", and it is ", answer, ".");
-      }
-      return "";
+      out += capitalised(cat(colour_name(q.colour), " ", shape_plural(q.shape), ": ", cells.empty() ? "none" : cells, ". "));
+      break;
     }
     case TaskFamily::kSpatial: {
-      const SceneObject& a = scene.objects[static_cast<size_t>(q.object_a)];
-      const SceneObject& b = scene.objects[static_cast<size_t>(q.object_b)];
-      const bool horizontal = q.relation == Relation::kLeftOf || q.relation == Relation::kRightOf;
-      const char* axis = horizontal ? "column" : "row";
-      const int va = horizontal ? scene.column_of(a) : scene.row_of(a);
-      const int vb = horizontal ? scene.column_of(b) : scene.row_of(b);
-      const std::string na = cat(colour_name(a.colour), " ", shape_name(a.shape));
-      const std::string nb = cat(colour_name(b.colour), " ", shape_name(b.shape));
-      return cat("The ", na, " is in ", axis, " ", va, ", the ", nb, " in ", axis, " ", vb, ", so the ", na,
-                 answer == "yes" ? " is " : " is not ", relation_phrase(q.relation), " the ", nb, ".");
+      for (int index : {q.object_a, q.object_b}) {
+        const SceneObject& o = scene.objects[static_cast<size_t>(index)];
+        out += capitalised(cat(item(o), ": ", place(scene, o), ". "));
+      }
+      break;
     }
-    case TaskFamily::kComparison: {
-      const int n1 = scene.count(q.shape), n2 = scene.count(q.other_shape);
-      return capitalised(cat(shape_plural(q.shape), ": ", n1, ". ", capitalised(shape_plural(q.other_shape)), ": ", n2,
-                             ". ", n1, n1 > n2 ? " is more than " : " is not more than ", n2, "."));
-    }
-    case TaskFamily::kArithmetic: {
-      const std::vector<int> d = digits_left_to_right(scene);
-      return cat("The digits are ", number_list(d, ", "), ". ", terse(scene, q, answer));
-    }
+    case TaskFamily::kAttribute:
+    case TaskFamily::kComparison:
+    case TaskFamily::kArithmetic:
+      break;
   }
-  return "";
+  return out + terse(scene, q, answer);
 }
 
 }  // namespace

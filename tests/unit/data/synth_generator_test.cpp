@@ -256,9 +256,16 @@ TEST(SynthGenerator, GridScenesHaveOneObjectFillingEachUsedCell) {
       EXPECT_TRUE(cells.insert(static_cast<int>(obj.cy()) / 16 * 3 + static_cast<int>(obj.cx()) / 16).second)
           << "#" << i << " two objects in one cell: " << e.scene_json;
     }
+    // The step-by-step style starts with the whole scene, each object with its cell's name.
     const std::string& steps = e.rationales.at("steps");
-    if (e.family == "attribute" || e.family == "spatial") {
-      EXPECT_TRUE(steps.find("row ") != std::string::npos || steps.find("column ") != std::string::npos) << steps;
+    EXPECT_EQ(steps.rfind("I see ", 0), 0u) << steps;
+    static const char* rows[] = {"top", "middle", "bottom"};
+    static const char* columns[] = {"left", "centre", "right"};
+    for (const Obj& obj : parse_scene(e.scene_json)) {
+      const int r = static_cast<int>(obj.cy()) / 16, c = static_cast<int>(obj.cx()) / 16;
+      const std::string where = r == 1 && c == 1 ? "centre" : std::string(rows[r]) + " " + columns[c];
+      const std::string what = obj.colour + " " + (obj.shape == "digit" ? std::to_string(obj.digit) : obj.shape);
+      EXPECT_NE(steps.find(what + " " + where), std::string::npos) << what << " " << where << " in: " << steps;
     }
     EXPECT_EQ(steps.find("("), std::string::npos) << "grid rationales name cells, not pixels: " << steps;
   }
