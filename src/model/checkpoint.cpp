@@ -164,36 +164,35 @@ LlavaForConditionalGeneration load_llava(const std::string& dir) {
   return load_pretrained(dir).llava;
 }
 
-void save_pretrained(Qwen2ForCausalLM& lm, const std::string& dir, const SaveOptions& options) {
+namespace {
+
+// Wraps one family's module in a PretrainedModel (member `slot`, config `field`) and saves it.
+template <typename Holder, typename Config>
+void save_module(Holder& module, ModelKind kind, Config ModelConfig::*field, Holder PretrainedModel::*slot,
+                 const std::string& dir, const SaveOptions& options) {
   PretrainedModel m;
-  m.config.kind = ModelKind::kQwen2;
-  m.config.qwen2 = lm->config();
-  m.lm = lm;
+  m.config.kind = kind;
+  m.config.*field = module->config();
+  m.*slot = module;
   m.save(dir, options);
+}
+
+}  // namespace
+
+void save_pretrained(Qwen2ForCausalLM& lm, const std::string& dir, const SaveOptions& options) {
+  save_module(lm, ModelKind::kQwen2, &ModelConfig::qwen2, &PretrainedModel::lm, dir, options);
 }
 
 void save_pretrained(LlavaForConditionalGeneration& llava, const std::string& dir, const SaveOptions& options) {
-  PretrainedModel m;
-  m.config.kind = ModelKind::kLlava;
-  m.config.llava = llava->config();
-  m.llava = llava;
-  m.save(dir, options);
+  save_module(llava, ModelKind::kLlava, &ModelConfig::llava, &PretrainedModel::llava, dir, options);
 }
 
 void save_pretrained(Qwen2_5_VLForConditionalGeneration& model, const std::string& dir, const SaveOptions& options) {
-  PretrainedModel m;
-  m.config.kind = ModelKind::kQwen2_5_VL;
-  m.config.qwen2_5_vl = model->config();
-  m.qwen2_5_vl = model;
-  m.save(dir, options);
+  save_module(model, ModelKind::kQwen2_5_VL, &ModelConfig::qwen2_5_vl, &PretrainedModel::qwen2_5_vl, dir, options);
 }
 
 void save_pretrained(InternVLForConditionalGeneration& model, const std::string& dir, const SaveOptions& options) {
-  PretrainedModel m;
-  m.config.kind = ModelKind::kInternVL;
-  m.config.internvl = model->config();
-  m.internvl = model;
-  m.save(dir, options);
+  save_module(model, ModelKind::kInternVL, &ModelConfig::internvl, &PretrainedModel::internvl, dir, options);
 }
 
 void PretrainedModel::save(const std::string& dir, const SaveOptions& options) {

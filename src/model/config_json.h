@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <string>
 #include <utility>
 #include <vector>
@@ -80,6 +81,19 @@ inline int64_t get_square(const json& j, const char* key, int64_t fallback, cons
   }
   return get_required<int64_t>(j, key, source);
 }
+
+// A 3-value list (image_mean / image_std), or `fallback` when absent.
+inline std::array<double, 3> get_rgb(const json& j, const char* key, const std::array<double, 3>& fallback,
+                                     const std::string& source) {
+  if (!j.contains(key) || j.at(key).is_null()) return fallback;
+  const auto v = get_required<std::vector<double>>(j, key, source);
+  RIL_CONFIG_CHECK(v.size() == 3, source, ": key '", key, "' must have 3 values, got ", j.at(key).dump());
+  return {v[0], v[1], v[2]};
+}
+
+// preprocessor_config.json switches that ril implements one setting of (both families):
+// do_resize / do_rescale / do_normalize true, rescale_factor 1/255, resample 3 (bicubic).
+void check_fixed_processor_keys(const json& j, const std::string& source);
 
 // Reads a whole JSON file; errors name the file.
 json read_json_file(const std::string& file);

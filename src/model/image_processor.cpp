@@ -26,12 +26,20 @@ RgbImage rgb_image(int64_t height, int64_t width, std::vector<uint8_t> pixels) {
   return RgbImage{height, width, std::move(pixels)};
 }
 
+torch::Tensor normalise_image(const RgbImage& image, const std::array<double, 3>& mean, const std::array<double, 3>& stdev) {
+  torch::Tensor x = torch::from_blob(const_cast<uint8_t*>(image.pixels.data()), {image.height, image.width, 3},
+                                     torch::kUInt8);
+  x = x.permute({2, 0, 1}).to(torch::kFloat64).div(255.0);  // [3, H, W]
+  const torch::Tensor m = torch::tensor({mean[0], mean[1], mean[2]}, torch::kFloat64).view({3, 1, 1});
+  const torch::Tensor s = torch::tensor({stdev[0], stdev[1], stdev[2]}, torch::kFloat64).view({3, 1, 1});
+  return ((x - m) / s).to(torch::kFloat32);
+}
+
 ImageInputs siglip_preprocess(const LlavaConfig& config, const RgbImage& image) {
   const int64_t s = config.vision_config.image_size;
   const RgbImage sized = (image.height == s && image.width == s) ? image : resize_bicubic(image, s, s);
-  torch::Tensor x = torch::from_blob(const_cast<uint8_t*>(sized.pixels.data()), {s, s, 3}, torch::kUInt8);
   ImageInputs out;
-  out.pixel_values = ((x.permute({2, 0, 1}).to(torch::kFloat32) / 255.0 - 0.5) / 0.5).unsqueeze(0).contiguous();
+  out.pixel_values = normalise_image(sized, {0.5, 0.5, 0.5}, {0.5, 0.5, 0.5}).unsqueeze(0);
   out.tokens = {config.num_image_tokens()};
   return out;
 }

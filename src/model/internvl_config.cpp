@@ -41,14 +41,6 @@ InternVLVisionConfig parse_vision(const json& v, const std::string& src) {
   return c;
 }
 
-std::array<double, 3> get_rgb(const json& j, const char* key, const std::array<double, 3>& fallback,
-                              const std::string& source) {
-  if (!j.contains(key) || j.at(key).is_null()) return fallback;
-  const auto v = get_required<std::vector<double>>(j, key, source);
-  RIL_CONFIG_CHECK(v.size() == 3, source, ": key '", key, "' must have 3 values, got ", j.at(key).dump());
-  return {v[0], v[1], v[2]};
-}
-
 }  // namespace
 
 void InternVLVisionConfig::validate(const std::string& source) const {
@@ -132,13 +124,7 @@ void parse_internvl_image_processor(const json& j, const std::string& source, In
   RIL_CONFIG_CHECK(type == "GotOcr2ImageProcessor" || type == "GotOcr2ImageProcessorFast", source,
                    ": key 'image_processor_type' = '", type,
                    "' is not supported (supported: GotOcr2ImageProcessor, GotOcr2ImageProcessorFast)");
-  for (const char* key : {"do_resize", "do_rescale", "do_normalize"}) {
-    RIL_CONFIG_CHECK(get_optional<bool>(j, key, true, source), source, ": key '", key, "' = false is not supported");
-  }
-  RIL_CONFIG_CHECK(get_optional<int64_t>(j, "resample", 3, source) == 3, source,
-                   ": key 'resample' is not supported (only 3, bicubic)");
-  RIL_CONFIG_CHECK(std::abs(get_optional<double>(j, "rescale_factor", 1.0 / 255, source) - 1.0 / 255) < 1e-9,
-                   source, ": key 'rescale_factor' is not supported (only 1/255)");
+  check_fixed_processor_keys(j, source);
   RIL_CONFIG_CHECK(!get_optional<bool>(j, "do_center_crop", false, source), source,
                    ": key 'do_center_crop' = true is not supported");
   if (j.contains("size") && j.at("size").is_object()) {

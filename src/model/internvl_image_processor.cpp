@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include "ril/common/error.h"
+#include "ril/model/image_processor.h"
 
 namespace ril::model {
 namespace {
@@ -16,15 +17,6 @@ void check_size(const InternVLConfig& config, int64_t height, int64_t width) {
   const int64_t p = config.vision_config.patch_size;
   RIL_CONFIG_CHECK(height >= p && width >= p, "InternVL: a ", height, "x", width,
                    " image is smaller than one patch (", p, " px, vision_config.patch_size)");
-}
-
-torch::Tensor normalise(const RgbImage& image, const InternVLImageProcessorConfig& p) {
-  torch::Tensor x = torch::from_blob(const_cast<uint8_t*>(image.pixels.data()), {image.height, image.width, 3},
-                                     torch::kUInt8);
-  x = x.permute({2, 0, 1}).to(torch::kFloat64).div(255.0);
-  torch::Tensor m = torch::tensor({p.image_mean[0], p.image_mean[1], p.image_mean[2]}, torch::kFloat64).view({3, 1, 1});
-  torch::Tensor s = torch::tensor({p.image_std[0], p.image_std[1], p.image_std[2]}, torch::kFloat64).view({3, 1, 1});
-  return ((x - m) / s).to(torch::kFloat32);
 }
 
 }  // namespace
@@ -77,9 +69,9 @@ ImageInputs internvl_preprocess(const InternVLConfig& config, const RgbImage& im
                                         : std::pair<int64_t, int64_t>{1, 1};
   const RgbImage canvas = resize_bicubic(image, rows * s, cols * s);
   for (int64_t i = 0; i < rows * cols; ++i) {
-    tiles.push_back(normalise(crop(canvas, (i / cols) * s, (i % cols) * s, s, s), p));
+    tiles.push_back(normalise_image(crop(canvas, (i / cols) * s, (i % cols) * s, s, s), p.image_mean, p.image_std));
   }
-  if (tiles.size() > 1) tiles.push_back(normalise(resize_bicubic(image, s, s), p));  // thumbnail
+  if (tiles.size() > 1) tiles.push_back(normalise_image(resize_bicubic(image, s, s), p.image_mean, p.image_std));  // thumbnail
   ImageInputs out;
   out.pixel_values = torch::stack(tiles, 0);
   out.tiles = {static_cast<int64_t>(tiles.size())};

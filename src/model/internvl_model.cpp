@@ -47,23 +47,13 @@ torch::Tensor InternVLForConditionalGenerationImpl::image_features(const torch::
 
 torch::Tensor InternVLForConditionalGenerationImpl::inputs_embeds(const torch::Tensor& input_ids,
                                                                   const ImageInputs& images) {
-  TORCH_CHECK(input_ids.dim() == 2, "InternVL: input_ids must be [B, T], got ", input_ids.sizes());
-  const torch::Tensor is_image = input_ids.eq(config_.image_token_id);
-  torch::Tensor ids = input_ids;
-  if (config_.image_token_id >= config_.text_config.vocab_size) ids = input_ids.masked_fill(is_image, 0);
-  torch::Tensor embeds = language_model->embed(ids);
-  const int64_t n_placeholders = is_image.sum().item<int64_t>();
-  if (!images.defined()) {
-    RIL_CHECK(n_placeholders == 0, "InternVL: prompt has ", n_placeholders, " image tokens (id ",
-              config_.image_token_id, ") but no images were given");
-    return embeds;
+  torch::Tensor features;
+  if (images.defined()) {
+    features = image_features(images.pixel_values);                // [tiles, tokens_per_tile, D]
+    features = features.reshape({-1, features.size(2)});           // tiles in order
   }
-  torch::Tensor features = image_features(images.pixel_values);  // [T, L, D]
-  const int64_t n_features = features.size(0) * features.size(1);
-  RIL_CHECK(n_placeholders == n_features, "InternVL: image features and image tokens do not match: prompt has ",
-            n_placeholders, " tokens of id ", config_.image_token_id, ", the ", images.num_images(), " images give ",
-            features.size(0), " tiles x ", features.size(1), " = ", n_features, " features");
-  return embeds.masked_scatter(is_image.unsqueeze(-1).expand_as(embeds), features.to(embeds.scalar_type()));
+  return merge_image_features(language_model, input_ids, config_.image_token_id, features, "InternVL",
+                              images.num_images());
 }
 
 torch::Tensor InternVLForConditionalGenerationImpl::forward(const torch::Tensor& input_ids, const ImageInputs& images,

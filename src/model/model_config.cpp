@@ -1,5 +1,6 @@
 #include "ril/model/model_config.h"
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 
@@ -36,6 +37,17 @@ json config_json::read_json_file(const std::string& file) {
     throw ConfigError(cat(file, ": not valid JSON: ", e.what()));
   }
   return j;
+}
+
+void config_json::check_fixed_processor_keys(const json& j, const std::string& source) {
+  for (const char* key : {"do_resize", "do_rescale", "do_normalize"}) {
+    RIL_CONFIG_CHECK(get_optional<bool>(j, key, true, source), source, ": key '", key, "' = false is not supported");
+  }
+  const double rescale = get_optional<double>(j, "rescale_factor", 1.0 / 255.0, source);
+  RIL_CONFIG_CHECK(std::abs(rescale - 1.0 / 255.0) < 1e-9, source, ": key 'rescale_factor' = ", rescale,
+                   " is not supported (only 1/255)");
+  const int64_t resample = get_optional<int64_t>(j, "resample", 3, source);
+  RIL_CONFIG_CHECK(resample == 3, source, ": key 'resample' = ", resample, " is not supported (only 3, bicubic)");
 }
 
 const Qwen2Config& ModelConfig::text() const {

@@ -74,27 +74,6 @@ Qwen2_5_VisionConfig parse_vision(const json& v, const std::string& src) {
   return c;
 }
 
-std::array<double, 3> get_rgb(const json& j, const char* key, const std::array<double, 3>& fallback,
-                              const std::string& source) {
-  if (!j.contains(key) || j.at(key).is_null()) return fallback;
-  const auto v = get_required<std::vector<double>>(j, key, source);
-  RIL_CONFIG_CHECK(v.size() == 3, source, ": key '", key, "' must have 3 values, got ", j.at(key).dump());
-  return {v[0], v[1], v[2]};
-}
-
-// The HF image processor switches ril implements exactly one setting of.
-void check_fixed_processor_keys(const json& j, const std::string& source) {
-  for (const char* key : {"do_resize", "do_rescale", "do_normalize"}) {
-    RIL_CONFIG_CHECK(get_optional<bool>(j, key, true, source), source, ": key '", key,
-                     "' = false is not supported");
-  }
-  const double rescale = get_optional<double>(j, "rescale_factor", 1.0 / 255.0, source);
-  RIL_CONFIG_CHECK(std::abs(rescale - 1.0 / 255.0) < 1e-9, source, ": key 'rescale_factor' = ", rescale,
-                   " is not supported (only 1/255)");
-  const int64_t resample = get_optional<int64_t>(j, "resample", 3, source);
-  RIL_CONFIG_CHECK(resample == 3, source, ": key 'resample' = ", resample, " is not supported (only 3, bicubic)");
-}
-
 }  // namespace
 
 void Qwen2_5_VisionConfig::validate(const std::string& source) const {

@@ -30,22 +30,9 @@ torch::Tensor Qwen2_5_VLForConditionalGenerationImpl::image_features(const Image
 
 torch::Tensor Qwen2_5_VLForConditionalGenerationImpl::inputs_embeds(const torch::Tensor& input_ids,
                                                                      const ImageInputs& images) {
-  TORCH_CHECK(input_ids.dim() == 2, "Qwen2.5-VL: input_ids must be [B, T], got ", input_ids.sizes());
-  const torch::Tensor is_image = input_ids.eq(config_.image_token_id);
-  torch::Tensor ids = input_ids;
-  if (config_.image_token_id >= config_.text_config.vocab_size) ids = input_ids.masked_fill(is_image, 0);
-  torch::Tensor embeds = language_model->embed(ids);  // [B, T, D]
-  const int64_t n_placeholders = is_image.sum().item<int64_t>();
-  if (!images.defined()) {
-    RIL_CHECK(n_placeholders == 0, "Qwen2.5-VL: prompt has ", n_placeholders, " image tokens (id ",
-              config_.image_token_id, ") but no images were given");
-    return embeds;
-  }
-  torch::Tensor features = image_features(images);  // [N, D]
-  RIL_CHECK(n_placeholders == features.size(0), "Qwen2.5-VL: image features and image tokens do not match: prompt has ",
-            n_placeholders, " tokens of id ", config_.image_token_id, ", the ", images.num_images(), " images give ",
-            features.size(0), " features");
-  return embeds.masked_scatter(is_image.unsqueeze(-1).expand_as(embeds), features.to(embeds.scalar_type()));
+  const torch::Tensor features = images.defined() ? image_features(images) : torch::Tensor();  // [N, D]
+  return merge_image_features(language_model, input_ids, config_.image_token_id, features, "Qwen2.5-VL",
+                              images.num_images());
 }
 
 torch::Tensor Qwen2_5_VLForConditionalGenerationImpl::position_ids(const torch::Tensor& input_ids,

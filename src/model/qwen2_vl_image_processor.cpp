@@ -5,22 +5,13 @@
 #include <torch/torch.h>
 
 #include "ril/common/error.h"
+#include "ril/model/image_processor.h"
 
 namespace ril::model {
 namespace {
 
 // Python's round(): to nearest, ties to even (nearbyint in the default rounding mode).
 int64_t round_half_even(double x) { return static_cast<int64_t>(std::nearbyint(x)); }
-
-// uint8 H x W x 3 -> float32 [3, H, W], (x / 255 - mean) / std.
-torch::Tensor normalise(const RgbImage& image, const std::array<double, 3>& mean, const std::array<double, 3>& stdev) {
-  torch::Tensor x = torch::from_blob(const_cast<uint8_t*>(image.pixels.data()), {image.height, image.width, 3},
-                                     torch::kUInt8);
-  x = x.permute({2, 0, 1}).to(torch::kFloat64).div(255.0);  // [3, H, W]
-  torch::Tensor m = torch::tensor({mean[0], mean[1], mean[2]}, torch::kFloat64).view({3, 1, 1});
-  torch::Tensor s = torch::tensor({stdev[0], stdev[1], stdev[2]}, torch::kFloat64).view({3, 1, 1});
-  return ((x - m) / s).to(torch::kFloat32);
-}
 
 }  // namespace
 
@@ -62,8 +53,8 @@ ImageInputs qwen2_vl_preprocess(const Qwen2_5_VLConfig& config, const RgbImage& 
   const int64_t p = v.patch_size, m = v.spatial_merge_size, t = v.temporal_patch_size;
   auto [h, w] = qwen2_vl_smart_resize(image.height, image.width, p * m, config.image_processor.min_pixels,
                                       config.image_processor.max_pixels);
-  torch::Tensor x = normalise(resize_bicubic(image, h, w), config.image_processor.image_mean,
-                              config.image_processor.image_std);  // [C, H, W]
+  torch::Tensor x = normalise_image(resize_bicubic(image, h, w), config.image_processor.image_mean,
+                                    config.image_processor.image_std);  // [C, H, W]
   const int64_t c = x.size(0), gh = h / p, gw = w / p;
   // One frame, repeated to fill the temporal patch: [T, C, H, W].
   torch::Tensor frames = x.unsqueeze(0).expand({t, c, h, w});

@@ -156,6 +156,15 @@ def image_refs(slow, fast, call_kwargs, tiles_key):
     return ref, fed
 
 
+def image_prompt(fed, used, tokens_of):
+    """input_ids [1, T]: text, then per image <start> N x 599 <end> and text (597 / 596 the markers)."""
+    parts = [torch.randint(0, 590, (3,))]
+    for k in used:
+        parts += [torch.tensor([597]), torch.full((tokens_of(fed[k]),), 599), torch.tensor([596]),
+                  torch.randint(0, 590, (2,))]
+    return torch.cat(parts)[None]
+
+
 def make_qwen2_5_vl(out):
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
     torch.manual_seed(SEED)
@@ -171,11 +180,8 @@ def make_qwen2_5_vl(out):
                                 min_pixels=3136, max_pixels=28 * 28 * 12, patch_size=14, temporal_patch_size=2,
                                 merge_size=2)
     ref, fed = image_refs(slow, fast, {}, tiles_key=False)
-    parts, used = [torch.randint(0, 590, (3,))], [0, 1]
-    for k in used:
-        n = int(fed[k]["image_grid_thw"][0].prod()) // 4
-        parts += [torch.tensor([597]), torch.full((n,), 599), torch.tensor([596]), torch.randint(0, 590, (2,))]
-    ids = torch.cat(parts)[None]
+    used = [0, 1]
+    ids = image_prompt(fed, used, lambda f: int(f["image_grid_thw"][0].prod()) // 4)
     inputs = {"input_ids": ids, "pixel_values": torch.cat([fed[k]["pixel_values"] for k in used]),
               "image_grid_thw": torch.cat([fed[k]["image_grid_thw"] for k in used])}
     with torch.no_grad():
@@ -205,11 +211,8 @@ def make_internvl(out):
                                 size={"height": 32, "width": 32}, crop_to_patches=True, min_patches=1, max_patches=6,
                                 image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225])
     ref, fed = image_refs(slow, fast, {"crop_to_patches": True}, tiles_key=True)
-    parts, used = [torch.randint(0, 590, (3,))], [0, 1]
-    for k in used:
-        n = fed[k]["pixel_values"].shape[0] * 4
-        parts += [torch.tensor([597]), torch.full((n,), 599), torch.tensor([596]), torch.randint(0, 590, (2,))]
-    ids = torch.cat(parts)[None]
+    used = [0, 1]
+    ids = image_prompt(fed, used, lambda f: f["pixel_values"].shape[0] * 4)
     inputs = {"input_ids": ids, "pixel_values": torch.cat([fed[k]["pixel_values"] for k in used])}
     with torch.no_grad():
         ref.update(inputs)

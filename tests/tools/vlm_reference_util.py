@@ -19,7 +19,8 @@ import os
 import numpy as np
 import torch
 
-from model_reference import write_safetensors  # the tiny safetensors writer (no package here)
+# Re-exported: the tiny safetensors writer (no safetensors package here) and the shared float64 math.
+from model_reference import gelu_erf, layer_norm, qwen2_shapes, rms_norm, write_safetensors  # noqa: F401
 
 FORMAT_VERSION = 1
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -103,20 +104,6 @@ def normalise(img, mean, std):
 # ----------------------------------------------------------------------------------------------
 # Math, float64
 
-def rms_norm(x, w, eps):
-    return x / torch.sqrt((x * x).mean(-1, keepdim=True) + eps) * w
-
-
-def layer_norm(x, w, b, eps):
-    mu = x.mean(-1, keepdim=True)
-    var = ((x - mu) ** 2).mean(-1, keepdim=True)
-    return (x - mu) / torch.sqrt(var + eps) * w + b
-
-
-def gelu_erf(x):
-    return 0.5 * x * (1.0 + torch.erf(x / math.sqrt(2.0)))
-
-
 def rotate_pairs(x, angles):
     """x [H, T, hd]; angles [T, hd/2]: rotates the pair (x[i], x[i + hd/2]) by angles[:, i]."""
     half = x.shape[-1] // 2
@@ -187,25 +174,6 @@ def random_weights(shapes, gen, std):
         else:
             W[name] = std * torch.randn(shape, generator=gen, dtype=torch.float64)
     return {k: v.float() for k, v in W.items()}
-
-
-def qwen2_shapes(cfg, prefix, lm_head_name):
-    d, v, i = cfg["hidden_size"], cfg["vocab_size"], cfg["intermediate_size"]
-    nh, nkv = cfg["num_attention_heads"], cfg["num_key_value_heads"]
-    hd = d // nh
-    s = {f"{prefix}embed_tokens.weight": (v, d), f"{prefix}norm.weight": (d,)}
-    for l in range(cfg["num_hidden_layers"]):
-        p = f"{prefix}layers.{l}."
-        s.update({p + "input_layernorm.weight": (d,), p + "post_attention_layernorm.weight": (d,),
-                  p + "self_attn.q_proj.weight": (nh * hd, d), p + "self_attn.q_proj.bias": (nh * hd,),
-                  p + "self_attn.k_proj.weight": (nkv * hd, d), p + "self_attn.k_proj.bias": (nkv * hd,),
-                  p + "self_attn.v_proj.weight": (nkv * hd, d), p + "self_attn.v_proj.bias": (nkv * hd,),
-                  p + "self_attn.o_proj.weight": (d, nh * hd),
-                  p + "mlp.gate_proj.weight": (i, d), p + "mlp.up_proj.weight": (i, d),
-                  p + "mlp.down_proj.weight": (d, i)})
-    if not cfg.get("tie_word_embeddings", False):
-        s[lm_head_name] = (v, d)
-    return s
 
 
 def write_fixture(name, cfg, preprocessor, W, ref, meta):

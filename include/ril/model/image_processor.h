@@ -7,6 +7,7 @@
 //   Qwen2.5-VL:     qwen2_vl_image_processor.h.   InternVL: internvl_image_processor.h.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -30,6 +31,9 @@ ImageInputs preprocess_images(const ModelConfig& config, const std::vector<RgbIm
 int64_t num_image_tokens(const ModelConfig& config, int64_t height, int64_t width);
 
 ImageInputs siglip_preprocess(const LlavaConfig& config, const RgbImage& image);
+
+// uint8 H x W x 3 -> float32 [3, H, W] = (x / 255 - mean) / std (computed in float64).
+torch::Tensor normalise_image(const RgbImage& image, const std::array<double, 3>& mean, const std::array<double, 3>& stdev);
 
 // An image in a chat prompt: start + N x token + end (N = num_image_tokens). Ids: the model's
 // image_token_id for `token`; start / end are the tokenizer's (HF's templates write them).

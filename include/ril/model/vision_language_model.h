@@ -34,4 +34,11 @@ class VisionLanguageModel {
   }
 };
 
+// input_ids [B, T] embedded by `decoder`, the rows of the image placeholders replaced in order by
+// `features` [N, D] (HF's masked_scatter; placeholder ids outside the vocabulary are embedded as
+// id 0 first, as HF does). Undefined `features`: the prompt must hold no placeholder. Throws,
+// naming `family` and both counts, when the placeholders are not N.
+torch::Tensor merge_image_features(Qwen2ForCausalLM& decoder, const torch::Tensor& input_ids, int64_t image_token_id,
+                                   const torch::Tensor& features, const char* family, int64_t num_images);
+
 }  // namespace ril::model
