@@ -117,78 +117,94 @@ void load_module_tensors(torch::nn::Module& module, const TensorMap& tensors,
   for (auto& p : params) p.value().copy_(tensors.at(p.key()));
 }
 
-TensorMap llava_names_to_v4(const TensorMap& tensors) {
-  TensorMap out;
-  for (const auto& [name, t] : tensors) {
-    std::string n = name;
-    if (starts_with(n, "model.language_model.")) {
-      n = "language_model.model." + n.substr(std::strlen("model.language_model."));
-    } else if (starts_with(n, "model.vision_tower.")) {
-      n = "vision_tower." + n.substr(std::strlen("model.vision_tower."));
-    } else if (starts_with(n, "model.multi_modal_projector.")) {
-      n = "multi_modal_projector." + n.substr(std::strlen("model.multi_modal_projector."));
-    } else if (starts_with(n, "lm_head.")) {
-      n = "language_model." + n;
+LoadOptions hf_load_options(const ModelConfig& config, const std::string& source) {
+  switch (config.kind) {
+    case ModelKind::kLlava: {
+      LoadOptions o = qwen2_load_options(config.llava.text_config, source, "language_model.");
+      o.ignore_prefixes.push_back("vision_tower.vision_model.head.");  // SigLIP pooling head: unused
+      return o;
     }
-    RIL_CHECK(out.count(n) == 0, "LLaVA weights hold tensor '", n, "' under two names");
-    out.emplace(n, t);
+    case ModelKind::kQwen2_5_VL: return qwen2_load_options(config.qwen2_5_vl.text_config, source, "");
+    case ModelKind::kInternVL: return qwen2_load_options(config.internvl.text_config, source, "language_model.");
+    default: return qwen2_load_options(config.qwen2, source, "");
   }
-  return out;
+}
+
+TensorMap hf_names_to_ril(const ModelConfig& config, const TensorMap& tensors, const std::string& source) {
+  switch (config.kind) {
+    case ModelKind::kLlava: return llava_names_to_v4(tensors, source);
+    case ModelKind::kQwen2_5_VL: return qwen2_5_vl_names_to_v4(tensors, source);
+    case ModelKind::kInternVL: return internvl_names_to_v4(tensors, source);
+    default: return tensors;
+  }
+}
+
+PretrainedModel load_pretrained(const std::string& dir) {
+  const ModelConfig config = load_model_config(dir);
+  const TensorMap tensors = read_safetensors_dir(dir);
+  PretrainedModel m = PretrainedModel::build(config);
+  m.load_tensors(tensors, dir);
+  const Qwen2Config& t = config.text();
+  log_info("model", "loaded ", model_kind_name(config.kind), " from ", dir, " (text ", t.num_hidden_layers,
+           " layers, hidden ", t.hidden_size, ")");
+  return m;
 }
 
 Qwen2ForCausalLM load_qwen2_for_causal_lm(const std::string& dir) {
   const ModelConfig config = load_model_config(dir);
   RIL_CHECK(config.kind == ModelKind::kQwen2, dir, "/config.json: model_type '",
             model_kind_name(config.kind), "' is not a Qwen2 text model");
-  Qwen2ForCausalLM lm(config.qwen2);
-  load_module_tensors(*lm, read_safetensors_dir(dir), qwen2_load_options(config.qwen2, dir, ""));
-  log_info("model", "loaded Qwen2ForCausalLM from ", dir, " (", config.qwen2.num_hidden_layers,
-           " layers, hidden ", config.qwen2.hidden_size, ")");
-  return lm;
+  return load_pretrained(dir).lm;
 }
 
 LlavaForConditionalGeneration load_llava(const std::string& dir) {
   const ModelConfig config = load_model_config(dir);
   RIL_CHECK(config.kind == ModelKind::kLlava, dir, "/config.json: model_type '",
             model_kind_name(config.kind), "' is not LLaVA");
-  LlavaForConditionalGeneration llava(config.llava);
-  LoadOptions o = qwen2_load_options(config.llava.text_config, dir, "language_model.");
-  o.ignore_prefixes.push_back("vision_tower.vision_model.head.");
-  load_module_tensors(*llava, llava_names_to_v4(read_safetensors_dir(dir)), o);
-  log_info("model", "loaded LlavaForConditionalGeneration from ", dir);
-  return llava;
+  return load_pretrained(dir).llava;
 }
 
-PretrainedModel load_pretrained(const std::string& dir) {
+namespace {
+
+// Wraps one family's module in a PretrainedModel (member `slot`, config `field`) and saves it.
+template <typename Holder, typename Config>
+void save_module(Holder& module, ModelKind kind, Config ModelConfig::*field, Holder PretrainedModel::*slot,
+                 const std::string& dir, const SaveOptions& options) {
   PretrainedModel m;
-  m.config = load_model_config(dir);
-  if (m.config.kind == ModelKind::kLlava) {
-    m.llava = load_llava(dir);
-  } else {
-    m.lm = load_qwen2_for_causal_lm(dir);
-  }
-  return m;
+  m.config.kind = kind;
+  m.config.*field = module->config();
+  m.*slot = module;
+  m.save(dir, options);
 }
+
+}  // namespace
 
 void save_pretrained(Qwen2ForCausalLM& lm, const std::string& dir, const SaveOptions& options) {
-  make_dirs(dir);
-  ModelConfig c;
-  c.kind = ModelKind::kQwen2;
-  c.qwen2 = lm->config();
-  c.qwen2.torch_dtype = dtype_config_name(options.dtype);
-  write_safetensors_dir(dir, tensors_for_save(*lm, options.dtype), options.max_shard_bytes);
-  save_model_config(c, dir + "/config.json");
+  save_module(lm, ModelKind::kQwen2, &ModelConfig::qwen2, &PretrainedModel::lm, dir, options);
 }
 
-void save_pretrained(LlavaForConditionalGeneration& llava, const std::string& dir,
-                     const SaveOptions& options) {
+void save_pretrained(LlavaForConditionalGeneration& llava, const std::string& dir, const SaveOptions& options) {
+  save_module(llava, ModelKind::kLlava, &ModelConfig::llava, &PretrainedModel::llava, dir, options);
+}
+
+void save_pretrained(Qwen2_5_VLForConditionalGeneration& model, const std::string& dir, const SaveOptions& options) {
+  save_module(model, ModelKind::kQwen2_5_VL, &ModelConfig::qwen2_5_vl, &PretrainedModel::qwen2_5_vl, dir, options);
+}
+
+void save_pretrained(InternVLForConditionalGeneration& model, const std::string& dir, const SaveOptions& options) {
+  save_module(model, ModelKind::kInternVL, &ModelConfig::internvl, &PretrainedModel::internvl, dir, options);
+}
+
+void PretrainedModel::save(const std::string& dir, const SaveOptions& options) {
   make_dirs(dir);
-  ModelConfig c;
-  c.kind = ModelKind::kLlava;
-  c.llava = llava->config();
-  c.llava.text_config.torch_dtype = dtype_config_name(options.dtype);
-  write_safetensors_dir(dir, tensors_for_save(*llava, options.dtype), options.max_shard_bytes);
-  save_model_config(c, dir + "/config.json");
+  ModelConfig c = config;
+  c.text().torch_dtype = dtype_config_name(options.dtype);
+  write_safetensors_dir(dir, tensors_for_save(module(), options.dtype), options.max_shard_bytes);
+  save_model_config(c, dir);
+}
+
+void PretrainedModel::load_tensors(const TensorMap& tensors, const std::string& source) {
+  load_module_tensors(module(), hf_names_to_ril(config, tensors, source), hf_load_options(config, source));
 }
 
 void save_discriminator(Qwen2Discriminator& disc, const std::string& dir,

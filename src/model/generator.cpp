@@ -1,6 +1,7 @@
 #include "ril/model/generator.h"
 
 #include "ril/common/error.h"
+#include "ril/model/mrope.h"
 
 namespace ril::model {
 namespace {
@@ -10,6 +11,75 @@ torch::Tensor mask_or_ones(const torch::Tensor& mask, const torch::Tensor& like)
   return torch::ones({like.size(0), like.size(1)},
                      torch::TensorOptions().dtype(torch::kInt64).device(like.device()));
 }
+
+// Tokens present in the real prompt (inside the vocabulary), for the repetition penalty: [B, V] bool.
+torch::Tensor prompt_presence(const torch::Tensor& ids, const torch::Tensor& prompt_mask, int64_t vocab) {
+  torch::Tensor presence = torch::zeros({ids.size(0), vocab}, torch::TensorOptions().dtype(torch::kBool).device(ids.device()));
+  torch::Tensor valid = prompt_mask.to(torch::kBool) & ids.ge(0) & ids.lt(vocab);
+  torch::Tensor safe_ids = torch::where(valid, ids, torch::zeros_like(ids));
+  presence.scatter_(1, safe_ids, valid);
+  // scatter_ with a bool src writes False for invalid entries that alias id 0; redo id 0.
+  presence.select(1, 0).copy_((valid & ids.eq(0)).any(1));
+  return presence;
+}
+
+// The decoder side of one generation: the KV-cache path, or the uncached oracle (a full forward
+// over the prompt and everything generated so far, every step); positions from the mask, or
+// explicit prompt positions (M-RoPE) continued by rope_delta.
+class DecodeState {
+ public:
+  DecodeState(Qwen2ForCausalLM& lm, const GenerationInput& input, const torch::Tensor& embeds,
+              const torch::Tensor& prompt_mask, int64_t n_max, bool use_cache)
+      : lm_(lm), prompt_pos_(input.position_ids), all_pos_(input.position_ids), all_embeds_(embeds) {
+    const int64_t b = embeds.size(0), p = embeds.size(1);
+    auto iopts = torch::TensorOptions().dtype(torch::kInt64).device(embeds.device());
+    mask_ = torch::ones({b, p + n_max}, iopts);  // prompt mask, then 1 for every generated column
+    mask_.narrow(1, 0, p).copy_(prompt_mask);
+    if (prompt_pos_.defined()) {
+      TORCH_CHECK(prompt_pos_.size(-1) == p && prompt_pos_.size(-2) == b, "generate: position_ids ",
+                  prompt_pos_.sizes(), " do not match the prompt [", b, ", ", p, "]");
+      deltas_ = rope_deltas_from_positions(prompt_pos_, prompt_mask);
+    }
+    if (use_cache) {
+      const Qwen2Config& c = lm->config();
+      KVCacheOptions co;
+      co.num_layers = c.num_hidden_layers;
+      co.batch_size = b;
+      co.num_kv_heads = c.num_key_value_heads;
+      co.head_dim = c.resolved_head_dim();
+      co.capacity = p + n_max;
+      co.tensor_options = torch::TensorOptions().dtype(embeds.scalar_type()).device(embeds.device());
+      cache_ = std::make_unique<KVCache>(co);
+    }
+    prompt_len_ = p;
+  }
+
+  // Last-position logits [B, V] float32 after the prompt.
+  torch::Tensor prefill() {
+    return last_logits(lm_->model->forward(all_embeds_, mask_.narrow(1, 0, prompt_len_), prompt_pos_, cache_.get()));
+  }
+
+  // Feeds generated token n (0-based) [B]; returns the logits that follow it.
+  torch::Tensor step(const torch::Tensor& next, int64_t n) {
+    torch::Tensor embeds = lm_->embed(next.unsqueeze(1));  // [B, 1, D]
+    torch::Tensor pos = prompt_pos_.defined() ? positions_after_prompt(prompt_pos_, deltas_, n, 1) : torch::Tensor();
+    const torch::Tensor mask = mask_.narrow(1, 0, prompt_len_ + n + 1);
+    if (cache_) return last_logits(lm_->model->forward(embeds, mask, pos, cache_.get()));
+    all_embeds_ = torch::cat({all_embeds_, embeds}, 1);
+    if (all_pos_.defined()) all_pos_ = torch::cat({all_pos_, pos}, -1);
+    return last_logits(lm_->model->forward(all_embeds_, mask, all_pos_));
+  }
+
+ private:
+  torch::Tensor last_logits(const torch::Tensor& hidden) {
+    return lm_->logits(hidden.select(1, hidden.size(1) - 1)).to(torch::kFloat32);
+  }
+
+  Qwen2ForCausalLM& lm_;
+  torch::Tensor prompt_pos_, deltas_, all_pos_, all_embeds_, mask_;
+  std::unique_ptr<KVCache> cache_;
+  int64_t prompt_len_ = 0;
+};
 
 }  // namespace
 
@@ -23,7 +93,7 @@ GenerationResult generate(Qwen2ForCausalLM& lm, const GenerationInput& input,
   TORCH_CHECK(ids.defined() && ids.dim() == 2 && ids.scalar_type() == torch::kInt64,
               "generate: input_ids must be [B, P] int64, got ",
               ids.defined() ? ids.sizes() : torch::IntArrayRef{});
-  const int64_t b = ids.size(0), p = ids.size(1);
+  const int64_t b = ids.size(0), p = ids.size(1), n_max = options.max_new_tokens;
   const auto device = ids.device();
   const int64_t vocab = lm->config().vocab_size;
   torch::Tensor prompt_mask = mask_or_ones(input.attention_mask, ids).to(device);
@@ -31,32 +101,16 @@ GenerationResult generate(Qwen2ForCausalLM& lm, const GenerationInput& input,
               " != input_ids ", ids.sizes());
   TORCH_CHECK(prompt_mask.select(1, p - 1).all().item<bool>(),
               "generate: prompts must be left-padded (the last column of attention_mask must be 1)");
-
   torch::Tensor embeds = input.inputs_embeds.defined() ? input.inputs_embeds : lm->embed(ids);
   TORCH_CHECK(embeds.dim() == 3 && embeds.size(0) == b && embeds.size(1) == p,
               "generate: inputs_embeds must be [", b, ", ", p, ", D], got ", embeds.sizes());
 
   Sampler sampler(options.sampling, std::move(rng));
-  const int64_t n_max = options.max_new_tokens;
   auto iopts = torch::TensorOptions().dtype(torch::kInt64).device(device);
   auto fopts = torch::TensorOptions().dtype(torch::kFloat32).device(device);
-
-  // Full mask buffer [B, P + n_max]: prompt mask, then 1 for every generated column.
-  torch::Tensor mask = torch::ones({b, p + n_max}, iopts);
-  mask.narrow(1, 0, p).copy_(prompt_mask);
-
-  // Tokens present so far, for the repetition penalty: real prompt tokens inside the vocab.
-  torch::Tensor presence;
-  if (options.sampling.repetition_penalty != 1.0) {
-    presence = torch::zeros({b, vocab}, torch::TensorOptions().dtype(torch::kBool).device(device));
-    torch::Tensor valid = prompt_mask.to(torch::kBool) & ids.ge(0) & ids.lt(vocab);
-    torch::Tensor safe_ids = torch::where(valid, ids, torch::zeros_like(ids));
-    presence.scatter_(1, safe_ids, valid);
-    // scatter_ with a bool src writes False for invalid entries that alias id 0; redo id 0.
-    presence.select(1, 0).copy_((valid & ids.eq(0)).any(1));
-  }
+  torch::Tensor presence;  // tokens present so far, for the repetition penalty
+  if (options.sampling.repetition_penalty != 1.0) presence = prompt_presence(ids, prompt_mask, vocab);
   torch::Tensor stop_ids = torch::tensor(options.stop_token_ids, torch::TensorOptions().dtype(torch::kInt64)).to(device);
-
   torch::Tensor tokens = torch::full({b, n_max}, options.pad_token_id, iopts);
   torch::Tensor logprobs = torch::zeros({b, n_max}, fopts);
   torch::Tensor sampling_logprobs = torch::zeros({b, n_max}, fopts);
@@ -64,26 +118,8 @@ GenerationResult generate(Qwen2ForCausalLM& lm, const GenerationInput& input,
   torch::Tensor finished = torch::zeros({b}, torch::TensorOptions().dtype(torch::kBool).device(device));
   std::vector<torch::Tensor> step_logits;
 
-  // Prefill.
-  std::unique_ptr<KVCache> cache;
-  torch::Tensor all_embeds;  // uncached oracle: [B, P + n, D]
-  torch::Tensor hidden;
-  if (options.use_cache) {
-    KVCacheOptions co;
-    co.num_layers = lm->config().num_hidden_layers;
-    co.batch_size = b;
-    co.num_kv_heads = lm->config().num_key_value_heads;
-    co.head_dim = lm->config().resolved_head_dim();
-    co.capacity = p + n_max;
-    co.tensor_options = torch::TensorOptions().dtype(embeds.scalar_type()).device(device);
-    cache = std::make_unique<KVCache>(co);
-    hidden = lm->model->forward(embeds, prompt_mask, {}, cache.get());
-  } else {
-    all_embeds = embeds;
-    hidden = lm->model->forward(all_embeds, prompt_mask);
-  }
-  torch::Tensor logits = lm->logits(hidden.select(1, hidden.size(1) - 1)).to(torch::kFloat32);  // [B, V]
-
+  DecodeState state(lm, input, embeds, prompt_mask, n_max, options.use_cache);
+  torch::Tensor logits = state.prefill();  // [B, V]
   int64_t n = 0;
   for (; n < n_max; ++n) {
     if (options.return_logits) step_logits.push_back(logits);
@@ -107,15 +143,7 @@ GenerationResult generate(Qwen2ForCausalLM& lm, const GenerationInput& input,
       ++n;
       break;
     }
-    // Next step: embed the new token [B, 1, D].
-    torch::Tensor new_embeds = lm->embed(next.unsqueeze(1));
-    if (options.use_cache) {
-      hidden = lm->model->forward(new_embeds, mask.narrow(1, 0, p + n + 1), {}, cache.get());
-    } else {
-      all_embeds = torch::cat({all_embeds, new_embeds}, 1);
-      hidden = lm->model->forward(all_embeds, mask.narrow(1, 0, p + n + 1));
-    }
-    logits = lm->logits(hidden.select(1, hidden.size(1) - 1)).to(torch::kFloat32);
+    logits = state.step(next, n);
   }
 
   GenerationResult result;
@@ -146,7 +174,14 @@ torch::Tensor sequence_logprobs(Qwen2ForCausalLM& lm, const TeacherForcedInput& 
   torch::Tensor pembeds = input.prompt_embeds.defined() ? input.prompt_embeds : lm->embed(pids);
   torch::Tensor embeds = torch::cat({pembeds, lm->embed(rids)}, 1);  // [B, P + R, D]
   torch::Tensor mask = torch::cat({pmask, rmask}, 1);                 // [B, P + R]
-  torch::Tensor hidden = lm->model->forward(embeds, mask);            // [B, P + R, D]
+  torch::Tensor positions;                                            // undefined: from the mask
+  if (input.prompt_position_ids.defined()) {
+    const torch::Tensor& pp = input.prompt_position_ids;
+    TORCH_CHECK(pp.size(-1) == p && pp.size(-2) == pids.size(0), "sequence_logprobs: prompt_position_ids ",
+                pp.sizes(), " do not match prompt_ids ", pids.sizes());
+    positions = torch::cat({pp, positions_after_prompt(pp, rope_deltas_from_positions(pp, pmask), 0, r)}, -1);
+  }
+  torch::Tensor hidden = lm->model->forward(embeds, mask, positions);  // [B, P + R, D]
   // The state at position P - 1 + t predicts response token t: hidden [B, R, D] -> logits.
   torch::Tensor logits = lm->logits(hidden.narrow(1, p - 1, r)).to(torch::kFloat32);  // [B, R, V]
   const torch::Tensor log_probs = logits.log_softmax(-1);                              // [B, R, V]

@@ -72,6 +72,11 @@ torch::Tensor LlavaForConditionalGenerationImpl::inputs_embeds(const torch::Tens
   return embeds.masked_scatter(mask, features.to(embeds.scalar_type()));
 }
 
+torch::Tensor LlavaForConditionalGenerationImpl::inputs_embeds(const torch::Tensor& input_ids,
+                                                               const ImageInputs& images) {
+  return inputs_embeds(input_ids, images.pixel_values);
+}
+
 torch::Tensor LlavaForConditionalGenerationImpl::forward(const torch::Tensor& input_ids,
                                                          const torch::Tensor& pixel_values,
                                                          const torch::Tensor& attention_mask) {

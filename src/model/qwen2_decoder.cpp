@@ -4,6 +4,7 @@
 
 #include "ril/common/error.h"
 #include "ril/model/attention.h"
+#include "ril/model/mrope.h"
 
 namespace ril::model {
 
@@ -128,6 +129,30 @@ Qwen2ModelImpl::Qwen2ModelImpl(const Qwen2Config& c) : config_(c) {
   norm = register_module("norm", RMSNorm(RMSNormOptions(c.hidden_size).eps(c.rms_norm_eps)));
 }
 
+std::pair<torch::Tensor, torch::Tensor> Qwen2ModelImpl::rotary_for(const torch::Tensor& position_ids, int64_t b,
+                                                                   int64_t t) const {
+  const bool three_axes = position_ids.dim() == 3;
+  TORCH_CHECK(position_ids.sizes() == torch::IntArrayRef({b, t}) ||
+                  (three_axes && position_ids.sizes() == torch::IntArrayRef({3, b, t})),
+              "Qwen2Model: position_ids must be [", b, ", ", t, "] (or [3, ", b, ", ", t, "] with M-RoPE), got ",
+              position_ids.sizes());
+  TORCH_CHECK(!three_axes || !config_.mrope_section.empty(),
+              "Qwen2Model: 3-axis position_ids need a config with mrope_section");
+  if (config_.rope_type == "dynamic") {
+    // Dynamic NTK rescales the frequencies only past max_position_embeddings (HF); below it, it
+    // is the default RoPE computed here.
+    const int64_t max_pos = position_ids.max().item<int64_t>();
+    RIL_CHECK(max_pos < config_.max_position_embeddings, "Qwen2Model: position ", max_pos,
+              " reaches max_position_embeddings (", config_.max_position_embeddings,
+              ") of a dynamic-NTK RoPE config; rescaled frequencies are not implemented");
+  }
+  const int64_t dh = config_.resolved_head_dim();
+  if (config_.mrope_section.empty()) return rotary_cos_sin(position_ids, dh, config_.rope_theta);
+  // M-RoPE: text-only positions [B, T] are the same on the three axes.
+  const torch::Tensor pos3 = three_axes ? position_ids : position_ids.unsqueeze(0).expand({3, b, t});
+  return mrope_cos_sin(pos3, dh, config_.rope_theta, config_.mrope_section);
+}
+
 torch::Tensor Qwen2ModelImpl::forward(const torch::Tensor& inputs_embeds,
                                       torch::Tensor attention_mask, torch::Tensor position_ids,
                                       KVCache* cache) {
@@ -151,11 +176,8 @@ torch::Tensor Qwen2ModelImpl::forward(const torch::Tensor& inputs_embeds,
   if (!position_ids.defined()) {
     position_ids = positions_from_mask(attention_mask).narrow(1, past, t);
   }
-  TORCH_CHECK(position_ids.sizes() == torch::IntArrayRef({b, t}),
-              "Qwen2Model: position_ids must be [", b, ", ", t, "], got ", position_ids.sizes());
-
   DecoderContext ctx;
-  auto [cos, sin] = rotary_cos_sin(position_ids, config_.resolved_head_dim(), config_.rope_theta);
+  auto [cos, sin] = rotary_for(position_ids, b, t);
   ctx.cos = cos.to(inputs_embeds.scalar_type());
   ctx.sin = sin.to(inputs_embeds.scalar_type());
   // mask [B, 1, T, S]: key j visible to query i (absolute past + i) when j <= past + i and j is

@@ -33,7 +33,8 @@ OUT = os.path.join(ROOT, "tests", "fixtures", "model")
 # ----------------------------------------------------------------------------------------------
 # safetensors writer (the safetensors package is not installed here)
 
-_DTYPES = {torch.float32: "F32", torch.int64: "I64", torch.float16: "F16", torch.bfloat16: "BF16"}
+_DTYPES = {torch.float32: "F32", torch.int64: "I64", torch.float16: "F16", torch.bfloat16: "BF16",
+           torch.uint8: "U8"}
 
 
 def write_safetensors(path, tensors):

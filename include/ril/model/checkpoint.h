@@ -6,6 +6,7 @@
 // Tensors are converted to each parameter's dtype and copied to its device.
 // Known, harmless extras are skipped: lm_head.weight of a tied model (HF ties over it),
 // *.rotary_emb.inv_freq, and the SigLIP pooling head (vision_model.head.*).
+// Families and their names: weight_names.h; the family-independent model: pretrained_model.h.
 #pragma once
 
 #include <memory>
@@ -17,8 +18,10 @@
 #include "ril/model/discriminator.h"
 #include "ril/model/llava_model.h"
 #include "ril/model/model_config.h"
+#include "ril/model/pretrained_model.h"
 #include "ril/model/qwen2_decoder.h"
 #include "ril/model/safetensors.h"
+#include "ril/model/weight_names.h"
 
 namespace ril::model {
 
@@ -34,27 +37,15 @@ TensorMap module_tensors(const torch::nn::Module& module);
 void load_module_tensors(torch::nn::Module& module, const TensorMap& tensors,
                          const LoadOptions& options);
 
-// transformers 5.x LLaVA names -> 4.x names (model.language_model.X -> language_model.model.X,
-// lm_head.X -> language_model.lm_head.X, model.vision_tower.X -> vision_tower.X,
-// model.multi_modal_projector.X -> multi_modal_projector.X); 4.x names pass through.
-TensorMap llava_names_to_v4(const TensorMap& tensors);
+// Tensors HF saves that the modules have no parameter for, per family (tied lm_head, rotary
+// buffers, the SigLIP pooling head), and the name mapping of any transformers version onto the
+// modules' names (weight_names.h).
+LoadOptions hf_load_options(const ModelConfig& config, const std::string& source);
+TensorMap hf_names_to_ril(const ModelConfig& config, const TensorMap& tensors, const std::string& source);
 
-struct SaveOptions {
-  int64_t max_shard_bytes = 0;             // > 0: shard (model-0000i-of-0000n.safetensors)
-  torch::Dtype dtype = torch::kFloat32;    // stored dtype (config torch_dtype follows it)
-};
-
-// A loaded directory: exactly one of lm / llava is set, per config.kind.
-struct PretrainedModel {
-  ModelConfig config;
-  Qwen2ForCausalLM lm{nullptr};
-  LlavaForConditionalGeneration llava{nullptr};
-  // The text decoder of either kind (for generation and the discriminator's mirror init).
-  Qwen2ForCausalLM& language_model() { return config.kind == ModelKind::kLlava ? llava->language_model : lm; }
-};
-
-// Builds the model named by dir/config.json and loads its weights (float32 CPU parameters;
-// move with ->to(device, dtype) afterwards).
+// Builds the model named by dir/config.json (+ preprocessor_config.json) and loads its weights
+// (float32 CPU parameters; move with module().to(device, dtype) afterwards). Nothing is returned
+// half-loaded: config, shapes and names are all checked first (errors name the file and key).
 PretrainedModel load_pretrained(const std::string& dir);
 Qwen2ForCausalLM load_qwen2_for_causal_lm(const std::string& dir);
 LlavaForConditionalGeneration load_llava(const std::string& dir);
@@ -62,6 +53,10 @@ LlavaForConditionalGeneration load_llava(const std::string& dir);
 // Writes config.json and safetensors (4.x names; tied lm_head omitted) into `dir` (created).
 void save_pretrained(Qwen2ForCausalLM& lm, const std::string& dir, const SaveOptions& options = {});
 void save_pretrained(LlavaForConditionalGeneration& llava, const std::string& dir,
+                     const SaveOptions& options = {});
+void save_pretrained(Qwen2_5_VLForConditionalGeneration& model, const std::string& dir,
+                     const SaveOptions& options = {});
+void save_pretrained(InternVLForConditionalGeneration& model, const std::string& dir,
                      const SaveOptions& options = {});
 
 // Discriminator directories: config.json (Qwen2, architectures Qwen2ForSequenceClassification,

@@ -35,7 +35,10 @@ struct GenerationOptions {
 struct GenerationInput {
   torch::Tensor input_ids;       // [B, P] int64, left-padded
   torch::Tensor attention_mask;  // [B, P] 0/1 (undefined: all real); last column must be 1
-  torch::Tensor inputs_embeds;   // optional [B, P, D]: used instead of embed(input_ids) (LLaVA)
+  torch::Tensor inputs_embeds;   // optional [B, P, D]: used instead of embed(input_ids) (VLMs)
+  // optional prompt positions, [3, B, P] (M-RoPE) or [B, P]; undefined: cumsum(mask) - 1.
+  // Generated token n then sits at P + n + rope_delta (mrope.h).
+  torch::Tensor position_ids;
 };
 
 struct GenerationResult {
@@ -54,7 +57,8 @@ GenerationResult generate(Qwen2ForCausalLM& lm, const GenerationInput& input,
 struct TeacherForcedInput {
   torch::Tensor prompt_ids;      // [B, P] int64, left-padded
   torch::Tensor prompt_mask;     // [B, P] 0/1 (undefined: all real)
-  torch::Tensor prompt_embeds;   // optional [B, P, D] (LLaVA: image features merged)
+  torch::Tensor prompt_embeds;   // optional [B, P, D] (VLMs: image features merged)
+  torch::Tensor prompt_position_ids;  // optional [3, B, P] or [B, P] (as GenerationInput)
   torch::Tensor response_ids;    // [B, R] int64, right-padded
   torch::Tensor response_mask;   // [B, R] 0/1 (undefined: all real)
 };

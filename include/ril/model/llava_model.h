@@ -15,9 +15,11 @@
 #include <torch/torch.h>
 
 #include "ril/model/generator.h"
+#include "ril/model/image_inputs.h"
 #include "ril/model/model_config.h"
 #include "ril/model/qwen2_decoder.h"
 #include "ril/model/siglip_vision.h"
+#include "ril/model/vision_language_model.h"
 
 namespace ril::model {
 
@@ -33,7 +35,7 @@ class LlavaMultiModalProjectorImpl : public torch::nn::Module {
 };
 TORCH_MODULE(LlavaMultiModalProjector);
 
-class LlavaForConditionalGenerationImpl : public torch::nn::Module {
+class LlavaForConditionalGenerationImpl : public torch::nn::Module, public VisionLanguageModel {
  public:
   explicit LlavaForConditionalGenerationImpl(const LlavaConfig& config);
 
@@ -42,6 +44,10 @@ class LlavaForConditionalGenerationImpl : public torch::nn::Module {
   // input_ids [B, T] with N * num_image_tokens placeholders in total; pixel_values [N, C, H, W]
   // or undefined (text only) -> inputs_embeds [B, T, D]. Throws when the counts differ.
   torch::Tensor inputs_embeds(const torch::Tensor& input_ids, const torch::Tensor& pixel_values);
+  // VisionLanguageModel: the same with images.pixel_values.
+  torch::Tensor inputs_embeds(const torch::Tensor& input_ids, const ImageInputs& images) override;
+  Qwen2ForCausalLM& decoder() override { return language_model; }
+  int64_t image_token_id() const override { return config_.image_token_index; }
   // Uncached full forward -> logits [B, T, V].
   torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& pixel_values,
                         const torch::Tensor& attention_mask = {});

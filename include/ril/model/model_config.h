@@ -1,5 +1,7 @@
-// Model configurations with the fields and names of Hugging Face `config.json`
-// (Qwen2Config, SiglipVisionConfig, LlavaConfig), their JSON read/write, and named presets.
+// Model configurations with the fields and names of Hugging Face `config.json`: SiglipVisionConfig
+// and LlavaConfig here, Qwen2Config (qwen2_config.h), Qwen2_5_VLConfig (qwen2_5_vl_config.h),
+// InternVLConfig (internvl_config.h); ModelConfig, which holds one of them; JSON read/write, and
+// named presets (model_presets.cpp).
 //
 // Read: transformers 4.x and 5.x files (top-level `rope_theta` or `rope_parameters.rope_theta`;
 // `image_token_index` or `image_token_id`). Write: the 4.x layout (what most hub checkpoints use),
@@ -13,31 +15,11 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "ril/model/internvl_config.h"
+#include "ril/model/qwen2_5_vl_config.h"
+#include "ril/model/qwen2_config.h"
+
 namespace ril::model {
-
-// HF Qwen2Config (model_type "qwen2"). Defaults: the "tiny" preset.
-struct Qwen2Config {
-  int64_t vocab_size = 1024;
-  int64_t hidden_size = 128;
-  int64_t intermediate_size = 352;
-  int64_t num_hidden_layers = 4;
-  int64_t num_attention_heads = 4;
-  int64_t num_key_value_heads = 2;
-  int64_t head_dim = 0;  // 0: hidden_size / num_attention_heads (HF 4.x has no key)
-  int64_t max_position_embeddings = 2048;
-  double rms_norm_eps = 1e-6;
-  double rope_theta = 10000.0;
-  bool tie_word_embeddings = true;
-  std::string hidden_act = "silu";
-  double initializer_range = 0.02;
-  int64_t bos_token_id = -1;               // -1: none
-  std::vector<int64_t> eos_token_ids;      // HF `eos_token_id`: int or list
-  std::string torch_dtype = "float32";     // informational; weights load into the module's dtype
-
-  int64_t resolved_head_dim() const { return head_dim > 0 ? head_dim : hidden_size / num_attention_heads; }
-  // Throws ConfigError naming `source` and the offending key.
-  void validate(const std::string& source) const;
-};
 
 // HF SiglipVisionConfig (model_type "siglip_vision_model").
 struct SiglipVisionConfig {
@@ -78,40 +60,51 @@ struct LlavaConfig {
   void validate(const std::string& source) const;
 };
 
-enum class ModelKind { kQwen2, kLlava };
-const char* model_kind_name(ModelKind kind);
+enum class ModelKind { kQwen2, kLlava, kQwen2_5_VL, kInternVL };
+const char* model_kind_name(ModelKind kind);  // the HF model_type
 
-// One parsed config.json: a text-only Qwen2ForCausalLM or a LlavaForConditionalGeneration.
+// One parsed config.json (+ preprocessor_config.json): a text-only Qwen2ForCausalLM, a
+// LlavaForConditionalGeneration, a Qwen2_5_VLForConditionalGeneration or an
+// InternVLForConditionalGeneration.
 struct ModelConfig {
   ModelKind kind = ModelKind::kQwen2;
-  Qwen2Config qwen2;  // kQwen2
-  LlavaConfig llava;  // kLlava
+  Qwen2Config qwen2;             // kQwen2
+  LlavaConfig llava;             // kLlava
+  Qwen2_5_VLConfig qwen2_5_vl;   // kQwen2_5_VL
+  InternVLConfig internvl;       // kInternVL
 
-  const Qwen2Config& text() const { return kind == ModelKind::kLlava ? llava.text_config : qwen2; }
-  Qwen2Config& text() { return kind == ModelKind::kLlava ? llava.text_config : qwen2; }
+  // The text decoder's config, whichever the kind.
+  const Qwen2Config& text() const;
+  Qwen2Config& text();
+  bool has_vision() const { return kind != ModelKind::kQwen2; }
+  // The id of the image placeholder token; -1 for a text-only model.
+  int64_t image_token_id() const;
   void validate(const std::string& source) const;
 };
 
 // Parsing. `source` (a path) appears in every error message.
-Qwen2Config parse_qwen2_config(const nlohmann::json& j, const std::string& source);
 SiglipVisionConfig parse_siglip_vision_config(const nlohmann::json& j, const std::string& source);
 LlavaConfig parse_llava_config(const nlohmann::json& j, const std::string& source);
 ModelConfig parse_model_config(const nlohmann::json& j, const std::string& source);
-// `path`: a config.json file or a directory that holds one.
+// `path`: a config.json file or a directory that holds one (and then, for Qwen2.5-VL and InternVL,
+// its preprocessor_config.json when present: the image processor settings).
 ModelConfig load_model_config(const std::string& path);
 
 // Writing (4.x layout, with `architectures` and `model_type`).
-nlohmann::json qwen2_config_to_json(const Qwen2Config& config);
 nlohmann::json siglip_vision_config_to_json(const SiglipVisionConfig& config);
 nlohmann::json llava_config_to_json(const LlavaConfig& config);
 nlohmann::json model_config_to_json(const ModelConfig& config);
+// `path` a config.json file or a directory; in a directory, Qwen2.5-VL and InternVL models also get
+// preprocessor_config.json.
 void save_model_config(const ModelConfig& config, const std::string& path);
 
 // Named presets: "tiny" (Qwen2, ~1M params), "tiny-teacher-small" (Qwen2, ~5M), "tiny-llava-large"
 // (tiny-llava with the ~5M text decoder of tiny-teacher-small), "tiny-llava"
 // (SigLIP 64x64/8 + tiny Qwen2), "qwen2-0.5b", "qwen2-1.5b" (text configs of the released
 // models), "llava-qwen2-0.5b-siglip" (SigLIP-so400m/14 at 384 + Qwen2-0.5B, LLaVA-OneVision
-// shaped). Throws ConfigError listing the names for an unknown one.
+// shaped), "tiny-qwen2.5-vl", "tiny-internvl3" (CPU test sizes, vocab 1024), "qwen2.5-vl-3b",
+// "qwen2.5-vl-7b", "internvl3-1b", "internvl3-2b", "internvl3-8b" (the shapes of the released
+// checkpoints' config.json). Throws ConfigError listing the names for an unknown one.
 ModelConfig model_preset(const std::string& name);
 std::vector<std::string> model_preset_names();
 

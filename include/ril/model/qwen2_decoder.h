@@ -101,12 +101,15 @@ class Qwen2ModelImpl : public torch::nn::Module {
  public:
   explicit Qwen2ModelImpl(const Qwen2Config& config);
   // inputs_embeds [B, T, D]; attention_mask [B, S] (S = cache length + T; undefined = all
-  // real); position_ids [B, T] (undefined = cumsum(mask) - 1 for the last T columns);
-  // cache: null or a KVCache holding S - T positions, advanced by T on return.
-  // Returns the final-normed hidden states [B, T, D].
+  // real); position_ids [B, T], or [3, B, T] for M-RoPE (undefined = cumsum(mask) - 1 for the
+  // last T columns); cache: null or a KVCache holding S - T positions, advanced by T on return.
+  // Returns the final-normed hidden states [B, T, D]. A "dynamic" RoPE config refuses positions
+  // >= max_position_embeddings (ril::Error).
   torch::Tensor forward(const torch::Tensor& inputs_embeds, torch::Tensor attention_mask = {},
                         torch::Tensor position_ids = {}, KVCache* cache = nullptr);
   const Qwen2Config& config() const { return config_; }
+  // cos, sin [B, T, Dh] (float32) for position_ids [B, T] or [3, B, T] (M-RoPE).
+  std::pair<torch::Tensor, torch::Tensor> rotary_for(const torch::Tensor& position_ids, int64_t b, int64_t t) const;
 
   torch::nn::Embedding embed_tokens{nullptr};
   torch::nn::ModuleList layers{nullptr};
