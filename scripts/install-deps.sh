@@ -15,6 +15,7 @@ packages=(
   libhdf5-dev hdf5-tools                       # HDF5 1.10 (serial) + h5dump
   libboost-program-options-dev libgtest-dev nlohmann-json3-dev libpcre2-dev libstb-dev
   python3 python3-torch python3-h5py python3-numpy  # Python references and test helpers
+  python3-matplotlib                           # the experiment's bar chart (jobs/ril-experiment-report.py)
   lmod                                         # the modulefile test
   slurm-wlm munge                              # a real single-node Slurm for the job-script tests
 )
