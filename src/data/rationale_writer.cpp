@@ -159,18 +159,28 @@ std::string item(const SceneObject& o) {
                                       : cat(colour_name(o.colour), " ", shape_name(o.shape));
 }
 
-// The step-by-step style on a grid board: first every object with its cell in reading order
-// (top left to bottom right, the order of the image patches), then the short reasoning of the
-// terse style with the cells it needs. Describing the whole scene gives every example dense
-// supervision of what each image token shows, which is how small models learn to see here.
+// The step-by-step style on a grid board: first the whole board, row by row, every cell in
+// reading order (the order of the image patches, so the k-th cell named is the k-th image token)
+// with its object or "empty"; then the short reasoning of the terse style with the cells it
+// needs. Describing every cell gives each example dense, position-aligned supervision of what
+// each image token shows, which is how small models learn to see here.
 std::string steps_on_grid(const Scene& scene, const TaskQuery& q, const std::string& answer) {
   std::vector<SceneObject> reading = scene.objects;
   std::stable_sort(reading.begin(), reading.end(), [&](const SceneObject& a, const SceneObject& b) {
     return std::make_pair(scene.row_of(a), scene.column_of(a)) < std::make_pair(scene.row_of(b), scene.column_of(b));
   });
-  std::string out = "I see ";
-  for (size_t i = 0; i < reading.size(); ++i) out += cat(i ? ", " : "", item(reading[i]), " ", place(scene, reading[i]));
-  out += ". ";
+  static const char* row_names[] = {"Top", "Middle", "Bottom"};
+  std::string out;
+  for (int r = 1; r <= scene.grid; ++r) {
+    out += scene.grid == 3 ? cat(row_names[r - 1], " row: ") : cat("Row ", r, ": ");
+    for (int c = 1; c <= scene.grid; ++c) {
+      const auto it = std::find_if(reading.begin(), reading.end(), [&](const SceneObject& o) {
+        return scene.row_of(o) == r && scene.column_of(o) == c;
+      });
+      out += cat(c > 1 ? ", " : "", it == reading.end() ? std::string("empty") : item(*it));
+    }
+    out += ". ";
+  }
   switch (q.family) {
     case TaskFamily::kCounting: {
       std::string cells;

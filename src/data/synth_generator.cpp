@@ -74,6 +74,8 @@ int64_t write_synthetic_dataset(const SynthOptions& options) {
   writer.set_attr("colour_jitter", static_cast<int64_t>(d.colour_jitter));
   writer.set_attr("noise", static_cast<int64_t>(d.noise));
   writer.set_attr("grid", static_cast<int64_t>(d.grid));
+  writer.set_attr("colours", static_cast<int64_t>(d.colours));
+  writer.set_attr("shapes", static_cast<int64_t>(d.shapes));
   writer.finish();
   log_info("data", "wrote ", writer.count(), " synthetic examples (", options.n_train, " train, ", options.n_val,
            " val, ", options.n_test, " test, seed ", options.seed, ") to ", options.output);
