@@ -39,7 +39,7 @@ int64_t write_synthetic_dataset(const SynthOptions& options) {
   DatasetWriterOptions w;
   w.path = options.output;
   w.image_height = w.image_width = options.image_size;
-  w.rationale_styles = rationale_styles();
+  w.rationale_styles = rationale_styles(options.difficulty.grid);
   w.generator = "synth";
   w.with_scene = true;
   w.overwrite = options.overwrite;
