@@ -1,9 +1,8 @@
-#include "ril/roles/smoke_job.h"
+#include "ril/jobs/smoke_job.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <algorithm>
-#include <chrono>
 #include <filesystem>
 #include <iomanip>
 #include <sstream>
@@ -11,13 +10,16 @@
 
 #include "ril/common/error.h"
 #include "ril/common/logging.h"
+#include "ril/common/stopwatch.h"
+#include "ril/dist/host_messages.h"
+#include "ril/dist/sharding.h"
 #include "ril/dist/mpi_context.h"
 #include "ril/dist/weight_sync.h"
 #include "ril/io/atomic_file.h"
 #include "ril/io/h5_file.h"
 #include "ril/io/h5_tensor.h"
 
-namespace ril::roles {
+namespace ril::jobs {
 namespace {
 
 using dist::Channel;
@@ -108,14 +110,6 @@ void require(bool ok, const std::string& what) {
   if (!ok) throw Error(cat("smoke check failed: ", what, " [rank ", error_rank(), "]"));
 }
 
-class Timer {
- public:
-  Timer() : start_(std::chrono::steady_clock::now()) {}
-  double seconds() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(); }
-
- private:
-  std::chrono::steady_clock::time_point start_;
-};
 
 // The output file; its directory (the run directory by default) is created with its parents.
 std::string default_output(const Config& config) {
@@ -178,7 +172,7 @@ void run_smoke_job(const dist::RankGroups& groups, const Config& config) {
     Responses rollouts_all;
     if (auto* ch = groups.channel(Channel::kRollouts)) {
       ch->barrier();
-      Timer t;
+      const Stopwatch t;
       const auto& ranks = map.ranks(Role::kRollout);
       const auto pos = std::find(ranks.begin(), ranks.end(), me);
       Responses mine;
@@ -216,7 +210,7 @@ void run_smoke_job(const dist::RankGroups& groups, const Config& config) {
     at::Tensor teacher_all;
     if (auto* ch = groups.channel(Channel::kTeacherResponses)) {
       ch->barrier();
-      Timer t;
+      const Stopwatch t;
       const auto& ranks = map.ranks(Role::kTeacher);
       const auto pos = std::find(ranks.begin(), ranks.end(), me);
       at::Tensor mine = pos != ranks.end() ? make_teacher_tokens(s, seed, round, static_cast<int>(pos - ranks.begin()))
@@ -245,12 +239,11 @@ void run_smoke_job(const dist::RankGroups& groups, const Config& config) {
     at::Tensor scores;
     if (auto* g = groups.group(Role::kDiscriminator)) {
       g->barrier();
-      Timer t;
+      const Stopwatch t;
       at::Tensor batch = g->rank() == 0 ? at::cat({rollouts_all.tokens, teacher_all.to(at::kLong)}, 0).to(device)
                                         : at::empty({n_total, s.seq_len}, at::TensorOptions().dtype(at::kLong).device(device));
       g->broadcast(batch, 0);
-      const int64_t per = (n_total + g->size() - 1) / g->size();
-      const int64_t begin = std::min(n_total, per * g->rank()), end = std::min(n_total, begin + per);
+      const auto [begin, end] = dist::block_range(n_total, g->rank(), g->size());
       auto pieces = g->gather(score(batch.narrow(0, begin, end - begin)), 0);
       if (g->rank() == 0) scores = at::cat(pieces, 0).cpu();
       record(kDiscGroup, round, t.seconds());
@@ -261,11 +254,14 @@ void run_smoke_job(const dist::RankGroups& groups, const Config& config) {
     at::Tensor learner_scores;
     if (auto* ch = groups.channel(Channel::kScores)) {
       ch->barrier();
-      Timer t;
+      const Stopwatch t;
       const int from = groups.channel_root(Channel::kScores, Role::kDiscriminator);
       const int to = groups.channel_root(Channel::kScores, Role::kLearner);
-      if (ch->rank() == from) ch->send(scores.to(device), to, /*tag=*/5);
-      if (ch->rank() == to) learner_scores = ch->recv(from, /*tag=*/5).cpu();
+      // The channel's members are the two roots, and both know the size: a broadcast carries it.
+      at::Tensor carried = ch->rank() == from ? scores.to(device)
+                                              : at::empty({n_total}, at::TensorOptions().dtype(at::kFloat).device(device));
+      ch->broadcast(carried, from);
+      if (ch->rank() == to) learner_scores = carried.cpu();
       record(kScores, round, t.seconds());
       bytes[kScores] = static_cast<double>(n_total * 4);
     }
@@ -273,7 +269,7 @@ void run_smoke_job(const dist::RankGroups& groups, const Config& config) {
     // 6. learner group: broadcast the batch, allreduce a gradient-like tensor.
     if (auto* g = groups.group(Role::kLearner)) {
       g->barrier();
-      Timer t;
+      const Stopwatch t;
       at::Tensor batch = g->rank() == 0 ? at::cat({rollouts_all.tokens, teacher_all.to(at::kLong)}, 0).to(device)
                                         : at::empty({n_total, s.seq_len}, at::TensorOptions().dtype(at::kLong).device(device));
       g->broadcast(batch, 0);
@@ -292,7 +288,7 @@ void run_smoke_job(const dist::RankGroups& groups, const Config& config) {
 
     // 7. HDF5 round trip on the learner root.
     if (groups.is_metrics_rank()) {
-      Timer t;
+      const Stopwatch t;
       {
         io::AtomicFile atomic(output);
         {
@@ -334,15 +330,11 @@ void run_smoke_job(const dist::RankGroups& groups, const Config& config) {
   }
 
   // Each exchange's time is the slowest rank's; report the median over rounds.
-  std::vector<double> slowest(seconds.size());
-  for (size_t i = 0; i < seconds.size(); ++i) slowest[i] = seconds[i];
+  std::vector<double> slowest(seconds.begin(), seconds.end());
   if (auto* world = groups.channel(Channel::kWorld)) {
-    at::Tensor t = at::from_blob(slowest.data(), {static_cast<int64_t>(slowest.size())}, at::kDouble).clone();
-    world->allreduce(t, dist::ReduceOp::kMax);
-    std::memcpy(slowest.data(), t.data_ptr<double>(), slowest.size() * sizeof(double));
-    at::Tensor b = at::from_blob(bytes.data(), {kExchangeCount}, at::kDouble).clone();
-    world->allreduce(b, dist::ReduceOp::kMax);
-    std::memcpy(bytes.data(), b.data_ptr<double>(), bytes.size() * sizeof(double));
+    slowest = dist::allreduce_values(*world, slowest, dist::ReduceOp::kMax);
+    const std::vector<double> most = dist::allreduce_values(*world, {bytes.begin(), bytes.end()}, dist::ReduceOp::kMax);
+    std::copy(most.begin(), most.end(), bytes.begin());
   }
   if (groups.is_metrics_rank()) {
     std::ostringstream table;
@@ -372,4 +364,4 @@ void run_smoke_job(const dist::RankGroups& groups, const Config& config) {
   }
 }
 
-}  // namespace ril::roles
+}  // namespace ril::jobs

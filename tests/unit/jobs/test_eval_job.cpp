@@ -1,7 +1,7 @@
 // `ril eval` pieces that need no ranks: --model specs, the batch sharding (the same batches
 // whatever the rank count), scoring and per-family aggregation, the table and the JSON, and
 // models from train checkpoints (student tensors + config text) loaded exactly.
-#include "ril/roles/eval_job.h"
+#include "ril/jobs/eval_job.h"
 
 #include <gtest/gtest.h>
 
@@ -17,9 +17,10 @@
 #include "ril/model/checkpoint.h"
 #include "ril/model/model_config.h"
 #include "ril/text/bpe_tokenizer.h"
+#include "support/byte_tokenizer.h"
 #include "support/temp_dir.h"
 
-namespace ril::roles {
+namespace ril::jobs {
 namespace {
 
 template <typename F>
@@ -242,21 +243,12 @@ TEST(EvalReport, Json) {
 
 TEST(EvalReport, CommandLine) {
   const std::string line = current_command_line();
-  EXPECT_NE(line.find("ril_roles_tests"), std::string::npos) << line;
+  EXPECT_NE(line.find("ril_jobs_tests"), std::string::npos) << line;
 }
 
 // ---- models from checkpoints --------------------------------------------------------------------
 
-text::BpeTokenizer byte_tokenizer() {
-  text::BpeTokenizerSpec spec;
-  for (int b = 0; b < 256; ++b) spec.vocab.push_back(text::byte_to_unicode(static_cast<uint8_t>(b)));
-  int32_t id = 256;
-  for (const char* t : {"<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|image_pad|>",
-                        "<|vision_end|>"}) {
-    spec.added_tokens.push_back(text::AddedToken{t, id++, true, false, false});
-  }
-  return text::BpeTokenizer::from_spec(spec, "test");
-}
+using test::byte_tokenizer;
 
 io::NamedTensors named(const torch::nn::Module& module) {
   io::NamedTensors out;
@@ -349,4 +341,4 @@ TEST(EvalModels, BadModelsAreConfigErrors) {
 }
 
 }  // namespace
-}  // namespace ril::roles
+}  // namespace ril::jobs

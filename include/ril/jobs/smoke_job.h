@@ -7,7 +7,7 @@
 //   3. teacher    teacher ranks -> discriminator root and learner root (gather; int32 tokens)
 //   4. disc group the discriminator root broadcasts the batch in its group, each discriminator
 //                 rank scores a slice, the root gathers the scores
-//   5. scores     discriminator root -> learner root (send/recv)
+//   5. scores     discriminator root -> learner root (a broadcast over their two-rank channel)
 //   6. learner    the learner group broadcasts the batch and allreduces a gradient-like tensor
 //   7. hdf5       the learner root writes everything to an HDF5 file atomically and reads it back
 // Which ranks call: every rank (collective over the world).
@@ -16,9 +16,9 @@
 #include "ril/common/config.h"
 #include "ril/dist/rank_groups.h"
 
-namespace ril::roles {
+namespace ril::jobs {
 
 // Throws ril::Error if any check fails on any rank; returns normally on every rank otherwise.
 void run_smoke_job(const dist::RankGroups& groups, const Config& config);
 
-}  // namespace ril::roles
+}  // namespace ril::jobs

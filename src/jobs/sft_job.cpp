@@ -1,53 +1,50 @@
-#include "ril/roles/sft_job.h"
+#include "ril/jobs/sft_job.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <algorithm>
-#include <set>
-#include <chrono>
 #include <filesystem>
 #include <iomanip>
 #include <optional>
+#include <set>
 #include <sstream>
-#include <sys/stat.h>
+
+#include <nlohmann/json.hpp>
 
 #include "ril/algo/schedules.h"
 #include "ril/common/error.h"
 #include "ril/common/logging.h"
+#include "ril/common/paths.h"
 #include "ril/common/stop_signal.h"
+#include "ril/common/stopwatch.h"
 #include "ril/data/dataset.h"
+#include "ril/dist/gradient_sync.h"
+#include "ril/dist/host_messages.h"
+#include "ril/dist/sharding.h"
+#include "ril/io/checkpoint_schema.h"
 #include "ril/io/checkpoint_store.h"
 #include "ril/io/h5_file.h"
 #include "ril/io/module_state.h"
 #include "ril/io/teacher_cache.h"
 #include "ril/model/checkpoint.h"
 #include "ril/model/generator.h"
-#include "ril/roles/gradient_sync.h"
 #include "ril/roles/policy_model.h"
 #include "ril/roles/sft_batch.h"
 #include "ril/text/bpe_tokenizer.h"
 
-namespace ril::roles {
+namespace ril::jobs {
 namespace {
 
 using dist::Role;
-using Clock = std::chrono::steady_clock;
-
-bool path_exists(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0;
-}
-
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-std::string duration_text(double s) {
-  const int64_t t = static_cast<int64_t>(s + 0.5);
-  std::ostringstream out;
-  if (t >= 3600) out << t / 3600 << "h";
-  if (t >= 60) out << std::setw(t >= 3600 ? 2 : 1) << std::setfill('0') << (t / 60) % 60 << "m";
-  out << std::setw(t >= 60 ? 2 : 1) << std::setfill('0') << t % 60 << "s";
-  return out.str();
-}
+using roles::PolicyModel;
+using roles::SftBatch;
+using roles::SftBatchBuilder;
+using roles::SftBatchOptions;
+using roles::SftSampler;
+using roles::named_parameters;
+using roles::response_logprobs;
+using roles::save_policy;
+namespace names = io::checkpoint_names;
 
 // Everything the inputs say, checked alike on every rank (ConfigError before any training).
 struct Inputs {
@@ -173,7 +170,8 @@ void run_sft_job(const dist::RankGroups& groups, const Config& config) {
   Inputs in = check_inputs(s, seed);  // every rank: identical verdicts
   if (!groups.has(Role::kLearner)) return;
 
-  dist::Communicator& comm = *groups.group(Role::kLearner);
+  dist::Communicator& comm = *groups.group(Role::kLearner);       // gradients
+  dist::Communicator& host = *groups.host_group(Role::kLearner);  // counts, losses, verdicts
   const int ranks = comm.size(), rank = comm.rank();
   const bool metrics = groups.is_metrics_rank();
   const data::Dataset& dataset = *in.dataset;
@@ -227,27 +225,26 @@ void run_sft_job(const dist::RankGroups& groups, const Config& config) {
   io::CheckpointStore store(config.common.run_dir);
   int64_t step = 0;
   if (s.resume) {
-    torch::Tensor found = torch::full({1}, -1, torch::kInt64);
+    int64_t resume_step = -1;
     if (rank == 0) {
-      if (auto info = store.find_latest()) found.fill_(info->step);
+      if (auto info = store.find_latest()) resume_step = info->step;
     }
-    comm.broadcast(found, 0);
-    const int64_t resume_step = found.item<int64_t>();
+    resume_step = dist::broadcast_value(host, resume_step, 0);
     if (resume_step >= 0) {
       const std::string path = store.main_path(resume_step);
       io::H5File file = io::H5File::open(path, io::kCheckpointKind);
+      const io::CheckpointHeader header = io::read_checkpoint_header(file);
       {
         torch::NoGradGuard no_grad;
-        io::load_tensors_into(file, "model", params);
+        io::load_tensors_into(file, io::student_tensor_group(file), params);
       }
-      io::load_adamw(file, "optimizer", optimizer, params);
-      io::load_generator(file, "rng_cpu", cpu_rng);
-      const int64_t saved_ranks = io::read_int64(file, "learners");
-      if (saved_ranks != ranks && metrics) {
-        log_warn("sft", "checkpoint was written by ", saved_ranks, " learner rank(s), this run has ", ranks,
+      io::load_adamw(file, names::kOptimizer, optimizer, params);
+      io::load_generator(file, names::kRankRng, cpu_rng);
+      if (header.learners != ranks && metrics) {
+        log_warn("sft", "checkpoint was written by ", header.learners, " learner rank(s), this run has ", ranks,
                  ": the data order continues differently than an uninterrupted run");
       }
-      step = io::read_int64(file, "step");
+      step = header.step;
       if (metrics) log_info("sft", "resumed from ", path, " at step ", step);
     } else if (metrics) {
       log_info("sft", "--resume: no checkpoint in ", store.directory(), ", starting at step 0");
@@ -267,12 +264,18 @@ void run_sft_job(const dist::RankGroups& groups, const Config& config) {
   auto save_checkpoint = [&](int64_t at_step) {
     if (rank == 0) {
       const std::string path = store.write(at_step, [&](io::H5File& file) {
-        io::save_tensors(file, "model", params);
-        io::save_adamw(file, "optimizer", optimizer, params);
-        io::save_generator(file, "rng_cpu", cpu_rng);
-        io::write_int64(file, "step", at_step);
-        io::write_int64(file, "learners", ranks);
-        io::write_string(file, "config", config.resolved_text());
+        io::save_tensors(file, names::kStudent, params);
+        io::save_adamw(file, names::kOptimizer, optimizer, params);
+        io::save_generator(file, names::kRankRng, cpu_rng);
+        io::CheckpointHeader header;
+        header.step = at_step;
+        header.world_size = groups.world_size();
+        header.learners = ranks;
+        header.stage = "sft";
+        header.config_text = config.resolved_text();
+        header.student_config = model::model_config_to_json(st.m.config).dump();
+        header.student_tokenizer = std::filesystem::absolute(s.tokenizer).string();
+        io::write_checkpoint_header(file, header);
       });
       log_info("sft", "checkpoint ", path);
     }
@@ -281,17 +284,16 @@ void run_sft_job(const dist::RankGroups& groups, const Config& config) {
 
   // ---- training --------------------------------------------------------------------------------
   module.train();
-  const Clock::time_point start = Clock::now();
-  Clock::time_point window = start;
+  const Stopwatch start;
+  Stopwatch window;
   double window_tokens = 0, window_response = 0, first_loss = -1, last_loss = -1;
   const int64_t first_step = step;
   bool checkpointed_last = step > 0;  // resumed at or past --steps: that checkpoint stands
   while (step < s.steps) {
     const SftBatch batch = train_batch(sampler.rank_batch(step, rank));
-    torch::Tensor counts = torch::tensor({static_cast<double>(batch.response_tokens),
-                                          static_cast<double>(batch.total_tokens)}, torch::kFloat64);
-    comm.allreduce(counts, dist::ReduceOp::kSum);
-    const double global_response = counts[0].item<double>(), global_total = counts[1].item<double>();
+    const std::vector<double> counts = dist::allreduce_values(
+        host, {static_cast<double>(batch.response_tokens), static_cast<double>(batch.total_tokens)}, dist::ReduceOp::kSum);
+    const double global_response = counts[0], global_total = counts[1];
 
     algo::set_learning_rate(optimizer, schedule.lr(step));
     optimizer.zero_grad();
@@ -301,8 +303,8 @@ void run_sft_job(const dist::RankGroups& groups, const Config& config) {
     loss.backward();
 
     // One bucket: every gradient, then the loss (for the log), averaged over the learner group.
-    const double step_loss =
-        allreduce_gradients(comm, plist, {loss.detach().item<double>()}, dist::ReduceOp::kAvg).at(0);
+    dist::allreduce_gradients(comm, plist, dist::ReduceOp::kAvg);
+    const double step_loss = dist::allreduce_values(host, {loss.detach().item<double>()}, dist::ReduceOp::kAvg).at(0);
     optimizer.step();
     ++step;
     if (first_loss < 0) first_loss = step_loss;
@@ -311,14 +313,14 @@ void run_sft_job(const dist::RankGroups& groups, const Config& config) {
     window_response += global_response;
 
     if (metrics && (step % s.log_every == 0 || step == s.steps || step == first_step + 1)) {
-      const double dt = seconds_since(window);
+      const double dt = window.seconds();
       const double done = static_cast<double>(step - first_step);
-      const double eta = seconds_since(start) / done * static_cast<double>(s.steps - step);
+      const double eta = start.seconds() / done * static_cast<double>(s.steps - step);
       log_info("sft", "step ", step, "/", s.steps, " loss ", std::fixed, std::setprecision(4), step_loss, " lr ",
                std::scientific, std::setprecision(3), schedule.lr(step - 1), std::fixed, std::setprecision(0),
                " tok/s ", window_tokens / std::max(dt, 1e-9), " (response ", window_response / std::max(dt, 1e-9),
                ") epoch ", sampler.epoch_of(step - 1), " eta ", duration_text(eta));
-      window = Clock::now();
+      window.restart();
       window_tokens = window_response = 0;
     }
     checkpointed_last = false;
@@ -330,9 +332,8 @@ void run_sft_job(const dist::RankGroups& groups, const Config& config) {
     // A stop request (SIGUSR1/SIGTERM) may reach the learners at different steps: they agree on
     // the largest signal number seen (0: none), so all of them stop after the same step. After the
     // last step the run just finishes.
-    torch::Tensor stop = torch::full({1}, stop_signal_number(), torch::kInt64);
-    if (ranks > 1) comm.allreduce(stop, dist::ReduceOp::kMax);
-    const int64_t stop_signal = stop.item<int64_t>();
+    const int64_t stop_signal = static_cast<int64_t>(
+        dist::allreduce_values(host, {static_cast<double>(stop_signal_number())}, dist::ReduceOp::kMax).at(0));
     if (stop_signal != 0 && step < s.steps) {
       if (!checkpointed_last) save_checkpoint(step);
       if (metrics) {
@@ -344,7 +345,7 @@ void run_sft_job(const dist::RankGroups& groups, const Config& config) {
   }
   if (!checkpointed_last) save_checkpoint(step);
   if (metrics && step > first_step) {
-    log_info("sft", "trained ", step - first_step, " updates in ", duration_text(seconds_since(start)),
+    log_info("sft", "trained ", step - first_step, " updates in ", duration_text(start.seconds()),
              ": loss first ", std::fixed, std::setprecision(4), first_loss, " last ", last_loss);
   }
 
@@ -355,8 +356,7 @@ void run_sft_job(const dist::RankGroups& groups, const Config& config) {
     module.eval();
     torch::NoGradGuard no_grad;
     double nll = 0, tokens = 0;
-    std::vector<int64_t> mine;
-    for (size_t i = static_cast<size_t>(rank); i < val.size(); i += static_cast<size_t>(ranks)) mine.push_back(val[i]);
+    const std::vector<int64_t> mine = dist::owned_share(val, rank, ranks);
     for (size_t i = 0; i < mine.size(); i += static_cast<size_t>(s.batch)) {
       const std::vector<int64_t> chunk(mine.begin() + static_cast<std::ptrdiff_t>(i),
                                        mine.begin() + static_cast<std::ptrdiff_t>(std::min(mine.size(), i + s.batch)));
@@ -364,12 +364,10 @@ void run_sft_job(const dist::RankGroups& groups, const Config& config) {
       nll -= response_logprobs(st, batch).sum().item<double>();
       tokens += static_cast<double>(batch.response_tokens);
     }
-    torch::Tensor sums = torch::tensor({nll, tokens}, torch::kFloat64);
-    comm.allreduce(sums, dist::ReduceOp::kSum);
+    const std::vector<double> sums = dist::allreduce_values(host, {nll, tokens}, dist::ReduceOp::kSum);
     if (metrics) {
-      log_info("sft", "val loss ", std::fixed, std::setprecision(4),
-               sums[0].item<double>() / std::max(1.0, sums[1].item<double>()), " over ", val.size(), " examples, ",
-               static_cast<int64_t>(sums[1].item<double>()), " response tokens");
+      log_info("sft", "val loss ", std::fixed, std::setprecision(4), sums[0] / std::max(1.0, sums[1]), " over ",
+               val.size(), " examples, ", static_cast<int64_t>(sums[1]), " response tokens");
     }
   } else if (metrics) {
     log_info("sft", "no val examples scored (val split empty or --val-examples 0)");
@@ -386,4 +384,4 @@ void run_sft_job(const dist::RankGroups& groups, const Config& config) {
   comm.barrier();
 }
 
-}  // namespace ril::roles
+}  // namespace ril::jobs

@@ -6,7 +6,8 @@
 //     PATH a file: a `ril train` checkpoint (kind "checkpoint"): the student's tensors in group
 //       "student" (io::save_tensors, names = model::module_tensors names, i.e. HF 4.x names),
 //       root attributes "student_config" (the model's config.json text) and "student_tokenizer"
-//       (path of its tokenizer.json); the scalar dataset "step" is reported when present.
+//       (path of its tokenizer.json); the scalar dataset "step" is reported when present
+//       (io/checkpoint_schema.h: `ril sft` checkpoints have the same contents since issue 12).
 //       Tokenizer --tokenizer, else student_tokenizer.
 // - Questions: the --split of --dataset (ascending example index), the first --limit of them.
 // - Prompt: exactly as SFT builds it (SftBatchBuilder::prompt_ids: ChatML user turn with the
@@ -17,7 +18,7 @@
 //   token (special tokens skipped); its length counts the stop token.
 // - Scoring: data::AnswerChecker against the ground truth (the question's echo removed).
 // - Sharding: global batch k = questions [k * B, (k + 1) * B) (B = --batch) goes to world rank
-//   k mod W. A batch is computed the same whatever W is, so the results do not depend on the
+//   k mod W (roles::eval_batches_for_rank, dist/sharding.h). A batch is computed the same whatever W is, so the results do not depend on the
 //   number of ranks (on CPU with the same thread count per rank; bitwise-equal greedy tokens).
 //   Every rank's answers are gathered to world rank 0, which scores them, prints the table on
 //   stdout and writes the JSON (--out, default <run-dir>/eval.json; atomically).
@@ -42,7 +43,9 @@ namespace ril::model {
 struct PretrainedModel;
 }  // namespace ril::model
 
-namespace ril::roles {
+namespace ril::jobs {
+
+using roles::EvalAnswer;
 
 // ---- models ----------------------------------------------------------------------------------
 
@@ -68,10 +71,9 @@ model::PretrainedModel load_eval_model(const EvalModelSource& source);
 
 // ---- sharding --------------------------------------------------------------------------------
 
-// The batches of `rank` among `ranks`: global batch k = questions [k * batch, (k + 1) * batch)
-// for every k with k mod ranks == rank, in order.
-std::vector<std::vector<int64_t>> eval_batches_for_rank(const std::vector<int64_t>& questions, int64_t batch,
-                                                        int rank, int ranks);
+// Global batch k = questions [k * batch, (k + 1) * batch) goes to rank k mod ranks (shared with
+// `ril train --val-every`, roles/greedy_answerer.h).
+using roles::eval_batches_for_rank;
 
 // ---- scoring and reports (pure; rank 0) -----------------------------------------------------
 
@@ -157,4 +159,4 @@ std::string current_command_line();
 
 void run_eval_job(const dist::RankGroups& groups, const Config& config);
 
-}  // namespace ril::roles
+}  // namespace ril::jobs

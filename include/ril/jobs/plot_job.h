@@ -21,7 +21,7 @@
 #include "ril/dist/rank_groups.h"
 #include "ril/io/metrics_table.h"
 
-namespace ril::roles {
+namespace ril::jobs {
 
 // The RIL curves a user watches: val_acc, reward_student, reward_teacher, answer_acc_student,
 // disc_acc, kl_student, kl_teacher, entropy, response_len_student, limit_hit_student,
@@ -46,4 +46,4 @@ data::Image render_curves(const io::MetricsData& data, const std::vector<std::st
 
 void run_plot_job(const dist::RankGroups& groups, const Config& config);
 
-}  // namespace ril::roles
+}  // namespace ril::jobs

@@ -1,6 +1,4 @@
-#include "ril/roles/eval_job.h"
-
-#include <sys/stat.h>
+#include "ril/jobs/eval_job.h"
 
 #include <torch/torch.h>
 
@@ -22,8 +20,12 @@
 #include "ril/common/config_parser.h"
 #include "ril/common/error.h"
 #include "ril/common/logging.h"
+#include "ril/common/paths.h"
 #include "ril/data/dataset.h"
 #include "ril/io/atomic_file.h"
+#include "ril/dist/byte_codec.h"
+#include "ril/dist/host_messages.h"
+#include "ril/io/checkpoint_schema.h"
 #include "ril/io/checkpoint_store.h"
 #include "ril/io/h5_file.h"
 #include "ril/io/module_state.h"
@@ -35,23 +37,16 @@
 #include "ril/roles/sft_batch.h"
 #include "ril/text/bpe_tokenizer.h"
 
-namespace ril::roles {
+namespace ril::jobs {
 namespace {
 
+using roles::EvalAnswer;
+using roles::GreedyAnswerer;
+
 constexpr const char* kTag = "eval";
-constexpr const char* kStudentGroup = "student";
-constexpr const char* kStudentConfigAttr = "student_config";
-constexpr const char* kStudentTokenizerAttr = "student_tokenizer";
-
-bool path_exists(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0;
-}
-
-bool is_directory(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
+constexpr const char* kStudentGroup = io::checkpoint_names::kStudent;
+constexpr const char* kStudentConfigAttr = io::checkpoint_names::kStudentConfig;
+constexpr const char* kStudentTokenizerAttr = io::checkpoint_names::kStudentTokenizer;
 
 std::string read_text_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -129,35 +124,30 @@ Evaluator prepare(const EvalModelSpec& spec, const EvalConfig& e, const data::Da
   return ev;
 }
 
-// Answers of one rank -> meta [1 + 3 n] (n, then index, tokens, bytes per answer) and bytes
-// [1 + total] (a leading 0 so that no tensor is empty).
-std::pair<torch::Tensor, torch::Tensor> pack(const std::vector<EvalAnswer>& answers) {
-  std::vector<int64_t> meta{static_cast<int64_t>(answers.size())};
-  std::vector<uint8_t> bytes{0};
+// Answers of one rank as one host message (dist/byte_codec.h): count, then per answer its
+// index, token count and response text.
+std::string encode_answers(const std::vector<EvalAnswer>& answers) {
+  dist::ByteWriter out;
+  out.put<int64_t>(static_cast<int64_t>(answers.size()));
   for (const EvalAnswer& a : answers) {
-    meta.push_back(a.index);
-    meta.push_back(a.tokens);
-    meta.push_back(static_cast<int64_t>(a.response.size()));
-    bytes.insert(bytes.end(), a.response.begin(), a.response.end());
+    out.put<int64_t>(a.index);
+    out.put<int64_t>(a.tokens);
+    out.put_string(a.response);
   }
-  return {torch::tensor(meta, torch::kInt64),
-          torch::from_blob(bytes.data(), {static_cast<int64_t>(bytes.size())}, torch::kUInt8).clone()};
+  return out.take();
 }
 
-void unpack(const torch::Tensor& meta_t, const torch::Tensor& bytes_t, std::vector<EvalAnswer>& out) {
-  const torch::Tensor meta = meta_t.to(torch::kCPU).contiguous();
-  const torch::Tensor bytes = bytes_t.to(torch::kCPU).contiguous();
-  const int64_t* m = meta.data_ptr<int64_t>();
-  const char* b = reinterpret_cast<const char*>(bytes.data_ptr<uint8_t>()) + 1;
-  const int64_t n = m[0];
-  RIL_CHECK(meta.numel() == 1 + 3 * n, "eval answers: meta has ", meta.numel(), " values for ", n, " answers");
-  int64_t pos = 0;
+void decode_answers(const std::string& bytes, std::vector<EvalAnswer>& out) {
+  dist::ByteReader in(bytes);
+  const int64_t n = in.get<int64_t>();
   for (int64_t i = 0; i < n; ++i) {
-    const int64_t len = m[1 + 3 * i + 2];
-    RIL_CHECK(pos + len <= bytes.numel() - 1, "eval answers: text bytes run past the buffer");
-    out.push_back({m[1 + 3 * i], m[1 + 3 * i + 1], std::string(b + pos, static_cast<size_t>(len))});
-    pos += len;
+    EvalAnswer a;
+    a.index = in.get<int64_t>();
+    a.tokens = in.get<int64_t>();
+    a.response = in.get_string();
+    out.push_back(std::move(a));
   }
+  in.expect_done("eval answers");
 }
 
 nlohmann::json score_json(const EvalScore& s) {
@@ -222,13 +212,14 @@ EvalModelSource resolve_eval_model(const EvalModelSpec& spec, const std::string&
                      "' file, not a `ril train` checkpoint (kind '", io::kCheckpointKind, "')");
     RIL_CONFIG_CHECK(file->is_group(kStudentGroup) && file->has_attr("/", kStudentConfigAttr), who, ": checkpoint '",
                      spec.path, "' has no student (group '", kStudentGroup, "' and root attribute '",
-                     kStudentConfigAttr, "'): not written by `ril train` (for `ril sft`, evaluate the model "
-                     "directory it wrote)");
+                     kStudentConfigAttr, "'): not a `ril train` or `ril sft` checkpoint of this version (for "
+                     "an older `ril sft` checkpoint, evaluate the model directory it wrote)");
     RIL_CONFIG_CHECK(!file->has_attr("/", "complete") || file->attr_int("/", "complete") == 1, who,
                      ": checkpoint '", spec.path, "' is incomplete (its writer did not finish)");
     s.checkpoint = true;
     s.config_text = file->attr_string("/", kStudentConfigAttr);
-    if (file->exists("step") && !file->is_group("step")) s.step = io::read_int64(*file, "step");
+    const char* step = io::checkpoint_names::kStep;
+    if (file->exists(step) && !file->is_group(step)) s.step = io::read_int64(*file, step);
     if (!tokenizer_override.empty()) {
       s.tokenizer_path = tokenizer_override;
     } else {
@@ -264,22 +255,6 @@ model::PretrainedModel load_eval_model(const EvalModelSource& source) {
     model::load_module_tensors(*m.lm, tensors, o);
   }
   return m;
-}
-
-// ---- sharding ------------------------------------------------------------------------------------
-
-std::vector<std::vector<int64_t>> eval_batches_for_rank(const std::vector<int64_t>& questions, int64_t batch,
-                                                        int rank, int ranks) {
-  RIL_CHECK(batch >= 1 && ranks >= 1 && rank >= 0 && rank < ranks, "eval_batches_for_rank: batch ", batch,
-            ", rank ", rank, " of ", ranks);
-  std::vector<std::vector<int64_t>> out;
-  const int64_t n = static_cast<int64_t>(questions.size());
-  for (int64_t k = rank; k * batch < n; k += ranks) {
-    const auto begin = questions.begin() + static_cast<std::ptrdiff_t>(k * batch);
-    const auto end = questions.begin() + static_cast<std::ptrdiff_t>(std::min(n, (k + 1) * batch));
-    out.emplace_back(begin, end);
-  }
-  return out;
 }
 
 // ---- scoring and reports ---------------------------------------------------------------------------
@@ -557,7 +532,7 @@ void run_eval_job(const dist::RankGroups& groups, const Config& config) {
   const int rank = world.rank(), ranks = world.size();
   const bool root = rank == 0;
   const at::Device device = groups.device();
-  const std::vector<std::vector<int64_t>> batches = eval_batches_for_rank(ids, e.batch, rank, ranks);
+  const std::vector<std::vector<int64_t>> batches = roles::eval_batches_for_rank(ids, e.batch, rank, ranks);
 
   std::vector<EvalQuestion> questions;
   std::vector<std::pair<std::string, int64_t>> family_counts;
@@ -611,12 +586,10 @@ void run_eval_job(const dist::RankGroups& groups, const Config& config) {
         if (root) log_debug(kTag, ev.source.name, ": batch ", k + 1, "/", batches.size(), " on rank 0 done");
       }
     }
-    auto [meta, bytes] = pack(mine);
-    const std::vector<torch::Tensor> metas = world.gather(meta, 0);
-    const std::vector<torch::Tensor> texts = world.gather(bytes, 0);
+    const std::vector<std::string> parts = dist::gather_bytes(world, encode_answers(mine), 0);
     if (!root) continue;
     std::vector<EvalAnswer> all;
-    for (size_t i = 0; i < metas.size(); ++i) unpack(metas[i], texts[i], all);
+    for (const std::string& part : parts) decode_answers(part, all);
     EvalModelResult r = score_answers(questions, all, family_order, checker);
     r.name = ev.source.name;
     r.path = ev.source.path;
@@ -654,4 +627,4 @@ void run_eval_job(const dist::RankGroups& groups, const Config& config) {
   log_info(kTag, "results written to ", out);
 }
 
-}  // namespace ril::roles
+}  // namespace ril::jobs

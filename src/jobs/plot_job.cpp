@@ -1,6 +1,4 @@
-#include "ril/roles/plot_job.h"
-
-#include <torch/torch.h>
+#include "ril/jobs/plot_job.h"
 
 #include <algorithm>
 #include <cmath>
@@ -12,8 +10,9 @@
 #include "ril/data/bitmap_font.h"
 #include "ril/data/image_codec.h"
 #include "ril/data/line_chart.h"
+#include "ril/dist/agreement.h"
 
-namespace ril::roles {
+namespace ril::jobs {
 namespace {
 
 constexpr const char* kTag = "plot";
@@ -63,17 +62,6 @@ std::string join(const std::vector<std::string>& names) {
   return out;
 }
 
-// The same string on every member of `comm`, from `root`.
-std::string broadcast_text(dist::Communicator& comm, const std::string& text, int root) {
-  torch::Tensor size = torch::tensor({static_cast<int64_t>(text.size())}, torch::kInt64);
-  comm.broadcast(size, root);
-  const int64_t n = size[0].item<int64_t>();
-  if (n == 0) return {};
-  torch::Tensor bytes = torch::zeros({n}, torch::kUInt8);
-  if (comm.rank() == root) std::copy(text.begin(), text.end(), bytes.data_ptr<uint8_t>());
-  comm.broadcast(bytes, root);
-  return std::string(reinterpret_cast<const char*>(bytes.data_ptr<uint8_t>()), static_cast<size_t>(n));
-}
 
 }  // namespace
 
@@ -210,8 +198,7 @@ void run_plot_job(const dist::RankGroups& groups, const Config& config) {
     }
   }
   // Rank 0's verdict on every rank: a ConfigError alike everywhere, nobody left waiting.
-  error = broadcast_text(world, error, 0);
-  if (!error.empty()) throw ConfigError(error);
+  dist::agree_or_throw(world, error);
   if (!reader) return;
 
   if (data.rows() == 0) log_warn(kTag, data.source, " has no rows yet: the panels will be empty");
@@ -223,4 +210,4 @@ void run_plot_job(const dist::RankGroups& groups, const Config& config) {
            " panel(s) [", join(metrics), "], ", data.rows(), " rows from ", data.source);
 }
 
-}  // namespace ril::roles
+}  // namespace ril::jobs

@@ -11,12 +11,16 @@
 // - Loss: cross-entropy on response tokens only (prompt and image tokens masked), averaged over
 //   the response tokens of the GLOBAL batch: each rank scales its token-sum by
 //   ranks / global_tokens, gradients are flattened into one bucket and allreduced (average)
-//   over the learner group, so N ranks compute the same update as one rank with N x the batch.
+//   over the learner group (dist/gradient_sync.h; counts and losses go over its host
+//   communicator), so N ranks compute the same update as one rank with N x the batch.
 // - AdamW, lr decaying linearly --lr -> --lr-end over --steps (algo/schedules.h).
 // - Checkpoints (io/checkpoint_store.h) every --checkpoint-every updates and at the end, written
-//   by the learner root: model parameters, AdamW state, step, the default CPU generator, the
-//   resolved config. --resume restarts from the newest complete one; on CPU the resumed run is
-//   bitwise identical to an uninterrupted one (the sampler is a function of the step).
+//   by the learner root with the contents of io/checkpoint_schema.h (stage "sft"): the student's
+//   parameters, AdamW state, step, world size and learner ranks, the default CPU generator, the
+//   resolved config, the student's config and tokenizer (so `ril eval` reads it like a train
+//   checkpoint). --resume restarts from the newest complete one (older files with /model read
+//   too); on CPU the resumed run is bitwise identical to an uninterrupted one (the sampler is a
+//   function of the step).
 // - End: mean loss on (up to --val-examples of) the val split, the model written with
 //   save_pretrained to --out (default <run-dir>/model) with the tokenizer.json beside it.
 // Which ranks call: every rank. Non-learner ranks only validate the inputs and return (main then
@@ -27,8 +31,8 @@
 #include "ril/common/config.h"
 #include "ril/dist/rank_groups.h"
 
-namespace ril::roles {
+namespace ril::jobs {
 
 void run_sft_job(const dist::RankGroups& groups, const Config& config);
 
-}  // namespace ril::roles
+}  // namespace ril::jobs

@@ -1,4 +1,4 @@
-#include "ril/roles/teach_job.h"
+#include "ril/jobs/teach_job.h"
 
 #include <torch/torch.h>
 
@@ -10,7 +10,12 @@
 
 #include "ril/common/error.h"
 #include "ril/common/logging.h"
+#include "ril/common/seed.h"
+#include "ril/common/stopwatch.h"
 #include "ril/data/dataset.h"
+#include "ril/dist/byte_codec.h"
+#include "ril/dist/host_messages.h"
+#include "ril/dist/sharding.h"
 #include "ril/io/teacher_cache.h"
 #include "ril/model/checkpoint.h"
 #include "ril/model/generator.h"
@@ -19,17 +24,10 @@
 #include "ril/text/bpe_tokenizer.h"
 #include "ril/text/chat_template.h"
 
-namespace ril::roles {
+namespace ril::jobs {
 namespace {
 
 constexpr const char* kTag = "teach";
-
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
 uint64_t fnv1a(const std::string& s) {
   uint64_t h = 0xcbf29ce484222325ULL;
@@ -169,54 +167,30 @@ std::string generate_one(LoadedTeacher& lt, const data::Dataset& dataset, int64_
   return lt.tokenizer->decode(out, /*skip_special=*/true);
 }
 
-// Finished responses of one rank: meta = [R, (q, s, length) * R], bytes = [1 + sum(lengths)]
-// (a leading 0 so that no tensor is empty).
-std::pair<torch::Tensor, torch::Tensor> pack(const std::vector<io::TeacherRow>& rows) {
-  std::vector<int64_t> meta{static_cast<int64_t>(rows.size())};
-  std::vector<uint8_t> bytes{0};
-  for (const auto& r : rows) {
-    meta.push_back(r.question_id);
-    meta.push_back(r.sample_index);
-    meta.push_back(static_cast<int64_t>(r.response.size()));
-    bytes.insert(bytes.end(), r.response.begin(), r.response.end());
+// Finished responses of one rank as one host message (dist/byte_codec.h): count, then per row
+// its question, sample and response text.
+std::string encode_rows(const std::vector<io::TeacherRow>& rows) {
+  dist::ByteWriter out;
+  out.put<int64_t>(static_cast<int64_t>(rows.size()));
+  for (const io::TeacherRow& r : rows) {
+    out.put<int64_t>(r.question_id);
+    out.put<int32_t>(r.sample_index);
+    out.put_string(r.response);
   }
-  return {torch::tensor(meta, torch::kInt64),
-          torch::from_blob(bytes.data(), {static_cast<int64_t>(bytes.size())}, torch::kUInt8).clone()};
+  return out.take();
 }
 
-void unpack(const torch::Tensor& meta_t, const torch::Tensor& bytes_t, std::vector<io::TeacherRow>& out) {
-  torch::Tensor meta = meta_t.to(torch::kCPU).contiguous();
-  torch::Tensor bytes = bytes_t.to(torch::kCPU).contiguous();
-  const int64_t* m = meta.data_ptr<int64_t>();
-  const char* b = reinterpret_cast<const char*>(bytes.data_ptr<uint8_t>()) + 1;
-  const int64_t rows = m[0];
-  RIL_CHECK(meta.numel() == 1 + 3 * rows, "teacher batch: meta has ", meta.numel(), " values for ", rows, " rows");
-  int64_t pos = 0;
-  for (int64_t i = 0; i < rows; ++i) {
-    const int64_t len = m[1 + 3 * i + 2];
-    RIL_CHECK(pos + len <= bytes.numel() - 1, "teacher batch: text bytes run past the buffer");
-    out.push_back({m[1 + 3 * i], static_cast<int32_t>(m[1 + 3 * i + 1]), std::string(b + pos, static_cast<size_t>(len))});
-    pos += len;
+void decode_rows(const std::string& bytes, std::vector<io::TeacherRow>& out) {
+  dist::ByteReader in(bytes);
+  const int64_t n = in.get<int64_t>();
+  for (int64_t i = 0; i < n; ++i) {
+    io::TeacherRow row;
+    row.question_id = in.get<int64_t>();
+    row.sample_index = in.get<int32_t>();
+    row.response = in.get_string();
+    out.push_back(std::move(row));
   }
-}
-
-// Broadcasts a 1-d int64 vector from the group root.
-std::vector<int64_t> broadcast_vector(dist::Communicator& comm, std::vector<int64_t> values) {
-  torch::Tensor size = torch::tensor({static_cast<int64_t>(values.size())}, torch::kInt64);
-  comm.broadcast(size, 0);
-  const int64_t n = size[0].item<int64_t>();
-  torch::Tensor t = comm.rank() == 0 ? torch::tensor(values, torch::kInt64).view({n}).clone()
-                                     : torch::zeros({n}, torch::kInt64);
-  if (n == 0) return {};
-  comm.broadcast(t, 0);
-  const int64_t* p = t.data_ptr<int64_t>();
-  return std::vector<int64_t>(p, p + n);
-}
-
-std::string format_seconds(double s) {
-  if (!(s >= 0) || s > 1e9) return "?";
-  const int64_t t = static_cast<int64_t>(s + 0.5);
-  return cat(t / 3600, "h", (t / 60) % 60 < 10 ? "0" : "", (t / 60) % 60, "m", t % 60 < 10 ? "0" : "", t % 60, "s");
+  in.expect_done("teacher rows");
 }
 
 // The settings every teacher of this run shares (sampling, split); the caller adds who it is.
@@ -257,9 +231,7 @@ void run_import(const Config& config, const data::Dataset& dataset, const std::v
 
 }  // namespace
 
-int teacher_rank_for(int64_t question_id, int teacher_ranks) {
-  return static_cast<int>(question_id % teacher_ranks);
-}
+int teacher_rank_for(int64_t question_id, int teacher_ranks) { return dist::owner_of(question_id, teacher_ranks); }
 
 uint64_t response_seed(uint64_t seed, const std::string& teacher, int64_t question_id, int64_t sample_index) {
   uint64_t h = splitmix64(seed);
@@ -314,7 +286,7 @@ void run_teach_job(const dist::RankGroups& groups, const Config& config) {
                " to do on ", n_ranks, " teacher rank(s)");
     }
   }
-  for (auto& p : pending) p = broadcast_vector(comm, p);
+  for (auto& p : pending) p = dist::broadcast_vector(comm, p, 0);
 
   for (size_t k = 0; k < teachers.size(); ++k) {
     const std::string& name = teachers[k].name;
@@ -330,7 +302,7 @@ void run_teach_job(const dist::RankGroups& groups, const Config& config) {
     const auto& mine = share[static_cast<size_t>(comm.rank())];
     LoadedTeacher lt;
     if (!mine.empty()) lt = load_teacher(teachers[k], t, groups.device());
-    const auto start = std::chrono::steady_clock::now();
+    const Stopwatch clock;
     int64_t done = 0, responses = 0;
     for (int64_t r = 0; r < rounds; ++r) {
       std::vector<io::TeacherRow> rows;
@@ -342,12 +314,10 @@ void run_teach_job(const dist::RankGroups& groups, const Config& config) {
                           generate_one(lt, dataset, q, response_seed(config.common.seed, name, q, s))});
         }
       }
-      auto [meta, bytes] = pack(rows);
-      std::vector<torch::Tensor> metas = comm.gather(meta, 0);
-      std::vector<torch::Tensor> texts = comm.gather(bytes, 0);
+      const std::vector<std::string> parts = dist::gather_bytes(comm, encode_rows(rows), 0);
       if (!writer) continue;
       std::vector<io::TeacherRow> all;
-      for (size_t i = 0; i < metas.size(); ++i) unpack(metas[i], texts[i], all);
+      for (const std::string& part : parts) decode_rows(part, all);
       std::sort(all.begin(), all.end(), [](const io::TeacherRow& a, const io::TeacherRow& b) {
         return std::tie(a.question_id, a.sample_index) < std::tie(b.question_id, b.sample_index);
       });
@@ -356,12 +326,12 @@ void run_teach_job(const dist::RankGroups& groups, const Config& config) {
       const int64_t committed = cache->append(name, all);
       done += questions_in_round;
       responses += static_cast<int64_t>(all.size());
-      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const double secs = clock.seconds();
       const double rate = secs > 0 ? static_cast<double>(responses) / secs : 0.0;
       const double eta = done > 0 ? secs * static_cast<double>(total - done) / static_cast<double>(done) : -1.0;
       log_info(kTag, "teacher '", name, "': ", done, "/", total, " questions, ", responses, " responses (",
                committed, " committed), ", cat(static_cast<int64_t>(rate * 10) / 10.0), " responses/s, ETA ",
-               format_seconds(eta));
+               eta >= 0 ? duration_text(eta) : std::string("?"));
     }
   }
   if (writer) {
@@ -373,4 +343,4 @@ void run_teach_job(const dist::RankGroups& groups, const Config& config) {
   }
 }
 
-}  // namespace ril::roles
+}  // namespace ril::jobs

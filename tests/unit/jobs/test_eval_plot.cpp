@@ -8,7 +8,7 @@
 #include "ril/common/error.h"
 #include "ril/data/line_chart.h"
 #include "ril/io/metrics_table.h"
-#include "ril/roles/plot_job.h"
+#include "ril/jobs/plot_job.h"
 
 namespace ril {
 namespace {
@@ -133,14 +133,14 @@ io::MetricsData table(const std::vector<std::string>& columns, int64_t rows) {
 TEST(PlotJob, SelectsMetrics) {
   const io::MetricsData d = table({"lr", "kl", "reward_student", "extra", "kl_student", "val_acc"}, 5);
   // Default: the standard set, in its order, where present.
-  EXPECT_EQ(roles::select_plot_metrics(d, {}), (std::vector<std::string>{"val_acc", "reward_student", "kl_student"}));
+  EXPECT_EQ(jobs::select_plot_metrics(d, {}), (std::vector<std::string>{"val_acc", "reward_student", "kl_student"}));
   // No standard name at all: every column.
   const io::MetricsData other = table({"a", "b"}, 3);
-  EXPECT_EQ(roles::select_plot_metrics(other, {}), (std::vector<std::string>{"a", "b"}));
-  EXPECT_EQ(roles::select_plot_metrics(d, {"extra,lr", "kl", "lr"}), (std::vector<std::string>{"extra", "lr", "kl"}));
-  EXPECT_EQ(roles::select_plot_metrics(d, {"all"}), d.columns);
+  EXPECT_EQ(jobs::select_plot_metrics(other, {}), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(jobs::select_plot_metrics(d, {"extra,lr", "kl", "lr"}), (std::vector<std::string>{"extra", "lr", "kl"}));
+  EXPECT_EQ(jobs::select_plot_metrics(d, {"all"}), d.columns);
   try {
-    roles::select_plot_metrics(d, {"kl", "reward_teacher"});
+    jobs::select_plot_metrics(d, {"kl", "reward_teacher"});
     FAIL() << "expected a ConfigError";
   } catch (const ConfigError& e) {
     const std::string what = e.what();
@@ -151,18 +151,18 @@ TEST(PlotJob, SelectsMetrics) {
 
 TEST(PlotJob, GridOfPanels) {
   const io::MetricsData d = table({"a", "b", "c", "d", "e"}, 200);  // > 60 rows: raw + moving average
-  roles::CurvesOptions o;
-  const Image five = roles::render_curves(d, d.columns, o);
+  jobs::CurvesOptions o;
+  const Image five = jobs::render_curves(d, d.columns, o);
   EXPECT_EQ(five.width(), 3 * o.panel_width);   // 5 panels: 3 per row
   EXPECT_GT(five.height(), 2 * o.panel_height);  // 2 rows + the header
   EXPECT_LT(five.height(), 2 * o.panel_height + 40);
-  const Image four = roles::render_curves(d, {"a", "b", "c", "d"}, o);
+  const Image four = jobs::render_curves(d, {"a", "b", "c", "d"}, o);
   EXPECT_EQ(four.width(), 2 * o.panel_width);
-  const Image one = roles::render_curves(table({"a"}, 3), {"a"}, o);
+  const Image one = jobs::render_curves(table({"a"}, 3), {"a"}, o);
   EXPECT_EQ(one.width(), o.panel_width);
-  EXPECT_THROW(roles::render_curves(d, {"zzz"}, o), Error);
+  EXPECT_THROW(jobs::render_curves(d, {"zzz"}, o), Error);
   // Empty table: panels say there is nothing to draw rather than failing.
-  const Image empty = roles::render_curves(table({"a", "b"}, 0), {"a", "b"}, o);
+  const Image empty = jobs::render_curves(table({"a", "b"}, 0), {"a", "b"}, o);
   EXPECT_EQ(empty.width(), 2 * o.panel_width);
 }
 
