@@ -67,7 +67,7 @@ std::string join(const std::vector<std::string>& names) {
 
 const std::vector<std::string>& default_plot_metrics() {
   static const std::vector<std::string> names = {"val_acc", "reward_student", "reward_teacher",
-                                                 "answer_acc_student", "disc_acc", "kl_student",
+                                                 "answer_acc_student", "disc_acc", "kl", "kl_student",
                                                  "kl_teacher", "entropy", "response_len_student",
                                                  "limit_hit_student", "policy_loss", "disc_loss"};
   return names;

@@ -133,7 +133,7 @@ io::MetricsData table(const std::vector<std::string>& columns, int64_t rows) {
 TEST(PlotJob, SelectsMetrics) {
   const io::MetricsData d = table({"lr", "kl", "reward_student", "extra", "kl_student", "val_acc"}, 5);
   // Default: the standard set, in its order, where present.
-  EXPECT_EQ(jobs::select_plot_metrics(d, {}), (std::vector<std::string>{"val_acc", "reward_student", "kl_student"}));
+  EXPECT_EQ(jobs::select_plot_metrics(d, {}), (std::vector<std::string>{"val_acc", "reward_student", "kl", "kl_student"}));
   // No standard name at all: every column.
   const io::MetricsData other = table({"a", "b"}, 3);
   EXPECT_EQ(jobs::select_plot_metrics(other, {}), (std::vector<std::string>{"a", "b"}));
