@@ -367,7 +367,7 @@ SynthExample generate_example(TaskFamily family, int image_size, const SynthDiff
     } catch (const Crowded&) {
       continue;  // too crowded: draw again (deterministic, the rng moved on)
     }
-    for (const std::string& style : rationale_styles()) {
+    for (const std::string& style : rationale_styles(difficulty.grid)) {
       ex.rationales[style] = write_rationale(style, ex.scene, ex.query, ex.answer);
     }
     return ex;
