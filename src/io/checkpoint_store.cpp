@@ -10,7 +10,6 @@
 #include "ril/common/error.h"
 #include "ril/common/logging.h"
 #include "ril/io/atomic_file.h"
-#include "ril/io/module_state.h"
 
 namespace ril::io {
 namespace fs = std::filesystem;
@@ -155,20 +154,6 @@ CheckpointInfo locate_checkpoint(const std::string& path) {
   const std::string reason = store.check(*step, &info);
   if (!reason.empty()) throw ConfigError(cat("checkpoint '", path, "' is not usable: ", reason));
   return info;
-}
-
-std::string checkpoint_origin(const H5File& file) {
-  if (file.has_attr("/", "stage")) return "train --stage " + file.attr_string("/", "stage");
-  if (file.exists("config")) {
-    // The resolved configuration's first line: "# ril <command>, resolved configuration".
-    const std::string text = read_string(file, "config");
-    const std::string head = "# ril ";
-    if (text.compare(0, head.size(), head) == 0) {
-      const size_t end = text.find_first_of(", \n", head.size());
-      return text.substr(head.size(), end == std::string::npos ? std::string::npos : end - head.size());
-    }
-  }
-  return "";
 }
 
 std::string CheckpointStore::main_path(int64_t step) const {

@@ -1,7 +1,6 @@
 #include "ril/io/teacher_cache.h"
 
 #include <hdf5.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <fstream>
@@ -11,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ril/common/error.h"
+#include "ril/common/paths.h"
 #include "h5_check.h"
 
 namespace ril::io {
@@ -20,11 +20,6 @@ std::string teacher_group(const std::string& name) { return "teachers/" + name; 
 std::string qid_name(const std::string& name) { return teacher_group(name) + "/question_id"; }
 std::string sample_name(const std::string& name) { return teacher_group(name) + "/sample_index"; }
 std::string response_name(const std::string& name) { return teacher_group(name) + "/response"; }
-
-bool file_exists(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0;
-}
 
 void check_name(const std::string& name) {
   RIL_CONFIG_CHECK(!name.empty() && name.find('/') == std::string::npos && name.find('=') == std::string::npos,
@@ -216,7 +211,7 @@ void TeacherCache::check_question_ids(int64_t dataset_size) const {
 
 TeacherCache TeacherCache::open_for_dataset(const std::string& path, const std::string& dataset_path) {
   const DatasetFingerprint fp = dataset_fingerprint(dataset_path);
-  if (file_exists(path)) {
+  if (path_exists(path)) {
     TeacherCache cache = open(path, OpenMode::kReadWrite);
     const std::string theirs = cache.dataset_fingerprint_text();
     if (theirs != fp.text) {

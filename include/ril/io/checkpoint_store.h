@@ -98,11 +98,4 @@ class CheckpointStore {
 // is wrong with it ("does not exist", "not a checkpoint file name", why it is incomplete).
 CheckpointInfo locate_checkpoint(const std::string& path);
 
-// The command that wrote a checkpoint, from what it stored: "train --stage ril",
-// "train --stage disc", "sft" (its resolved configuration), or "" when it does not say.
-// Phase B of issue 13: a job refuses another command's checkpoint naming both, e.g.
-//   "--resume X is a checkpoint of `ril sft`; ril train resumes only its own (--stage ril): continue
-//    that run with `ril sft --resume --run-dir RUN`, or start train from its model directory"
-std::string checkpoint_origin(const H5File& file);
-
 }  // namespace ril::io

@@ -1,16 +1,16 @@
-// locate_checkpoint and checkpoint_origin: what `--resume PATH` needs (issue 13): a checkpoint
-// file moved out of its run's checkpoints/ folder still resumes; a folder resolves to its newest
-// complete checkpoint; a wrong name, a missing file or an incomplete one is a ConfigError that says
-// so; and a checkpoint says which command wrote it.
+// locate_checkpoint (io/checkpoint_store.h) and checkpoint_origin (io/checkpoint_schema.h): what
+// `--resume PATH` needs (issue 13): a checkpoint file moved out of its run's checkpoints/ folder
+// still resumes; a folder resolves to its newest complete checkpoint; a wrong name, a missing file
+// or an incomplete one is a ConfigError that says so; and a checkpoint says which command wrote it.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <string>
 
 #include "ril/common/error.h"
+#include "ril/io/checkpoint_schema.h"
 #include "ril/io/checkpoint_store.h"
 #include "ril/io/h5_file.h"
-#include "ril/io/module_state.h"
 #include "support/temp_dir.h"
 
 namespace {
@@ -18,13 +18,17 @@ namespace {
 namespace fs = std::filesystem;
 using ril::io::CheckpointStore;
 
-// A train-like (stage attribute) or sft-like (resolved configuration only) checkpoint of `step`.
+// A checkpoint of `step` with a stage ("ril", "disc", "sft"), or as `ril sft` wrote it before the
+// schema (stage "": the resolved configuration only).
 std::string write_checkpoint(const std::string& run_dir, int64_t step, const std::string& stage) {
   CheckpointStore store(run_dir);
   return store.write(step, [&](ril::io::H5File& f) {
-    if (!stage.empty()) f.set_attr("/", "stage", stage);
-    ril::io::write_string(f, "config", stage.empty() ? "# ril sft, resolved configuration\n[sft]\nsteps = 9\n"
-                                                     : "# ril train, resolved configuration\n[train]\n");
+    ril::io::CheckpointHeader h;
+    h.step = step;
+    h.stage = stage;
+    h.config_text = stage.empty() || stage == "sft" ? "# ril sft, resolved configuration\n[sft]\nsteps = 9\n"
+                                                    : "# ril train, resolved configuration\n[train]\n";
+    ril::io::write_checkpoint_header(f, h);
   });
 }
 
@@ -79,9 +83,11 @@ TEST(LocateCheckpoint, BadPathsSayWhatIsWrong) {
 TEST(CheckpointOrigin, NamesTheCommandThatWroteIt) {
   ril::test::TempDir dir;
   const auto origin = [](const std::string& path) {
-    return ril::io::checkpoint_origin(ril::io::H5File::open(path, ril::io::kCheckpointKind));
+    return ril::io::checkpoint_origin(
+        ril::io::read_checkpoint_header(ril::io::H5File::open(path, ril::io::kCheckpointKind)));
   };
   EXPECT_EQ(origin(write_checkpoint(dir.path() + "/ril", 1, "ril")), "train --stage ril");
   EXPECT_EQ(origin(write_checkpoint(dir.path() + "/disc", 1, "disc")), "train --stage disc");
-  EXPECT_EQ(origin(write_checkpoint(dir.path() + "/sft", 1, "")), "sft");
+  EXPECT_EQ(origin(write_checkpoint(dir.path() + "/sft", 1, "sft")), "sft");
+  EXPECT_EQ(origin(write_checkpoint(dir.path() + "/old-sft", 1, "")), "sft");
 }
