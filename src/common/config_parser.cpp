@@ -500,16 +500,6 @@ std::vector<OptionSpec> option_specs(const std::string& command) {
   return specs;
 }
 
-void check_generation_budget(const std::string& option, int64_t max_new_tokens, int64_t prompt_tokens,
-                             int64_t max_positions, const std::string& model) {
-  const int64_t room = max_positions - prompt_tokens;
-  RIL_CONFIG_CHECK(room >= 1, model, " takes at most ", max_positions, " positions (max_position_embeddings), but its ",
-                   "longest prompt already has ", prompt_tokens, " tokens");
-  RIL_CONFIG_CHECK(max_new_tokens <= room, option, " ", max_new_tokens, " does not fit ", model, ": it takes at most ",
-                   max_positions, " positions (max_position_embeddings) and the longest prompt has ", prompt_tokens,
-                   " tokens, so at most ", room, " new tokens; lower ", option);
-}
-
 ParseResult parse_command_line(int argc, const char* const argv[]) {
   ParseResult result;
   if (argc < 2) throw ConfigError(cat("no command given\n\n", top_level_help()));

@@ -11,6 +11,8 @@
 #include "ril/common/error.h"
 #include "ril/io/teacher_cache.h"
 #include "ril/model/checkpoint.h"
+#include "ril/roles/generation_budget.h"
+#include "ril/roles/policy_model.h"
 
 namespace ril::jobs {
 namespace {
@@ -126,6 +128,28 @@ void check_teachers(const TrainConfig& t, TrainInputs& in) {
   }
 }
 
+// Rollouts (+ the learner's stop token) and the val answers must fit the student's positions.
+void check_budgets(const TrainConfig& t, const TrainInputs& in) {
+  roles::GenerationBudget b;
+  b.model = cat("the student ", t.student);
+  b.max_positions = in.student_config.text().max_position_embeddings;
+  try {
+    const roles::SftBatchBuilder prompts(*in.tokenizer, roles::rl_batch_options(in.student_config, t.max_new_tokens));
+    b.option = "--max-new-tokens";
+    b.max_new_tokens = t.max_new_tokens;
+    b.extra_positions = 1;
+    roles::check_generation_budget(b, roles::longest_prompt(prompts, *in.dataset, in.train));
+    if (!in.val.empty()) {
+      b.option = "--val-max-new-tokens";
+      b.max_new_tokens = t.val_max_new_tokens;
+      b.extra_positions = 0;
+      roles::check_generation_budget(b, roles::longest_prompt(prompts, *in.dataset, in.val));
+    }
+  } catch (const ConfigError& e) {
+    throw ConfigError(cat("ril train: ", e.what()));
+  }
+}
+
 void check_discriminator(const TrainConfig& t, const TrainInputs& in) {
   RIL_CONFIG_CHECK(fs::exists(fs::path(t.discriminator) / "config.json"), "ril train: --discriminator '",
                    t.discriminator, "' is not a model directory (run ril train --stage disc first)");
@@ -167,6 +191,7 @@ TrainInputs check_train_inputs(const TrainConfig& t) {
   in.nan_steps = fault_nan_steps();
   check_data(t, in);
   check_student(t, in);
+  check_budgets(t, in);
   if (in.use_teachers) check_teachers(t, in);
   if (in.ril() && in.use_disc && !t.discriminator.empty()) check_discriminator(t, in);
   return in;

@@ -23,11 +23,12 @@ torch::Tensor response_logprobs(PolicyModel& policy, const SftBatch& batch, torc
   return model::sequence_logprobs(policy.m.language_model(), input, entropy);
 }
 
-SftBatchOptions rl_batch_options(const PolicyModel& policy, int64_t budget) {
+SftBatchOptions rl_batch_options(const model::ModelConfig& config, int64_t budget) {
+  const bool llava = config.kind == model::ModelKind::kLlava;
   SftBatchOptions o;
-  o.with_image = policy.llava();
-  o.image_token_id = policy.llava() ? policy.m.config.llava.image_token_index : -1;
-  o.image_tokens = policy.llava() ? policy.m.config.llava.num_image_tokens() : 0;
+  o.with_image = llava;
+  o.image_token_id = llava ? config.llava.image_token_index : -1;
+  o.image_tokens = llava ? config.llava.num_image_tokens() : 0;
   o.max_response_tokens = budget + 1;
   return o;
 }

@@ -31,7 +31,7 @@ struct ParseResult {
 // Also checks values that need no other knowledge (ranges, enumerations, log level).
 ParseResult parse_command_line(int argc, const char* const argv[]);
 
-std::string version_text();
+std::string version_text();  // "ril 0.1.0 (LibTorch 1.13.1, CUDA off, Release)"
 
 // The accepted values of a numeric option: finite, and between `min` and `max` (each bound
 // inclusive unless `*_open`; an infinite bound is no bound).
@@ -57,12 +57,5 @@ struct OptionSpec {
 std::vector<std::string> command_names();
 // Throws ConfigError for an unknown command.
 std::vector<OptionSpec> option_specs(const std::string& command);
-
-// Refuses a generation budget that cannot fit the model's positions: prompt + new tokens must
-// stay within `max_positions` (the model config's max_position_embeddings). `option` names the
-// option in the message ("--max-new-tokens"); `prompt_tokens` is the longest prompt the job will
-// feed (image tokens and chat template included). Throws ConfigError.
-void check_generation_budget(const std::string& option, int64_t max_new_tokens, int64_t prompt_tokens,
-                             int64_t max_positions, const std::string& model);  // "ril 0.1.0 (LibTorch 1.13.1, CUDA off, Release)"
 
 }  // namespace ril

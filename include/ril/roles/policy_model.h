@@ -28,8 +28,12 @@ io::NamedTensors named_parameters(torch::nn::Module& module);
 torch::Tensor response_logprobs(PolicyModel& policy, const SftBatch& batch, torch::Tensor* entropy = nullptr);
 
 // The batch layout of RL responses for this policy: its image placeholders (LLaVA), responses of
-// up to `budget` tokens plus the stop token. Rollout and learner build their batches alike.
-SftBatchOptions rl_batch_options(const PolicyModel& policy, int64_t budget);
+// up to `budget` tokens plus the stop token. Rollout and learner build their batches alike (and
+// the input checks measure prompts with it, from the config alone).
+SftBatchOptions rl_batch_options(const model::ModelConfig& config, int64_t budget);
+inline SftBatchOptions rl_batch_options(const PolicyModel& policy, int64_t budget) {
+  return rl_batch_options(policy.m.config, budget);
+}
 
 // The update of a data-parallel role once its gradients are summed over the group: when the
 // group's loss and every gradient are finite, clip the gradient norm (max_grad_norm > 0) and
