@@ -18,6 +18,7 @@
 #include "ril/common/stop_signal.h"
 #include "ril/common/stopwatch.h"
 #include "ril/data/dataset.h"
+#include "ril/dist/agreement.h"
 #include "ril/dist/gradient_sync.h"
 #include "ril/dist/host_messages.h"
 #include "ril/dist/sharding.h"
@@ -227,9 +228,24 @@ void run_sft_job(const dist::RankGroups& groups, const Config& config) {
   int64_t step = 0;
   if (s.resume) {
     int64_t resume_step = -1;
+    std::string refusal;  // a checkpoint of ril train in this run dir is not ours to continue
     if (rank == 0) {
-      if (auto info = store.find_latest()) resume_step = info->step;
+      try {
+        if (auto info = store.find_latest()) {
+          resume_step = info->step;
+          const std::string origin = io::checkpoint_origin(
+              io::read_checkpoint_header(io::H5File::open(info->path, io::kCheckpointKind)));
+          if (origin != "sft") {
+            refusal = cat("the newest checkpoint in ", store.directory(), " (", info->path, ") is a checkpoint of `ril ",
+                          origin.empty() ? std::string("?") : origin,
+                          "`; `ril sft --resume` continues only its own. Give ril sft another --run-dir");
+          }
+        }
+      } catch (const std::exception& e) {
+        refusal = e.what();
+      }
     }
+    dist::agree_or_throw(host, refusal, dist::ErrorKind::kConfig, "ril sft: cannot resume: ");
     resume_step = dist::broadcast_value(host, resume_step, 0);
     if (resume_step >= 0) {
       const std::string path = store.main_path(resume_step);
