@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <iomanip>
+#include <limits>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -13,6 +14,7 @@
 
 #include "ril/algo/schedules.h"
 #include "ril/common/error.h"
+#include "ril/common/fault_injection.h"
 #include "ril/common/logging.h"
 #include "ril/common/paths.h"
 #include "ril/common/stop_signal.h"
@@ -29,6 +31,7 @@
 #include "ril/io/teacher_cache.h"
 #include "ril/model/checkpoint.h"
 #include "ril/model/generator.h"
+#include "ril/roles/finite_parameters.h"
 #include "ril/roles/policy_model.h"
 #include "ril/roles/sft_batch.h"
 #include "ril/text/bpe_tokenizer.h"
@@ -42,6 +45,7 @@ using roles::SftBatch;
 using roles::SftBatchBuilder;
 using roles::SftBatchOptions;
 using roles::SftSampler;
+using roles::first_non_finite;
 using roles::named_parameters;
 using roles::response_logprobs;
 using roles::save_policy;
@@ -222,6 +226,7 @@ void run_sft_job(const dist::RankGroups& groups, const Config& config) {
   lo.warmup_steps = s.warmup_steps;
   const algo::LrSchedule schedule(lo);
   at::Generator cpu_rng = at::detail::getDefaultCPUGenerator();
+  const std::set<int64_t> inf_param_steps = fault_steps("RIL_FAULT_INF_PARAM_STEPS");
 
   // Resume: the learner root picks the checkpoint; every learner rank loads it.
   io::CheckpointStore store(config.common.run_dir);
@@ -323,6 +328,18 @@ void run_sft_job(const dist::RankGroups& groups, const Config& config) {
     dist::allreduce_gradients(comm, plist, dist::ReduceOp::kAvg);
     const double step_loss = dist::allreduce_values(host, {loss.detach().item<double>()}, dist::ReduceOp::kAvg).at(0);
     optimizer.step();
+    if (inf_param_steps.count(step + 1)) {  // fault injection (tests)
+      torch::NoGradGuard no_grad;
+      plist.back().view(-1)[0].fill_(std::numeric_limits<float>::infinity());
+    }
+    // Learner ranks hold the same parameters; agreeing keeps them together even so.
+    if (const std::string bad = first_non_finite(params); !bad.empty() || ranks > 1) {
+      dist::agree_or_throw(host, bad.empty() ? bad : cat("ril sft: step ", step + 1, ": parameter ", bad,
+                                                         " is not finite after the update (loss ", step_loss,
+                                                         ", lr ", schedule.lr(step), "); the run stops before it ",
+                                                         "reaches a checkpoint or the model directory. Lower --lr"),
+                           dist::ErrorKind::kRuntime);
+    }
     ++step;
     if (first_loss < 0) first_loss = step_loss;
     last_loss = step_loss;

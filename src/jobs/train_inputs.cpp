@@ -1,7 +1,6 @@
 #include "ril/jobs/train_inputs.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <sstream>
@@ -9,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ril/common/error.h"
+#include "ril/common/fault_injection.h"
 #include "ril/io/teacher_cache.h"
 #include "ril/model/checkpoint.h"
 #include "ril/roles/generation_budget.h"
@@ -48,18 +48,6 @@ auto as_config_error(const std::string& what, F&& f) {
   } catch (const Error& e) {
     throw ConfigError(cat("ril train: ", what, ": ", e.what()));
   }
-}
-
-std::set<int64_t> fault_nan_steps() {
-  std::set<int64_t> out;
-  if (const char* env = std::getenv("RIL_FAULT_NAN_STEPS")) {
-    std::stringstream in(env);
-    std::string item;
-    while (std::getline(in, item, ',')) {
-      if (!item.empty()) out.insert(std::stoll(item));
-    }
-  }
-  return out;
 }
 
 void check_data(const TrainConfig& t, TrainInputs& in) {
@@ -188,7 +176,8 @@ TrainInputs check_train_inputs(const TrainConfig& t) {
   in.use_disc = in.use_teachers;
   in.train_disc = (!in.ril() || !t.frozen_discriminator) && in.use_disc;
   in.train_student = in.ril();
-  in.nan_steps = fault_nan_steps();
+  in.nan_steps = fault_steps("RIL_FAULT_NAN_STEPS");
+  in.inf_param_steps = fault_steps("RIL_FAULT_INF_PARAM_STEPS");
   check_data(t, in);
   check_student(t, in);
   check_budgets(t, in);
