@@ -18,6 +18,7 @@
 
 #include "ril/common/error.h"
 #include "ril/common/logging.h"
+#include "ril/common/paths.h"
 #include "ril/common/process_info.h"
 
 namespace ril::io {
@@ -213,6 +214,7 @@ std::string RunDirLock::lock_path(const std::string& run_dir) {
 
 RunDirLock::RunDirLock(const std::string& run_dir, RunDirLockOptions options) : path_(lock_path(run_dir)) {
   std::error_code ec;
+  if (!path_exists(run_dir)) created_dir_ = run_dir;
   std::filesystem::create_directories(run_dir, ec);
   if (ec) throw Error(cat("cannot create run dir '", run_dir, "': ", ec.message()));
   holder_.pid = ::getpid();
@@ -290,6 +292,8 @@ RunDirLock::~RunDirLock() {
   if (read_text_file(path_, &text, &st) && RunDirLockHolder::parse(text).token == holder_.token) {
     ::unlink(path_.c_str());
   }
+  // A job refused before it wrote anything leaves no empty run dir behind (rmdir fails otherwise).
+  if (!created_dir_.empty()) ::rmdir(created_dir_.c_str());
 }
 
 }  // namespace ril::io

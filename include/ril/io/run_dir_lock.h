@@ -19,8 +19,9 @@
 //     touches the lock's mtime every `heartbeat` from a background thread; both times come from
 //     the file server's clock, so client clocks need not agree);
 //   - `force` is set (a --force-unlock option: the user knows the holder is gone).
-// Otherwise the constructor throws ConfigError (exit 2). The destructor stops the heartbeat and
-// removes the lock if it is still this holder's.
+// Otherwise the constructor throws ConfigError (exit 2). The destructor stops the heartbeat,
+// removes the lock if it is still this holder's, and the run directory if the lock created it
+// and it is empty (a job refused for bad input leaves nothing behind).
 //
 // Which ranks call: one rank per job (rank 0), which tells the others the verdict; the rest of
 // the job must not open the lock file (fcntl-free, so nothing else would release it, but keep it
@@ -78,6 +79,7 @@ class RunDirLock {
   std::string path_;
   RunDirLockHolder holder_;
   std::string takeover_;
+  std::string created_dir_;  // the run dir, when this lock created it
   std::unique_ptr<Heartbeat> heartbeat_;
 };
 

@@ -142,6 +142,21 @@ TEST(RunDirLock, TakesReleasesAndRecordsTheHolder) {
   RunDirLock again(run);  // free again
 }
 
+TEST(RunDirLock, ARunDirItCreatedGoesWithItWhenLeftEmpty) {
+  ril::test::TempDir dir;
+  const std::string fresh = dir.path() + "/fresh", used = dir.path() + "/used", old = dir.path() + "/old";
+  { RunDirLock lock(fresh); }
+  EXPECT_FALSE(std::filesystem::exists(fresh));  // a refused job leaves nothing
+  {
+    RunDirLock lock(used);
+    write_file(used + "/metrics.h5", "x");
+  }
+  EXPECT_TRUE(std::filesystem::exists(used + "/metrics.h5"));
+  std::filesystem::create_directories(old);
+  { RunDirLock lock(old); }
+  EXPECT_TRUE(std::filesystem::is_directory(old));  // not ours to remove
+}
+
 TEST(RunDirLock, SecondProcessIsRefusedUntilTheFirstEnds) {
   ril::test::TempDir dir;
   LockingChild child(dir.path(), /*die_holding=*/false);
