@@ -2,9 +2,12 @@
 # Issue 13's battery of hostile input, row by row, under mpirun with 1 and 4 ranks: each case must
 # end with its documented exit status (README "Exit codes": 1 runtime, 2 bad input), print its
 # message exactly once and "ril: error:" at most once, without OpenMPI's abort noise, and leave
-# every input file byte-identical. Also: the run-directory lock (a second job is refused, a dead
-# holder's lock is taken over with a warning), temporaries of killed writers removed at start,
-# and ril-data import skipping an image path that is a directory with its line number.
+# every input file byte-identical. Also: --max-new-tokens against the model's positions, resuming
+# another command's or stage's checkpoint (refused naming it), --resume PATH to a checkpoint file
+# or folder anywhere, the non-finite parameter guard (fault injection), the run-directory lock
+# (a second job is refused, a dead holder's lock is taken over with a warning), temporaries of
+# killed writers removed at start, and ril-data import skipping an image path that is a
+# directory with its line number.
 # Env (set by ctest): RIL_BIN, RIL_DATA_BIN, RIL_MPIRUN.
 set -u
 RIL_BIN=${RIL_BIN:?set RIL_BIN to the ril executable}
@@ -75,15 +78,17 @@ mkdir -p config-dir
 inputs=(d.h5 tok.json cache.h5 float_ids.h5 far_ids.h5 garbage.ini runs/sft/model/model.safetensors
         runs/sft/checkpoints/step-000001.h5)
 sums_before=$(sha256sum "${inputs[@]}")
-train=(train --dataset d.h5 --student runs/sft/model --teacher-cache cache.h5 --steps 1 --questions 2 --group 2
-       --max-new-tokens 8)
+# (Single-valued options may be given once: `core` leaves out the ones the cases vary.)
+core=(train --dataset d.h5 --student runs/sft/model --teacher-cache cache.h5 --questions 2 --group 2)
+train=("${core[@]}" --steps 1 --max-new-tokens 8)
+at_steps() { echo "${core[@]}" --steps "$1" --max-new-tokens 8; }
 
 # ---- option validation (exit 2) ------------------------------------------------------------------
 for np in 1 4; do
   expect $np 2 "--lr must be a finite number in (0, 1], got inf" "${train[@]}" --lr inf --run-dir runs/x
   expect $np 2 "--beta must be a finite number in [0, 100], got inf" "${train[@]}" --beta inf --run-dir runs/x
   expect $np 2 "--seed must be >= 0 (a negative value is not wrapped around), got -1" "${train[@]}" --seed -1 --run-dir runs/x
-  expect $np 2 "--max-new-tokens must be in [1, 1048576], got 100000000" "${train[@]}" --max-new-tokens 100000000 --run-dir runs/x
+  expect $np 2 "--max-new-tokens must be in [1, 1048576], got 100000000" "${core[@]}" --steps 1 --max-new-tokens 100000000 --run-dir runs/x
   expect $np 2 "config file 'config-dir' is not a file (it is a directory)" "${train[@]}" --config config-dir --run-dir runs/x
   expect $np 2 "expected 'name = value', got '\\x1B[31m\\x01\\xFF garbage'" "${train[@]}" --config garbage.ini --run-dir runs/x
 done
@@ -102,11 +107,89 @@ for np in 1 4; do
     "${train[@]/cache.h5/far_ids.h5}" --run-dir runs/y
 done
 
-# ---- a runtime error on every rank: one message, no MPI_Abort --------------------------------------
-# (An sft checkpoint given to train: phase B of issue 13 turns this into a clear refusal, exit 2.)
+# ---- the generation budget against the model's positions (tiny-llava: 2048) ----------------------
 for np in 1 4; do
-  expect $np 1 "ril: error:" "${train[@]}" --resume runs/sft/checkpoints/step-000001.h5 --run-dir runs/z$np
+  expect $np 2 "ril train: --max-new-tokens 1000000 does not fit the student runs/sft/model: it takes at most 2048 positions" \
+    "${core[@]}" --steps 1 --max-new-tokens 1000000 --run-dir runs/x
 done
+[ -e runs/x ] && fail "a refused run created its run dir" || ok "refused budgets created nothing"
+
+# ---- checkpoints of another command or stage: refused naming it (exit 2), once -------------------
+# A --stage disc run and a --stage ril run of one step each, checkpoints as they leave them.
+$MPIRUN -np 1 "$RIL_BIN" "${train[@]}" --stage disc --pretrain-lr 1e-4 --pretrain-lr-end 1e-5 --run-dir runs/disc \
+  >disc.log 2>&1 || { fail "ril train --stage disc set-up" disc.log; exit 1; }
+$MPIRUN -np 1 "$RIL_BIN" "${train[@]}" --lr 1e-4 --run-dir runs/r1 >r1.log 2>&1 || { fail "ril train set-up" r1.log; exit 1; }
+checkpoints=(runs/disc/checkpoints/step-000001.h5 runs/r1/checkpoints/step-000001.h5)
+sums_ckpt=$(sha256sum "${checkpoints[@]}")
+for np in 1 4; do
+  expect $np 2 "--resume runs/sft/checkpoints/step-000001.h5 is a checkpoint of \`ril sft\`; \`ril train --stage ril\` resumes only its own checkpoints. Continue that SFT run with \`ril sft --resume\`" \
+    "${train[@]}" --resume runs/sft/checkpoints/step-000001.h5 --run-dir runs/z$np
+done
+for np in 1; do  # (the other stage's checkpoints: the same path through the code as above)
+  expect $np 2 "--resume runs/disc/checkpoints/step-000001.h5 is a checkpoint of \`ril train --stage disc\`; \`ril train --stage ril\` resumes only its own" \
+    "${train[@]}" --resume runs/disc/checkpoints/step-000001.h5 --run-dir runs/z$np
+  expect $np 2 "(runs/disc/checkpoints/step-000001.h5) is a checkpoint of \`ril train --stage disc\`" \
+    "${train[@]}" --run-dir runs/disc
+  expect $np 2 "--resume runs/r1 (runs/r1/checkpoints/step-000001.h5) is a checkpoint of \`ril train --stage ril\`; \`ril train --stage disc\`" \
+    "${train[@]}" --stage disc --resume runs/r1 --run-dir runs/z$np
+done
+expect 1 2 "ril sft: cannot resume: the newest checkpoint in runs/r1/checkpoints (runs/r1/checkpoints/step-000001.h5) is a checkpoint of \`ril train --stage ril\`" \
+  sft --dataset d.h5 --tokenizer tok.json --model tiny-llava --steps 2 --batch 2 --max-response-tokens 16 \
+  --val-examples 0 --resume --run-dir runs/r1
+[ "$(sha256sum "${checkpoints[@]}")" = "$sums_ckpt" ] && ok "refused resumes left the checkpoints unchanged" \
+  || fail "a refused resume changed a checkpoint"
+
+# ---- --resume PATH: a checkpoint file or folder anywhere -------------------------------------------
+# The step-1 checkpoint copied out of any checkpoints/ folder resumes, to the same student as the
+# run that continues from its own folder (bitwise, on CPU).
+mkdir -p saved && cp runs/r1/checkpoints/step-000001.h5 saved/
+cp -r runs/r1 runs/r1-auto
+$MPIRUN -np 1 "$RIL_BIN" $(at_steps 2) --lr 1e-4 --run-dir runs/r1-auto >auto.log 2>&1
+status_auto=$?
+for from in saved/step-000001.h5 saved; do
+  rm -rf runs/r2
+  $MPIRUN -np 1 "$RIL_BIN" $(at_steps 2) --lr 1e-4 --resume "$from" --run-dir runs/r2 >r2.log 2>&1
+  status=$?
+  if [ $status -eq 0 ] && [ $status_auto -eq 0 ] && grep -q "resumed from saved/step-000001.h5 at step 1" r2.log \
+     && cmp -s runs/r2/model/model.safetensors runs/r1-auto/model/model.safetensors; then
+    ok "--resume $from: resumed at step 1, the same student as resuming in place"
+  else
+    fail "--resume $from (exit $status; in place: exit $status_auto)" r2.log
+    tail -5 auto.log
+  fi
+done
+expect 1 2 "checkpoint 'saved/nothing.h5' does not exist" "${train[@]}" --resume saved/nothing.h5 --run-dir runs/z
+
+# ---- non-finite parameters after an update (fault injection): never checkpointed, never sent ------
+# RIL_FAULT_INF_PARAM_STEPS=2 sets a student weight to inf right after update 2, past the loss
+# and gradient checks; the guard must end the job (exit 1, once) before that step's weight sync
+# and checkpoint, the step-1 checkpoint intact and finite.
+export RIL_FAULT_INF_PARAM_STEPS=2
+for np in 1 4; do
+  rm -rf runs/inf
+  expect $np 1 "ril train: step 2: the student's parameter " $(at_steps 3) --checkpoint-every 1 --lr 1e-4 \
+    --run-dir runs/inf
+  if [ -e runs/inf/checkpoints/step-000001.h5 ] && [ -z "$(ls runs/inf/checkpoints | grep -v '^step-000001\.' | grep -v '^latest$')" ] \
+     && [ ! -e runs/inf/model ] && $PY - runs/inf/checkpoints/step-000001.h5 <<'PY'
+import sys, h5py, numpy as np
+bad = []
+with h5py.File(sys.argv[1], "r") as f:
+    f["student"].visititems(lambda n, o: bad.append(n) if isinstance(o, h5py.Dataset) and not np.isfinite(o[...]).all() else None)
+sys.exit(1 if bad else 0)
+PY
+  then
+    ok "(np $np) only the step-1 checkpoint exists, its student finite; no model written"
+  else
+    fail "(np $np) after the non-finite update: $(ls runs/inf/checkpoints 2>&1 | tr '\n' ' ') model: $(ls runs/inf 2>&1 | tr '\n' ' ')"
+  fi
+done
+RIL_FAULT_INF_PARAM_STEPS=1
+expect 1 1 "ril sft: step 1: parameter " sft --dataset d.h5 --tokenizer tok.json --model tiny-llava --steps 2 --batch 2 \
+  --lr 1e-4 --max-response-tokens 16 --val-examples 0 --checkpoint-every 1 --run-dir runs/sft-inf
+[ -z "$(ls runs/sft-inf/checkpoints 2>/dev/null | grep step-)" ] && [ ! -e runs/sft-inf/model ] \
+  && ok "ril sft: no checkpoint and no model after the non-finite update" \
+  || fail "ril sft wrote after the non-finite update: $(ls -R runs/sft-inf | tr '\n' ' ')"
+unset RIL_FAULT_INF_PARAM_STEPS
 
 # ---- run-directory lock ----------------------------------------------------------------------------
 timeout 300 $MPIRUN -np 1 "$RIL_BIN" sft --dataset d.h5 --tokenizer tok.json --model tiny-llava --steps 100000 \
