@@ -6,6 +6,8 @@
 
 #include <limits>
 
+#include <torch/torch.h>
+
 namespace ril::roles {
 namespace {
 
