@@ -370,6 +370,7 @@ void run_sft_job(const dist::RankGroups& groups, const Config& config) {
         dist::allreduce_values(host, {static_cast<double>(stop_signal_number())}, dist::ReduceOp::kMax).at(0));
     if (stop_signal != 0 && step < s.steps) {
       if (!checkpointed_last) save_checkpoint(step);
+      note_stopped_with_checkpoint();  // main exits with status 3: resumable
       if (metrics) {
         log_info("sft", "stopped by signal ", stop_signal, " at step ", step, "; checkpoint written: ",
                  store.main_path(step), "; resume with the same command", s.resume ? "" : " and --resume");
