@@ -18,6 +18,7 @@
 
 #include <torch/torch.h>
 
+#include "ril/model/fused_decode.h"
 #include "ril/model/qwen2_decoder.h"
 #include "ril/model/sampler.h"
 
@@ -29,6 +30,10 @@ struct GenerationOptions {
   std::vector<int64_t> stop_token_ids;  // a row ends after emitting one of these (kept)
   int64_t pad_token_id = 0;             // fills tokens after a row's end
   bool use_cache = true;                // false: the uncached oracle (full forward per step)
+  // With the cache: decode steps through the one-token path of fused_decode.h; false: the
+  // generic cached forward (Qwen2ModelImpl::forward with T = 1), kept as a second reference.
+  bool fused_decode = true;
+  FusedDecodeOptions fused_decode_options;
   bool return_logits = false;           // keep the raw logits of every step (tests)
 };
 
