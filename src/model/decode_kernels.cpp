@@ -4,16 +4,21 @@
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <xmmintrin.h>
+#endif
+
 #include "ril/model/attention.h"
 #include "ril/model/qwen2_decoder.h"
 
-// The helpers of the float32 attention kernels are inlined into each of its per-ISA builds (a
-// call into a default-ISA copy would not use the wider vectors).
+// The helpers of the attention kernels are inlined into their loops.
 #if defined(__GNUC__)
 #define RIL_INLINE inline __attribute__((always_inline))
 #else
@@ -33,17 +38,41 @@ RIL_INLINE float round_to<float>(float x) {
   return x;
 }
 
-// sum_i a[i] * b[i] in float with 8 partial sums: a fixed order (the same result whatever the
-// compiler vectorises), and vectorisable without -ffast-math.
+// sum_i a[i] * b[i] in float with 8 partial sums: a fixed order (the same result however the
+// compiler vectorises it), and vectorisable without -ffast-math.
 RIL_INLINE float dot(const float* a, const float* b, int64_t n) {
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
     for (int l = 0; l < 8; ++l) acc[l] += a[i + l] * b[i + l];
   }
-  float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  float s = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
   for (; i < n; ++i) s += a[i] * b[i];
   return s;
+}
+
+// Four dot products q . k_c (c < 4) of length n: four running sums side by side, folded at the
+// end by one 4x4 transpose (SSE2, part of every x86-64 CPU): no horizontal sum per product, and
+// four independent dependency chains. Elsewhere: dot() four times.
+RIL_INLINE void dot4(const float* q, const float* const k[4], int64_t n, float* out) {
+#if defined(__SSE2__)
+  __m128 a0 = _mm_setzero_ps(), a1 = _mm_setzero_ps(), a2 = _mm_setzero_ps(), a3 = _mm_setzero_ps();
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const __m128 qv = _mm_loadu_ps(q + i);
+    a0 = _mm_add_ps(a0, _mm_mul_ps(qv, _mm_loadu_ps(k[0] + i)));
+    a1 = _mm_add_ps(a1, _mm_mul_ps(qv, _mm_loadu_ps(k[1] + i)));
+    a2 = _mm_add_ps(a2, _mm_mul_ps(qv, _mm_loadu_ps(k[2] + i)));
+    a3 = _mm_add_ps(a3, _mm_mul_ps(qv, _mm_loadu_ps(k[3] + i)));
+  }
+  _MM_TRANSPOSE4_PS(a0, a1, a2, a3);
+  _mm_storeu_ps(out, _mm_add_ps(_mm_add_ps(a0, a1), _mm_add_ps(a2, a3)));
+  for (; i < n; ++i) {
+    for (int c = 0; c < 4; ++c) out[c] += q[i] * k[c][i];
+  }
+#else
+  for (int c = 0; c < 4; ++c) out[c] = dot(q, k[c], n);
+#endif
 }
 
 template <typename T>
@@ -129,11 +158,19 @@ RIL_INLINE void attention_scores_task(const AttentionView<T>& a, int64_t task, f
   const int64_t* mrow = a.mask + bi * a.p;
   float* sc = a.scores + (bi * a.h + g * a.rep) * s;  // rep rows of S
   const float neg_inf = -std::numeric_limits<float>::infinity();
-  for (int64_t j = 0; j < s; ++j) {
-    if (!(j >= a.p || j == a.past || mrow[j] != 0)) {
-      for (int64_t r = 0; r < a.rep; ++r) sc[r * s + j] = neg_inf;
-      continue;
+  int64_t j = 0;
+  if constexpr (std::is_same_v<T, float>) {
+    // Four keys at a time (masked ones are computed, then overwritten below).
+    for (; j + 4 <= s; j += 4) {
+      const float* keys[4] = {k_base + j * dh, k_base + (j + 1) * dh, k_base + (j + 2) * dh, k_base + (j + 3) * dh};
+      float d[4];
+      for (int64_t r = 0; r < a.rep; ++r) {
+        dot4(&q[r * dh], keys, dh, d);
+        for (int c = 0; c < 4; ++c) sc[r * s + j + c] = d[c] * a.scale;
+      }
     }
+  }
+  for (; j < s; ++j) {
     const float* kj;
     if constexpr (std::is_same_v<T, float>) {
       kj = k_base + j * dh;
@@ -143,36 +180,45 @@ RIL_INLINE void attention_scores_task(const AttentionView<T>& a, int64_t task, f
     }
     for (int64_t r = 0; r < a.rep; ++r) sc[r * s + j] = round_to<T>(round_to<T>(dot(&q[r * dh], kj, dh)) * a.scale);
   }
+  // Keys a row may not see: left padding of its prompt (this token and generated ones are real).
+  for (j = 0; j < std::min(a.p, a.past); ++j) {
+    if (mrow[j] == 0) {
+      for (int64_t r = 0; r < a.rep; ++r) sc[r * s + j] = neg_inf;
+    }
+  }
 }
 
 // Phase 3 of a task: out [rep, Dh] = probs [rep, S] . V [S, Dh], probabilities rounded to T
-// (the ATen path's .to(q dtype) before its matmul).
+// (the ATen path's .to(q dtype) before its matmul). Eight output lanes at a time, summed over
+// the keys in registers (a running sum in memory would stall on store-to-load forwarding).
 template <typename T>
-RIL_INLINE void attention_values_task(const AttentionView<T>& a, int64_t task, float* acc, float* val) {
+RIL_INLINE void attention_values_task(const AttentionView<T>& a, int64_t task, float* probs) {
   const int64_t bi = task / a.hkv, g = task % a.hkv, dh = a.dh, s = a.s;
   const T* v_base = a.vc + (bi * a.hkv + g) * a.cap * dh;
-  const float* pr = a.scores + (bi * a.h + g * a.rep) * s;
-  std::fill(acc, acc + a.rep * dh, 0.0f);
-  for (int64_t j = 0; j < s; ++j) {
-    bool any = false;  // masked (or underflowed) for every head of the group: adds nothing
-    for (int64_t r = 0; r < a.rep; ++r) any |= pr[r * s + j] != 0.0f;
-    if (!any) continue;
-    const float* vj;
-    if constexpr (std::is_same_v<T, float>) {
-      vj = v_base + j * dh;
-    } else {
-      load_row(v_base + j * dh, val, dh);
-      vj = val;
+  T* out = a.out + bi * a.h * dh + g * a.rep * dh;
+  for (int64_t r = 0; r < a.rep; ++r) {
+    // This head's probabilities in T's rounding, and the keys that carry any weight.
+    const float* pr = a.scores + (bi * a.h + g * a.rep + r) * s;
+    for (int64_t j = 0; j < s; ++j) probs[j] = round_to<T>(pr[j]);
+    int64_t i = 0;
+    for (; i + 8 <= dh; i += 8) {
+      float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      for (int64_t j = 0; j < s; ++j) {
+        const float pj = probs[j];
+        if (pj == 0.0f) continue;  // masked (or underflowed): adds nothing
+        const T* vj = v_base + j * dh + i;
+        for (int l = 0; l < 8; ++l) acc[l] += pj * static_cast<float>(vj[l]);
+      }
+      for (int l = 0; l < 8; ++l) out[r * dh + i + l] = static_cast<T>(acc[l]);
     }
-    for (int64_t r = 0; r < a.rep; ++r) {
-      const float pj = round_to<T>(pr[r * s + j]);
-      if (pj == 0.0f) continue;
-      float* o = acc + r * dh;
-      for (int64_t i = 0; i < dh; ++i) o[i] += pj * vj[i];
+    for (; i < dh; ++i) {
+      float acc = 0;
+      for (int64_t j = 0; j < s; ++j) {
+        if (probs[j] != 0.0f) acc += probs[j] * static_cast<float>(v_base[j * dh + i]);
+      }
+      out[r * dh + i] = static_cast<T>(acc);
     }
   }
-  T* out = a.out + bi * a.h * dh + g * a.rep * dh;
-  for (int64_t i = 0; i < a.rep * dh; ++i) out[i] = static_cast<T>(acc[i]);
 }
 
 template <typename T>
@@ -182,21 +228,16 @@ RIL_INLINE void attention_scores_range(const AttentionView<T>& a, int64_t begin,
 }
 template <typename T>
 RIL_INLINE void attention_values_range(const AttentionView<T>& a, int64_t begin, int64_t end) {
-  std::vector<float> acc(static_cast<size_t>(a.rep * a.dh)), val(static_cast<size_t>(a.dh));
-  for (int64_t task = begin; task < end; ++task) attention_values_task(a, task, acc.data(), val.data());
+  std::vector<float> probs(static_cast<size_t>(a.s));
+  for (int64_t task = begin; task < end; ++task) attention_values_task(a, task, probs.data());
 }
 
-// float32, the decode path of the CPU build: compiled for AVX-512 and AVX2 (+FMA) as well, picked
-// at load time (GCC function multi-versioning); bfloat16/float16 use the generic build.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define RIL_CPU_CLONES __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
-#else
-#define RIL_CPU_CLONES
-#endif
-RIL_CPU_CLONES void attention_scores_f32(const AttentionView<float>& a, int64_t begin, int64_t end) {
+// float32 (the decode path of the CPU build) as separate functions: they show up by name in
+// profiles (perf), and inline the helpers for one dtype.
+void attention_scores_f32(const AttentionView<float>& a, int64_t begin, int64_t end) {
   attention_scores_range(a, begin, end);
 }
-RIL_CPU_CLONES void attention_values_f32(const AttentionView<float>& a, int64_t begin, int64_t end) {
+void attention_values_f32(const AttentionView<float>& a, int64_t begin, int64_t end) {
   attention_values_range(a, begin, end);
 }
 
