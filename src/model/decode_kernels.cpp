@@ -232,12 +232,14 @@ RIL_INLINE void attention_values_range(const AttentionView<T>& a, int64_t begin,
   for (int64_t task = begin; task < end; ++task) attention_values_task(a, task, probs.data());
 }
 
-// float32 (the decode path of the CPU build) as separate functions: they show up by name in
-// profiles (perf), and inline the helpers for one dtype.
-void attention_scores_f32(const AttentionView<float>& a, int64_t begin, int64_t end) {
+// The two phases as out-of-line functions per dtype (named in profiles; float32 is the decode
+// path of the CPU build).
+template <typename T>
+void attention_scores(const AttentionView<T>& a, int64_t begin, int64_t end) {
   attention_scores_range(a, begin, end);
 }
-void attention_values_f32(const AttentionView<float>& a, int64_t begin, int64_t end) {
+template <typename T>
+void attention_values(const AttentionView<T>& a, int64_t begin, int64_t end) {
   attention_values_range(a, begin, end);
 }
 
@@ -271,24 +273,12 @@ void decode_attention_kernel(const DecodeAttentionInput& in, torch::Tensor& out)
   a.scores = scores.data_ptr<float>();
   a.out = out.data_ptr<T>();
   // One task per (row, kv head): its rep query heads share the keys and values.
-  at::parallel_for(0, b * a.hkv, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
-    if constexpr (std::is_same_v<T, float>) {
-      attention_scores_f32(a, begin, end);
-    } else {
-      attention_scores_range(a, begin, end);
-    }
-  });
+  at::parallel_for(0, b * a.hkv, /*grain_size=*/1, [&](int64_t begin, int64_t end) { attention_scores(a, begin, end); });
   // Softmax over the keys in float32: ATen's vectorised kernel, as the ATen path's (exp is most
   // of the cost of a scalar softmax).
   const torch::Tensor probs = at::_softmax(scores, -1, /*half_to_float=*/false);
   a.scores = probs.data_ptr<float>();
-  at::parallel_for(0, b * a.hkv, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
-    if constexpr (std::is_same_v<T, float>) {
-      attention_values_f32(a, begin, end);
-    } else {
-      attention_values_range(a, begin, end);
-    }
-  });
+  at::parallel_for(0, b * a.hkv, /*grain_size=*/1, [&](int64_t begin, int64_t end) { attention_values(a, begin, end); });
 }
 
 void check_attention_input(const DecodeAttentionInput& in) {

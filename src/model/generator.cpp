@@ -54,13 +54,15 @@ class DecodeState {
     prompt_len_ = p;
   }
 
-  // After prefill(): later steps go through the one-token path (fused_decode.h) when it serves
-  // this model. Generated token n sits at first_positions + n: the real prompt tokens with
-  // positions from the mask, P + rope_delta with explicit (M-RoPE) prompt positions.
+  // Decode steps go through the one-token path (fused_decode.h) when it serves this model; it is
+  // set up at the first step (a one-token generation never needs it). Generated token n sits
+  // at first_positions + n: the real prompt tokens with positions from the mask, P + rope_delta
+  // with explicit (M-RoPE) prompt positions.
   void use_fused_decode(const torch::Tensor& prompt_mask, int64_t n_max, const FusedDecodeOptions& options) {
-    if (!cache_ || !FusedDecoder::supports(lm_, all_embeds_)) return;
-    const torch::Tensor first = prompt_pos_.defined() ? deltas_ + prompt_len_ : prompt_mask.to(torch::kInt64).sum(1);
-    fused_ = std::make_unique<FusedDecoder>(lm_, *cache_, prompt_mask, first, n_max, options);
+    fused_wanted_ = cache_ && FusedDecoder::supports(lm_, all_embeds_);
+    fused_prompt_mask_ = prompt_mask;
+    fused_n_max_ = n_max;
+    fused_options_ = options;
   }
 
   // Last-position logits [B, V] float32 after the prompt.
@@ -70,6 +72,11 @@ class DecodeState {
 
   // Feeds generated token n (0-based) [B]; returns the logits that follow it.
   torch::Tensor step(const torch::Tensor& next, int64_t n) {
+    if (fused_wanted_ && !fused_) {
+      const torch::Tensor first = prompt_pos_.defined() ? deltas_ + prompt_len_
+                                                        : fused_prompt_mask_.to(torch::kInt64).sum(1);
+      fused_ = std::make_unique<FusedDecoder>(lm_, *cache_, fused_prompt_mask_, first, fused_n_max_, fused_options_);
+    }
     if (fused_) return fused_->step(next, n);
     torch::Tensor embeds = lm_->embed(next.unsqueeze(1));  // [B, 1, D]
     torch::Tensor pos = prompt_pos_.defined() ? positions_after_prompt(prompt_pos_, deltas_, n, 1) : torch::Tensor();
@@ -89,6 +96,10 @@ class DecodeState {
   torch::Tensor prompt_pos_, deltas_, all_pos_, all_embeds_, mask_;
   std::unique_ptr<KVCache> cache_;
   std::unique_ptr<FusedDecoder> fused_;
+  bool fused_wanted_ = false;
+  torch::Tensor fused_prompt_mask_;
+  int64_t fused_n_max_ = 0;
+  FusedDecodeOptions fused_options_;
   int64_t prompt_len_ = 0;
 };
 

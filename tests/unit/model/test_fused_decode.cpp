@@ -23,22 +23,10 @@ namespace {
 using testing::left_pad;
 using testing::max_abs_diff;
 
-Qwen2ForCausalLM tiny_lm(uint64_t seed) {
-  Qwen2ForCausalLM lm(model_preset("tiny").qwen2);
-  init_parameters(*lm, 0.1, seed);  // wider than HF's 0.02: greedy choices are not near-ties
-  lm->eval();
-  return lm;
-}
+using testing::tiny_lm;
 
-GenerationInput batch_input(const std::vector<int64_t>& lengths, uint64_t seed) {
-  at::Generator gen = make_cpu_generator(seed);
-  std::vector<torch::Tensor> prompts;
-  for (int64_t n : lengths) prompts.push_back(torch::randint(3, 1024, {n}, gen, torch::kInt64));
-  auto [ids, mask] = left_pad(prompts);
-  GenerationInput in;
-  in.input_ids = ids;
-  in.attention_mask = mask;
-  return in;
+GenerationInput random_batch(const std::vector<int64_t>& lengths, uint64_t seed) {
+  return testing::batch_input(testing::random_prompts(lengths, 1024, seed));
 }
 
 // ---- kernels against their ATen twins -----------------------------------------------------------
@@ -158,7 +146,7 @@ TEST(FusedDecode, GreedyLeftPaddedBatchEqualsEveryOtherPath) {
   GenerationOptions o;
   o.max_new_tokens = 20;
   o.sampling.do_sample = false;
-  expect_all_paths_agree(all_paths(lm, batch_input({3, 11, 7, 1, 9}, 22), o, 0));
+  expect_all_paths_agree(all_paths(lm, random_batch({3, 11, 7, 1, 9}, 22), o, 0));
 }
 
 TEST(FusedDecode, SampledWithPenaltyAndStopTokensEqualsEveryOtherPath) {
@@ -170,7 +158,7 @@ TEST(FusedDecode, SampledWithPenaltyAndStopTokensEqualsEveryOtherPath) {
   o.sampling.top_p = 0.95;
   o.sampling.repetition_penalty = 1.1;
   o.stop_token_ids = {5, 6, 7, 8, 9, 10, 11, 12, 13, 14};
-  const Paths r = all_paths(lm, batch_input({6, 2, 10, 7}, 24), o, 31);
+  const Paths r = all_paths(lm, random_batch({6, 2, 10, 7}, 24), o, 31);
   expect_all_paths_agree(r);
   EXPECT_LT(r.fused.lengths.min().item<int64_t>(), 18) << "no row stopped: the stop path is untested";
 }
@@ -180,7 +168,7 @@ TEST(FusedDecode, GreedyWithoutStopTokensReportsFullLengths) {
   GenerationOptions o;
   o.max_new_tokens = 9;
   o.sampling.do_sample = false;
-  const GenerationResult r = generate(lm, batch_input({4, 2}, 26), o, make_cpu_generator(0));
+  const GenerationResult r = generate(lm, random_batch({4, 2}, 26), o, make_cpu_generator(0));
   EXPECT_TRUE(torch::equal(r.lengths, torch::full({2}, 9, torch::kInt64)));
   EXPECT_TRUE(torch::equal(r.logprobs, r.sampling_logprobs));
   EXPECT_TRUE((r.logprobs < 0).all().item<bool>());
@@ -193,7 +181,7 @@ TEST(FusedDecode, Bfloat16StaysCloseToTheGenericPath) {
   o.max_new_tokens = 6;
   o.sampling.do_sample = false;
   o.return_logits = true;
-  const GenerationInput in = batch_input({5, 9}, 28);
+  const GenerationInput in = random_batch({5, 9}, 28);
   const GenerationResult fused = generate(lm, in, o, make_cpu_generator(0));
   o.fused_decode = false;
   const GenerationResult generic = generate(lm, in, o, make_cpu_generator(0));
@@ -225,7 +213,7 @@ TEST(FusedDecode, FusedWeightsFollowOptimizerStepsWeightSyncsLoadsAndDtypeChange
   auto lm = tiny_lm(41);
   const std::vector<std::string> names = parameter_names(*lm);
   const size_t buffers = lm->named_buffers().size();
-  const GenerationInput in = batch_input({6, 3, 8}, 42);
+  const GenerationInput in = random_batch({6, 3, 8}, 42);
 
   expect_same(greedy(lm, in, true), greedy(lm, in, false), "fresh model");
   ASSERT_TRUE(lm->fused_weight_cache) << "the tiny model should use fused weight copies";
