@@ -79,6 +79,10 @@ int run_synth(const std::vector<std::string>& args) {
        "per-object colour perturbation (+- per channel)")
       ("noise", po::value(&o.difficulty.noise)->default_value(o.difficulty.noise),
        "per-pixel uniform noise amplitude")
+      ("colours", po::value(&o.difficulty.colours)->default_value(o.difficulty.colours),
+       "the first N colours of red, green, blue, yellow, purple, orange")
+      ("shapes", po::value(&o.difficulty.shapes)->default_value(o.difficulty.shapes),
+       "the first N shapes of circle, square, triangle, diamond (at least 3)")
       ("grid", po::value(&o.difficulty.grid)->default_value(o.difficulty.grid),
        "N > 0: an N x N board, one object filling each used cell (pair with a vision patch of the cell size); "
        "0: objects anywhere")

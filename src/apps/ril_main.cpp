@@ -20,12 +20,12 @@
 #include "ril/dist/role_map.h"
 #include "ril/io/file_summary.h"
 #include "ril/io/teacher_cache.h"
-#include "ril/roles/eval_job.h"
-#include "ril/roles/plot_job.h"
-#include "ril/roles/sft_job.h"
-#include "ril/roles/smoke_job.h"
-#include "ril/roles/teach_job.h"
-#include "ril/roles/train_job.h"
+#include "ril/jobs/eval_job.h"
+#include "ril/jobs/plot_job.h"
+#include "ril/jobs/sft_job.h"
+#include "ril/jobs/smoke_job.h"
+#include "ril/jobs/teach_job.h"
+#include "ril/jobs/train_job.h"
 
 namespace {
 
@@ -116,22 +116,22 @@ int main(int argc, char** argv) {
       ril::log_info("main", groups->describe());
     }
     if (config.command == "smoke") {
-      ril::roles::run_smoke_job(*groups, config);
+      ril::jobs::run_smoke_job(*groups, config);
     }
     if (config.command == "teach") {
-      ril::roles::run_teach_job(*groups, config);
+      ril::jobs::run_teach_job(*groups, config);
     }
     if (config.command == "sft") {
-      ril::roles::run_sft_job(*groups, config);
+      ril::jobs::run_sft_job(*groups, config);
     }
     if (config.command == "train") {
-      ril::roles::run_train_job(*groups, config);
+      ril::jobs::run_train_job(*groups, config);
     }
     if (config.command == "eval") {
-      ril::roles::run_eval_job(*groups, config);
+      ril::jobs::run_eval_job(*groups, config);
     }
     if (config.command == "plot") {
-      ril::roles::run_plot_job(*groups, config);
+      ril::jobs::run_plot_job(*groups, config);
     }
     ril::dist::world_barrier();
   } catch (const ril::ConfigError& e) {

@@ -1,22 +1,16 @@
 #include "ril/data/data_rng.h"
 
 #include "ril/common/error.h"
+#include "ril/common/seed.h"
 
 namespace ril::data {
-
-uint64_t mix_seed(uint64_t value) {
-  value += 0x9e3779b97f4a7c15ULL;
-  value = (value ^ (value >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  value = (value ^ (value >> 27)) * 0x94d049bb133111ebULL;
-  return value ^ (value >> 31);
-}
 
 DataRng::DataRng(uint64_t seed) {
   // Seed the four state words from successive splitmix64 outputs (never all zero).
   uint64_t s = seed;
   for (auto& word : state_) {
     s += 0x9e3779b97f4a7c15ULL;
-    word = mix_seed(s);
+    word = splitmix64(s);
   }
 }
 

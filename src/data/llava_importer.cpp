@@ -10,6 +10,7 @@
 
 #include "ril/common/error.h"
 #include "ril/common/logging.h"
+#include "ril/common/seed.h"
 #include "ril/data/data_rng.h"
 #include "ril/data/dataset.h"
 
@@ -116,7 +117,7 @@ Split assign_split(const ImportOptions& o, const LlavaRecord& r) {
   const std::string key = r.id.empty() ? std::to_string(r.line) : r.id;
   uint64_t h = 1469598103934665603ULL;
   for (unsigned char c : key) h = (h ^ c) * 1099511628211ULL;
-  const double u = static_cast<double>(mix_seed(h ^ mix_seed(static_cast<uint64_t>(o.seed))) >> 11) / 9007199254740992.0;
+  const double u = static_cast<double>(splitmix64(h ^ splitmix64(static_cast<uint64_t>(o.seed))) >> 11) / 9007199254740992.0;
   if (u < o.test_fraction) return Split::kTest;
   if (u < o.test_fraction + o.val_fraction) return Split::kVal;
   return Split::kTrain;

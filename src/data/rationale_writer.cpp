@@ -159,18 +159,28 @@ std::string item(const SceneObject& o) {
                                       : cat(colour_name(o.colour), " ", shape_name(o.shape));
 }
 
-// The step-by-step style on a grid board: first every object with its cell in reading order
-// (top left to bottom right, the order of the image patches), then the short reasoning of the
-// terse style with the cells it needs. Describing the whole scene gives every example dense
-// supervision of what each image token shows, which is how small models learn to see here.
+// The step-by-step style on a grid board: first the whole board, row by row, every cell in
+// reading order (the order of the image patches, so the k-th cell named is the k-th image token)
+// with its object or "empty"; then the short reasoning of the terse style with the cells it
+// needs. Describing every cell gives each example dense, position-aligned supervision of what
+// each image token shows, which is how small models learn to see here.
 std::string steps_on_grid(const Scene& scene, const TaskQuery& q, const std::string& answer) {
   std::vector<SceneObject> reading = scene.objects;
   std::stable_sort(reading.begin(), reading.end(), [&](const SceneObject& a, const SceneObject& b) {
     return std::make_pair(scene.row_of(a), scene.column_of(a)) < std::make_pair(scene.row_of(b), scene.column_of(b));
   });
-  std::string out = "I see ";
-  for (size_t i = 0; i < reading.size(); ++i) out += cat(i ? ", " : "", item(reading[i]), " ", place(scene, reading[i]));
-  out += ". ";
+  static const char* row_names[] = {"Top", "Middle", "Bottom"};
+  std::string out;
+  for (int r = 1; r <= scene.grid; ++r) {
+    out += scene.grid == 3 ? cat(row_names[r - 1], " row: ") : cat("Row ", r, ": ");
+    for (int c = 1; c <= scene.grid; ++c) {
+      const auto it = std::find_if(reading.begin(), reading.end(), [&](const SceneObject& o) {
+        return scene.row_of(o) == r && scene.column_of(o) == c;
+      });
+      out += cat(c > 1 ? ", " : "", it == reading.end() ? std::string("empty") : item(*it));
+    }
+    out += ". ";
+  }
   switch (q.family) {
     case TaskFamily::kCounting: {
       std::string cells;
@@ -195,9 +205,71 @@ std::string steps_on_grid(const Scene& scene, const TaskQuery& q, const std::str
   return out + terse(scene, q, answer);
 }
 
+// The mark of one cell in the scan style (see the header), or "-".
+class ScanMarker {
+ public:
+  ScanMarker(const Scene& scene, const TaskQuery& q) : scene_(scene), q_(q) {}
+  std::string mark(const SceneObject* o) {
+    if (o == nullptr) return "-";
+    switch (q_.family) {
+      case TaskFamily::kCounting:
+        return o->is(q_.colour, q_.shape) ? cat(++count_) : "-";
+      case TaskFamily::kAttribute:
+        return o->shape == q_.shape ? std::string(colour_name(o->colour)) : "-";
+      case TaskFamily::kSpatial:
+        return is(o, q_.object_a) ? "A" : is(o, q_.object_b) ? "B" : "-";
+      case TaskFamily::kComparison:
+        if (o->shape == q_.shape) return cat(shape_name(o->shape), " ", ++count_);
+        if (o->shape == q_.other_shape) return cat(shape_name(o->shape), " ", ++other_);
+        return "-";
+      case TaskFamily::kArithmetic:
+        return o->shape == ShapeKind::kDigit ? cat(o->digit) : "-";
+    }
+    return "-";
+  }
+
+ private:
+  bool is(const SceneObject* o, int index) const { return o == &scene_.objects[static_cast<size_t>(index)]; }
+  const Scene& scene_;
+  const TaskQuery& q_;
+  int count_ = 0, other_ = 0;
+};
+
+// The scan style (grid boards): "Top: -, 1, -. Middle: -, -, -. Bottom: 2, -, -. " then the
+// conclusion (the terse sentence; spatial first names the two columns or rows).
+std::string scan_on_grid(const Scene& scene, const TaskQuery& q, const std::string& answer) {
+  RIL_CHECK(scene.grid > 0, "the scan style needs a grid board");
+  static const char* row_names[] = {"Top", "Middle", "Bottom"};
+  ScanMarker marker(scene, q);
+  std::string out;
+  for (int r = 1; r <= scene.grid; ++r) {
+    out += scene.grid == 3 ? cat(row_names[r - 1], ": ") : cat("Row ", r, ": ");
+    for (int c = 1; c <= scene.grid; ++c) {
+      const SceneObject* here = nullptr;
+      for (const SceneObject& o : scene.objects) {
+        if (scene.row_of(o) == r && scene.column_of(o) == c) here = &o;
+      }
+      out += cat(c > 1 ? ", " : "", marker.mark(here));
+    }
+    out += ". ";
+  }
+  if (q.family == TaskFamily::kSpatial) {
+    const bool horizontal = q.relation == Relation::kLeftOf || q.relation == Relation::kRightOf;
+    const SceneObject& a = scene.objects[static_cast<size_t>(q.object_a)];
+    const SceneObject& b = scene.objects[static_cast<size_t>(q.object_b)];
+    const char* axis = horizontal ? "column" : "row";
+    out += cat("A: ", axis, " ", horizontal ? scene.column_of(a) : scene.row_of(a), ", B: ", axis, " ",
+               horizontal ? scene.column_of(b) : scene.row_of(b), ". ");
+  }
+  return out + terse(scene, q, answer);
+}
+
 }  // namespace
 
-std::vector<std::string> rationale_styles() { return {"terse", "steps"}; }
+std::vector<std::string> rationale_styles(int grid) {
+  if (grid > 0) return {"terse", "steps", "scan"};
+  return {"terse", "steps"};
+}
 
 std::string write_rationale(const std::string& style, const Scene& scene, const TaskQuery& query,
                             const std::string& answer) {
@@ -205,7 +277,8 @@ std::string write_rationale(const std::string& style, const Scene& scene, const 
   if (style == "steps") {
     return (scene.grid > 0 ? steps_on_grid(scene, query, answer) : steps(scene, query, answer)) + "\nAnswer: " + answer;
   }
-  throw Error(cat("unknown rationale style '", style, "' (expected terse or steps)"));
+  if (style == "scan") return scan_on_grid(scene, query, answer) + "\nAnswer: " + answer;
+  throw Error(cat("unknown rationale style '", style, "' (expected terse, steps or scan)"));
 }
 
 }  // namespace ril::data

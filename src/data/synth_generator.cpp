@@ -2,6 +2,7 @@
 
 #include "ril/common/error.h"
 #include "ril/common/logging.h"
+#include "ril/common/seed.h"
 #include "ril/data/data_rng.h"
 #include "ril/data/rationale_writer.h"
 #include "ril/data/scene_renderer.h"
@@ -18,8 +19,8 @@ void SynthOptions::validate() const {
 }
 
 uint64_t synth_example_seed(int64_t seed, Split split, int64_t index) {
-  const uint64_t split_stream = mix_seed(mix_seed(static_cast<uint64_t>(seed)) + static_cast<uint64_t>(split) + 1);
-  return mix_seed(split_stream ^ mix_seed(static_cast<uint64_t>(index)));
+  const uint64_t split_stream = splitmix64(splitmix64(static_cast<uint64_t>(seed)) + static_cast<uint64_t>(split) + 1);
+  return splitmix64(split_stream ^ splitmix64(static_cast<uint64_t>(index)));
 }
 
 GeneratedExample generate_synthetic_example(const SynthOptions& options, Split split, int64_t index) {
@@ -39,7 +40,7 @@ int64_t write_synthetic_dataset(const SynthOptions& options) {
   DatasetWriterOptions w;
   w.path = options.output;
   w.image_height = w.image_width = options.image_size;
-  w.rationale_styles = rationale_styles();
+  w.rationale_styles = rationale_styles(options.difficulty.grid);
   w.generator = "synth";
   w.with_scene = true;
   w.overwrite = options.overwrite;
@@ -74,6 +75,8 @@ int64_t write_synthetic_dataset(const SynthOptions& options) {
   writer.set_attr("colour_jitter", static_cast<int64_t>(d.colour_jitter));
   writer.set_attr("noise", static_cast<int64_t>(d.noise));
   writer.set_attr("grid", static_cast<int64_t>(d.grid));
+  writer.set_attr("colours", static_cast<int64_t>(d.colours));
+  writer.set_attr("shapes", static_cast<int64_t>(d.shapes));
   writer.finish();
   log_info("data", "wrote ", writer.count(), " synthetic examples (", options.n_train, " train, ", options.n_val,
            " val, ", options.n_test, " test, seed ", options.seed, ") to ", options.output);

@@ -55,6 +55,9 @@ void SynthDifficulty::validate(int image_size) const {
   RIL_CONFIG_CHECK(colour_jitter >= 0 && colour_jitter <= 40, "colour jitter must be in [0, 40], got ", colour_jitter,
                    " (more would let colours cross)");
   RIL_CONFIG_CHECK(noise >= 0 && noise <= 128, "noise must be in [0, 128], got ", noise);
+  RIL_CONFIG_CHECK(colours >= 2 && colours <= kColourCount, "colours must be in [2, ", kColourCount, "], got ", colours);
+  RIL_CONFIG_CHECK(shapes >= 3 && shapes <= kShapeKindCount, "shapes must be in [3, ", kShapeKindCount,
+                   "] (comparison scenes need a third shape), got ", shapes);
   if (grid > 0) {
     RIL_CONFIG_CHECK(grid <= 8 && image_size % grid == 0 && image_size / grid >= 12, "grid ", grid,
                      " does not fit a ", image_size, "px image: the image size must be a multiple of the grid and "
@@ -168,8 +171,19 @@ class Placer {
   int cell_ = 0, margin_ = 0;  // grid scenes only
 };
 
-Colour random_colour(DataRng& rng) { return rng.pick(all_colours()); }
-ShapeKind random_shape(DataRng& rng) { return rng.pick(all_shapes()); }
+// The palette of a dataset: the first d.colours colours and d.shapes shapes.
+std::vector<Colour> colours(const SynthDifficulty& d) {
+  std::vector<Colour> all = all_colours();
+  all.resize(static_cast<size_t>(d.colours));
+  return all;
+}
+std::vector<ShapeKind> shapes(const SynthDifficulty& d) {
+  std::vector<ShapeKind> all = all_shapes();
+  all.resize(static_cast<size_t>(d.shapes));
+  return all;
+}
+Colour random_colour(const SynthDifficulty& d, DataRng& rng) { return rng.pick(colours(d)); }
+ShapeKind random_shape(const SynthDifficulty& d, DataRng& rng) { return rng.pick(shapes(d)); }
 
 template <typename T>
 T pick_other(DataRng& rng, const std::vector<T>& values, T excluded) {
@@ -182,8 +196,8 @@ T pick_other(DataRng& rng, const std::vector<T>& values, T excluded) {
 
 void build_counting(SynthExample& ex, Placer& placer, const SynthDifficulty& d, DataRng& rng) {
   TaskQuery& q = ex.query;
-  q.colour = random_colour(rng);
-  q.shape = random_shape(rng);
+  q.colour = random_colour(d, rng);
+  q.shape = random_shape(d, rng);
   const int k = static_cast<int>(rng.uniform_int(0, d.max_count));
   const int total = static_cast<int>(rng.uniform_int(std::max(d.min_objects, k + 1), std::max(d.max_objects, k + 1)));
   for (int i = 0; i < k; ++i) placer.shape(q.shape, q.colour);
@@ -191,12 +205,12 @@ void build_counting(SynthExample& ex, Placer& placer, const SynthDifficulty& d, 
     // Hard negatives: mostly objects that share the colour or the shape with the target.
     const int kind = static_cast<int>(rng.uniform_int(0, 2));
     if (kind == 0) {
-      placer.shape(pick_other(rng, all_shapes(), q.shape), q.colour);
+      placer.shape(pick_other(rng, shapes(d), q.shape), q.colour);
     } else if (kind == 1) {
-      placer.shape(q.shape, pick_other(rng, all_colours(), q.colour));
+      placer.shape(q.shape, pick_other(rng, colours(d), q.colour));
     } else {
-      ShapeKind s = random_shape(rng);
-      Colour c = s == q.shape ? pick_other(rng, all_colours(), q.colour) : random_colour(rng);
+      ShapeKind s = random_shape(d, rng);
+      Colour c = s == q.shape ? pick_other(rng, colours(d), q.colour) : random_colour(d, rng);
       placer.shape(s, c);
     }
   }
@@ -211,11 +225,11 @@ void build_counting(SynthExample& ex, Placer& placer, const SynthDifficulty& d, 
 
 void build_attribute(SynthExample& ex, Placer& placer, const SynthDifficulty& d, DataRng& rng) {
   TaskQuery& q = ex.query;
-  q.shape = random_shape(rng);
-  q.colour = random_colour(rng);
+  q.shape = random_shape(d, rng);
+  q.colour = random_colour(d, rng);
   placer.shape(q.shape, q.colour);
   const int total = static_cast<int>(rng.uniform_int(d.min_objects, d.max_objects));
-  for (int i = 1; i < total; ++i) placer.shape(pick_other(rng, all_shapes(), q.shape), random_colour(rng));
+  for (int i = 1; i < total; ++i) placer.shape(pick_other(rng, shapes(d), q.shape), random_colour(d, rng));
   switch (rng.uniform_int(0, 2)) {
     case 0: ex.question = cat("What colour is the ", shape_name(q.shape), "?"); break;
     case 1: ex.question = cat("Which colour does the ", shape_name(q.shape), " have?"); break;
@@ -240,9 +254,9 @@ void build_spatial(SynthExample& ex, Placer& placer, const SynthDifficulty& d, D
   TaskQuery& q = ex.query;
   q.relation = static_cast<Relation>(rng.uniform_int(0, 3));
   const bool want_yes = rng.coin();
-  const ShapeKind sa = random_shape(rng), sb = random_shape(rng);
-  const Colour ca = random_colour(rng);
-  const Colour cb = sa == sb ? pick_other(rng, all_colours(), ca) : random_colour(rng);
+  const ShapeKind sa = random_shape(d, rng), sb = random_shape(d, rng);
+  const Colour ca = random_colour(d, rng);
+  const Colour cb = sa == sb ? pick_other(rng, colours(d), ca) : random_colour(d, rng);
   q.object_a = placer.shape(sa, ca);
   q.object_b = placer.shape(sb, cb);
   // Centres at least 6 px apart along the asked axis, on the side the answer needs.
@@ -257,12 +271,12 @@ void build_spatial(SynthExample& ex, Placer& placer, const SynthDifficulty& d, D
   }
   const int total = static_cast<int>(rng.uniform_int(d.min_objects, d.max_objects));
   for (int i = 2; i < total; ++i) {
-    ShapeKind s = random_shape(rng);
-    Colour c = random_colour(rng);
+    ShapeKind s = random_shape(d, rng);
+    Colour c = random_colour(d, rng);
     // The two named objects must stay unique.
     while ((s == sa && c == ca) || (s == sb && c == cb)) {
-      s = random_shape(rng);
-      c = random_colour(rng);
+      s = random_shape(d, rng);
+      c = random_colour(d, rng);
     }
     placer.shape(s, c);
   }
@@ -276,8 +290,8 @@ void build_spatial(SynthExample& ex, Placer& placer, const SynthDifficulty& d, D
 
 void build_comparison(SynthExample& ex, Placer& placer, const SynthDifficulty& d, DataRng& rng) {
   TaskQuery& q = ex.query;
-  q.shape = random_shape(rng);
-  q.other_shape = pick_other(rng, all_shapes(), q.shape);
+  q.shape = random_shape(d, rng);
+  q.other_shape = pick_other(rng, shapes(d), q.shape);
   const bool want_yes = rng.coin();
   int n1, n2;
   if (want_yes) {
@@ -287,14 +301,14 @@ void build_comparison(SynthExample& ex, Placer& placer, const SynthDifficulty& d
     n1 = static_cast<int>(rng.uniform_int(0, d.max_count));
     n2 = static_cast<int>(rng.uniform_int(n1, d.max_count));
   }
-  for (int i = 0; i < n1; ++i) placer.shape(q.shape, random_colour(rng));
-  for (int i = 0; i < n2; ++i) placer.shape(q.other_shape, random_colour(rng));
+  for (int i = 0; i < n1; ++i) placer.shape(q.shape, random_colour(d, rng));
+  for (int i = 0; i < n2; ++i) placer.shape(q.other_shape, random_colour(d, rng));
   const int room = std::max(0, d.max_objects - n1 - n2);
   const int distractors = static_cast<int>(rng.uniform_int(std::min(room, 1), room));
   for (int i = 0; i < distractors; ++i) {
-    ShapeKind s = random_shape(rng);
-    while (s == q.shape || s == q.other_shape) s = random_shape(rng);
-    placer.shape(s, random_colour(rng));
+    ShapeKind s = random_shape(d, rng);
+    while (s == q.shape || s == q.other_shape) s = random_shape(d, rng);
+    placer.shape(s, random_colour(d, rng));
   }
   const std::string more = cat("more ", shape_plural(q.shape), " than ", shape_plural(q.other_shape));
   ex.question = rng.coin() ? cat("Are there ", more, "?") : cat("Does the image contain ", more, "?");
@@ -308,10 +322,10 @@ void build_arithmetic(SynthExample& ex, Placer& placer, const SynthDifficulty& d
   std::vector<int> digits;
   for (int i = 0; i < n; ++i) {
     digits.push_back(static_cast<int>(rng.uniform_int(0, 9)));
-    placer.digit(digits.back(), random_colour(rng));
+    placer.digit(digits.back(), random_colour(d, rng));
   }
   const int distractors = static_cast<int>(rng.uniform_int(0, d.digit_distractors));
-  for (int i = 0; i < distractors; ++i) placer.shape(random_shape(rng), random_colour(rng));
+  for (int i = 0; i < distractors; ++i) placer.shape(random_shape(d, rng), random_colour(d, rng));
   int value = 0;
   switch (q.op) {
     case ArithmeticOp::kSum:
@@ -353,7 +367,7 @@ SynthExample generate_example(TaskFamily family, int image_size, const SynthDiff
     } catch (const Crowded&) {
       continue;  // too crowded: draw again (deterministic, the rng moved on)
     }
-    for (const std::string& style : rationale_styles()) {
+    for (const std::string& style : rationale_styles(difficulty.grid)) {
       ex.rationales[style] = write_rationale(style, ex.scene, ex.query, ex.answer);
     }
     return ex;

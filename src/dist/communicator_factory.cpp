@@ -19,8 +19,15 @@ CommBackend parse_comm_backend(const std::string& text) {
   throw ConfigError(cat("unknown --comm '", text, "' (expected auto, mpi or nccl)"));
 }
 
+const char* payload_name(Payload payload) { return payload == Payload::kHostData ? "host" : "device"; }
+
 std::string backend_reason(const CommunicatorRequest& request, const std::vector<RankPlacement>& placements,
                            const char** backend) {
+  if (request.payload == Payload::kHostData) {
+    *backend = request.members.size() == 1 ? "local" : "mpi";
+    return request.members.size() == 1 ? "host data, one rank: no copies"
+                                       : "host data (texts, scores, statistics): always MPI, never NCCL";
+  }
   if (request.members.size() == 1 && request.backend != CommBackend::kNccl) {
     *backend = "local";
     return "one rank holds every member role: no copies";

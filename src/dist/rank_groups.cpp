@@ -22,6 +22,10 @@ const char* channel_name(Channel channel) {
   return "?";
 }
 
+Payload channel_payload(Channel channel) {
+  return channel == Channel::kWeights ? Payload::kDeviceTensors : Payload::kHostData;
+}
+
 namespace {
 
 constexpr int kHostBytes = 64;
@@ -79,9 +83,10 @@ std::unique_ptr<RankGroups> RankGroups::create(const RoleMap& map, const RankGro
   mine.device = options.device;
   groups->placements_ = gather_placements(mine, world_size);
 
-  std::vector<CommunicatorRequest> role_requests;
+  std::vector<CommunicatorRequest> role_requests, host_role_requests;
   for (Role role : kAllRoles) {
-    role_requests.push_back({cat("group:", role_name(role)), map.ranks(role), options.backend});
+    role_requests.push_back({cat("group:", role_name(role)), map.ranks(role), options.backend, Payload::kDeviceTensors});
+    host_role_requests.push_back({cat("host-group:", role_name(role)), map.ranks(role), options.backend, Payload::kHostData});
   }
   const int disc_root = map.root(Role::kDiscriminator);
   const int learner_root = map.root(Role::kLearner);
@@ -104,20 +109,32 @@ std::unique_ptr<RankGroups> RankGroups::create(const RoleMap& map, const RankGro
   // Every choice is checked (same table, same verdict on every rank) before any is made.
   std::vector<CommunicatorRequest> channel_requests;
   for (int c = 0; c < kChannelCount; ++c) {
-    channel_requests.push_back({channel_name(static_cast<Channel>(c)), groups->members_[c], options.backend});
+    const Channel channel = static_cast<Channel>(c);
+    channel_requests.push_back({channel_name(channel), groups->members_[c], options.backend, channel_payload(channel)});
     groups->reasons_[c] = backend_reason(channel_requests.back(), groups->placements_, &groups->backends_[c]);
   }
-  for (const auto& request : role_requests) {
+  // A group whose device communicator is NCCL gets a second one, over MPI, for host data.
+  std::array<bool, kRoleCount> separate_host{};
+  for (size_t i = 0; i < role_requests.size(); ++i) {
     const char* backend = nullptr;
-    backend_reason(request, groups->placements_, &backend);
+    backend_reason(role_requests[i], groups->placements_, &backend);
+    separate_host[i] = std::string(backend) == "nccl";
   }
   for (size_t i = 0; i < role_requests.size(); ++i) {
     groups->groups_[i] = create_communicator(role_requests[i], groups->placements_, world_rank);
+    if (separate_host[i]) {
+      groups->host_groups_[i] = create_communicator(host_role_requests[i], groups->placements_, world_rank);
+    }
   }
   for (int c = 0; c < kChannelCount; ++c) {
     groups->channels_[c] = create_communicator(channel_requests[c], groups->placements_, world_rank);
   }
   return groups;
+}
+
+Communicator* RankGroups::host_group(Role role) const {
+  const auto& host = host_groups_[static_cast<int>(role)];
+  return host ? host.get() : group(role);
 }
 
 int RankGroups::channel_rank(Channel channel, int world_rank) const {
@@ -140,7 +157,8 @@ std::string RankGroups::describe() const {
     std::string ranks;
     for (int r : members_[c]) ranks += cat(ranks.empty() ? "" : ",", r);
     out << "  " << std::left << std::setw(19) << channel_name(static_cast<Channel>(c)) << std::setw(7)
-        << backends_[c] << "ranks {" << ranks << "}: " << reasons_[c] << "\n";
+        << backends_[c] << std::setw(7) << payload_name(channel_payload(static_cast<Channel>(c))) << "ranks {"
+        << ranks << "}: " << reasons_[c] << "\n";
   }
   return out.str();
 }

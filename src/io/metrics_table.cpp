@@ -19,6 +19,7 @@
 
 #include "ril/common/error.h"
 #include "ril/common/logging.h"
+#include "ril/common/paths.h"
 #include "ril/io/atomic_file.h"
 
 namespace ril::io {
@@ -48,15 +49,6 @@ std::vector<std::string> split(const std::string& text, char sep) {
   return out;
 }
 
-bool path_exists(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0;
-}
-
-bool is_directory(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;

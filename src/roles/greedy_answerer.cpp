@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "ril/common/error.h"
+#include "ril/dist/sharding.h"
 #include "ril/model/llava_model.h"
 
 namespace ril::roles {
@@ -51,6 +52,20 @@ GreedyAnswerer::GreedyAnswerer(const text::BpeTokenizer& tokenizer, const model:
   if (special.eos) add_stop(*special.eos);
   for (int64_t id : config.text().eos_token_ids) add_stop(id);
   g.pad_token_id = special.pad ? *special.pad : 0;
+}
+
+std::vector<std::vector<int64_t>> eval_batches_for_rank(const std::vector<int64_t>& questions, int64_t batch,
+                                                        int rank, int ranks) {
+  RIL_CHECK(batch >= 1 && ranks >= 1 && rank >= 0 && rank < ranks, "eval_batches_for_rank: batch ", batch,
+            ", rank ", rank, " of ", ranks);
+  const int64_t n = static_cast<int64_t>(questions.size());
+  std::vector<std::vector<int64_t>> out;
+  for (int64_t k : dist::owned_items((n + batch - 1) / batch, rank, ranks)) {
+    const auto begin = questions.begin() + static_cast<std::ptrdiff_t>(k * batch);
+    const auto end = questions.begin() + static_cast<std::ptrdiff_t>(std::min(n, (k + 1) * batch));
+    out.emplace_back(begin, end);
+  }
+  return out;
 }
 
 torch::Tensor eval_pixel_values(const data::Dataset& dataset, const std::vector<int64_t>& ids, int64_t size) {

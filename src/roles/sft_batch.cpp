@@ -5,6 +5,7 @@
 #include <random>
 
 #include "ril/common/error.h"
+#include "ril/common/seed.h"
 
 namespace ril::roles {
 namespace {
@@ -20,14 +21,6 @@ text::ChatTemplateOptions template_options(const text::BpeTokenizer& tokenizer) 
 }
 
 std::vector<int64_t> to_int64(const std::vector<int32_t>& ids) { return std::vector<int64_t>(ids.begin(), ids.end()); }
-
-// splitmix64: a seed mixer with no library-version dependence.
-uint64_t mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
 
 }  // namespace
 
@@ -157,7 +150,7 @@ const std::vector<int64_t>& SftSampler::permutation(int64_t epoch) const {
     if (e == epoch) return perm;
   }
   std::vector<int64_t> perm = pool_;
-  std::mt19937_64 rng(mix(mix(seed_) ^ static_cast<uint64_t>(epoch)));
+  std::mt19937_64 rng(splitmix64(splitmix64(seed_) ^ static_cast<uint64_t>(epoch)));
   // Fisher-Yates with our own bounded draws (std::shuffle's algorithm is library-specific).
   for (size_t i = perm.size(); i > 1; --i) {
     const uint64_t j = rng() % i;

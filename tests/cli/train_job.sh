@@ -7,26 +7,14 @@
 #   student and discriminator weights bitwise identical, metrics rows identical (times aside);
 # - SIGUSR1 to mpirun: every rank stops at the same step with a checkpoint, exit 0, and the same
 #   command finishes the run; a damaged newest checkpoint is reported, skipped, never overwritten;
-# - ablations (--no-discriminator, --frozen-discriminator, --no-answer-reward, --teachers) run;
+# - ablations show their effect: --no-discriminator (no teacher responses in the loss),
+#   --frozen-discriminator (D bitwise unchanged), --no-answer-reward (reward = D part), --teachers;
 # - ril sft --teacher-cache trains on cached teacher responses;
 # - bad input: cache of another dataset, missing teacher, checkpoint of another model config,
 #   empty train split, --resume no on a run dir with checkpoints, NaN losses (skipped and
 #   counted; beyond --max-bad-steps the job aborts): clear message, non-zero exit, nothing changed.
-set -u
-RIL_BIN=${RIL_BIN:?set RIL_BIN to the ril executable}
-BUILD=${RIL_BUILD_DIR:-$(dirname "$RIL_BIN")}
-RIL_DATA=${RIL_DATA_BIN:?set by ctest: the ril-data executable}
-MPIRUN=${RIL_MPIRUN:-mpirun --oversubscribe}
-PY=/usr/bin/python3
-export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work" || exit 1
-failures=0
-passed=0
-fail() { echo "FAIL: $1"; [ -n "${2:-}" ] && [ -f "$2" ] && sed 's/^/  | /' "$2" | tail -25; failures=$((failures + 1)); }
-ok() { echo "ok: $1"; passed=$((passed + 1)); }
-sum() { sha256sum "$1" | cut -d' ' -f1; }
+# shellcheck source=../support/cli_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../support/cli_lib.sh"
 
 # ---- set-up ------------------------------------------------------------------------------------
 "$RIL_DATA" synth --out d.h5 --seed 3 --train 48 --val 4 --test 8 >setup.log 2>&1 \
@@ -168,22 +156,63 @@ if [ -n "$stop_step" ]; then
   fi
 fi
 
-# ---- ablations ----------------------------------------------------------------------------------
+# ---- ablations: each must show its effect, not just run ---------------------------------------
 abl() {  # name extra...
   local name=$1
   shift
-  if $MPIRUN -np 1 "$RIL_BIN" train "${common[@]}" --lr 1e-3 --steps 1 --run-dir "runs/abl-$name" "$@" \
-       >"abl-$name.log" 2>&1 && grep -q "step 1/1" "abl-$name.log"; then
-    ok "ablation $name"
+  if $MPIRUN -np 1 "$RIL_BIN" train "${common[@]}" --lr 1e-3 --steps 2 --run-dir "runs/abl-$name" "$@" \
+       >"abl-$name.log" 2>&1 && grep -q "step 2/2" "abl-$name.log"; then
+    ok "ablation $name runs"
   else
     fail "ablation $name" "abl-$name.log"
   fi
 }
 abl no-disc --no-discriminator
 abl frozen --frozen-discriminator --discriminator runs/disc/discriminator
-abl no-answer --no-answer-reward
+abl no-answer --no-answer-reward --discriminator runs/disc/discriminator
 abl one-teacher --teachers a
 grep -q "no discriminator" abl-no-disc.log && ok "no-discriminator run says so" || fail "no-discriminator banner" abl-no-disc.log
+# --no-discriminator: no teacher response reaches the loss (no teacher tokens: kl_teacher, the
+# teacher reward and length are NaN), while the full run's loss has teacher tokens.
+if "$PY" - runs/abl-no-disc/metrics.csv runs/a/metrics.csv <<'EOF'; then
+import csv, math, sys
+abl, full = (list(csv.DictReader(open(p))) for p in sys.argv[1:3])
+for r in abl:
+    for k in ("kl_teacher", "reward_teacher", "response_len_teacher", "disc_acc", "reward_disc_student"):
+        assert math.isnan(float(r[k])), (k, r[k])
+    assert math.isfinite(float(r["kl_student"])) and math.isfinite(float(r["policy_loss"])), r
+assert all(math.isfinite(float(r["kl_teacher"])) for r in full), "the full run has no teacher tokens in its loss"
+EOF
+  ok "--no-discriminator: no teacher responses in the loss (kl_teacher NaN; the full run's is finite)"
+else
+  fail "--no-discriminator effect" runs/abl-no-disc/metrics.csv
+fi
+# --frozen-discriminator: D's weights bitwise those it started from; an updated D moves.
+if [ "$(sum runs/abl-frozen/discriminator/model.safetensors)" = "$(sum runs/disc/discriminator/model.safetensors)" ] \
+   && [ "$(sum runs/a/discriminator/model.safetensors)" != "$(sum runs/disc/discriminator/model.safetensors)" ]; then
+  ok "--frozen-discriminator: D bitwise unchanged (the updated run's D changed)"
+else
+  fail "--frozen-discriminator effect" abl-frozen.log
+fi
+# --no-answer-reward: the reward is the D part alone (total == D part for students and
+# teachers), while answers were checked (answer accuracy measured) and count in the full run.
+if "$PY" - runs/abl-no-answer/metrics.csv runs/a/metrics.csv <<'EOF'; then
+import csv, math, sys
+abl, full = (list(csv.DictReader(open(p))) for p in sys.argv[1:3])
+for r in abl:
+    for who in ("student", "teacher"):
+        assert float(r["reward_" + who]) == float(r["reward_disc_" + who]), (who, r)
+        assert math.isfinite(float(r["answer_acc_" + who])), r
+# The check can fail: some answers were right, so a reward with its answer part would differ.
+assert any(float(r["answer_acc_teacher"]) > 0 for r in abl), "no correct answer: the check cannot fail"
+assert any(float(r["reward_teacher"]) > float(r["reward_disc_teacher"]) for r in full), "the full run has no answer part"
+EOF
+  ok "--no-answer-reward: the answer part of the reward is 0 (reward = D part) though answers were right"
+else
+  fail "--no-answer-reward effect" runs/abl-no-answer/metrics.csv
+fi
+grep -q "teachers a," abl-one-teacher.log && ok "--teachers a: the run uses teacher a only" \
+  || fail "--teachers a banner" abl-one-teacher.log
 
 # ---- ril sft on cached teacher responses (Stage 0 from teachers instead of rationales) ---------
 if $MPIRUN -np 2 "$RIL_BIN" sft --layout all=2 --dataset d.h5 --tokenizer tok.json --model tiny-llava \
@@ -228,7 +257,8 @@ expect_error nan-abort "non-finite loss" env RIL_FAULT_NAN_STEPS=1,2 \
   $MPIRUN -np 1 "$RIL_BIN" train "${common[@]}" --steps 3 --max-bad-steps 1 --run-dir runs/nan1
 if RIL_FAULT_NAN_STEPS=2 $MPIRUN -np 1 "$RIL_BIN" train "${common[@]}" --steps 3 --max-bad-steps 1 --run-dir runs/nan2 \
      >nan2.log 2>&1 && grep -q "update skipped" nan2.log \
-     && [ "$(tail -1 runs/nan2/metrics.csv | awk -F, '{print $NF}')" = 1 ]; then
+     && [ "$("$PY" -c 'import csv, sys; print(list(csv.DictReader(open(sys.argv[1])))[-1]["bad_steps"])' \
+             runs/nan2/metrics.csv)" = 1 ]; then
   ok "one NaN step: skipped, counted (bad_steps = 1), run finished"
 else
   fail "NaN step skipped and counted" nan2.log

@@ -11,22 +11,15 @@
 #include "ril/dist/nccl_communicator.h"
 #include "ril/dist/rank_groups.h"
 #include "ril/dist/weight_sync.h"
+#include "support/mpi_world.h"
 
 namespace {
 
 using ril::dist::Channel;
 using ril::dist::Role;
 
-int world_size() {
-  int n = 0;
-  MPI_Comm_size(MPI_COMM_WORLD, &n);
-  return n;
-}
-int world_rank() {
-  int r = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &r);
-  return r;
-}
+using ril::test::world_rank;
+using ril::test::world_size;
 
 std::unique_ptr<ril::dist::RankGroups> make_groups(const std::string& spec) {
   ril::dist::RankGroupsOptions options;  // CPU, MPI: the CI machine has no GPU

@@ -10,9 +10,6 @@
 
 namespace ril::data {
 
-// splitmix64 finaliser: mixes a 64-bit value; used to derive independent seeds.
-uint64_t mix_seed(uint64_t value);
-
 class DataRng {
  public:
   explicit DataRng(uint64_t seed);

@@ -2,8 +2,13 @@
 // answer differently (the discriminator has something to tell apart):
 //   "terse": one sentence with the fact, then "Answer: X".
 //   "steps": enumerates the relevant objects with positions, reasons step by step, then
-//            "Answer: X".
-// Both end with the line "Answer: <answer>".
+//            "Answer: X" (on grid boards: the whole board row by row, then the reasoning).
+//   "scan":  grid boards only: the board row by row, each cell marked in the question's terms
+//            ("-" for a cell that does not matter; a running count, the colour asked for, the
+//            digit, ...), then the conclusion. Every mark depends only on its own image token and
+//            the question, and the conclusion copies or combines a few marks: the step-by-step
+//            style small models learn fastest.
+// All end with the line "Answer: <answer>".
 #pragma once
 
 #include <string>
@@ -13,7 +18,8 @@
 
 namespace ril::data {
 
-std::vector<std::string> rationale_styles();  // {"terse", "steps"}
+// {"terse", "steps"}, and "scan" for grid boards (grid > 0).
+std::vector<std::string> rationale_styles(int grid = 0);
 
 // Throws ril::Error for an unknown style.
 std::string write_rationale(const std::string& style, const Scene& scene, const TaskQuery& query,

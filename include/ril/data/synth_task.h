@@ -43,6 +43,8 @@ struct SynthDifficulty {
   // name cells ("row 2, column 3") instead of pixel centres. 0: free placement of 8-14/64 of the
   // image size objects.
   int grid = 0;
+  int colours = 6;              // the first N of red, green, blue, yellow, purple, orange
+  int shapes = 4;               // the first N of circle, square, triangle, diamond
   // Throws ril::ConfigError when the knobs cannot produce a scene.
   void validate(int image_size) const;
 };

@@ -1,15 +1,18 @@
 // The job's communicators, made once from the RoleMap (collective over MPI_COMM_WORLD):
-// - one group communicator per role (its members, in world-rank order), e.g. the learners'
-//   data-parallel allreduce;
-// - channels between groups, in the pattern the training loop uses:
-//     kWeights           learner root + every rollout and discriminator rank: new student
-//                        weights, broadcast from the learner root (WeightSync)
-//     kRollouts          every rollout rank + discriminator root + learner root: sampled
-//                        responses (token batches) go to D and the learner
-//     kTeacherResponses  every teacher rank + discriminator root + learner root: teacher
-//                        responses go to D and the learner
-//     kScores            discriminator root + learner root: D's scores for the learner's rewards
-//     kWorld             everyone
+// - per role, its members in world-rank order, twice over: group(role) for device tensors
+//   (the data-parallel gradient allreduce of the learners and discriminators; NCCL where every
+//   member has its own GPU) and host_group(role) for host data (responses, scores, statistics:
+//   MPI or local, never NCCL). Where the device choice is MPI or local anyway the two are one
+//   communicator;
+// - channels between groups, in the pattern the training loop uses, each with its payload:
+//     kWeights           device  learner root + every rollout and discriminator rank: new student
+//                                weights, broadcast from the learner root (WeightSync)
+//     kRollouts          host    every rollout rank + discriminator root + learner root: sampled
+//                                responses go to D and the learner
+//     kTeacherResponses  host    every teacher rank + discriminator root + learner root: teacher
+//                                responses go to D and the learner
+//     kScores            host    discriminator root + learner root: D's scores and statistics
+//     kWorld             host    everyone: step times, stop signals, verdicts
 // A channel whose members are one rank (colocated roles) is a LocalCommunicator.
 #pragma once
 
@@ -28,6 +31,8 @@ namespace ril::dist {
 enum class Channel { kWorld = 0, kWeights, kRollouts, kTeacherResponses, kScores };
 constexpr int kChannelCount = 5;
 const char* channel_name(Channel channel);
+// What a channel carries (the table above): only kWeights carries device tensors.
+Payload channel_payload(Channel channel);
 
 struct RankGroupsOptions {
   at::Device device = at::kCPU;              // this rank's device, from select_device()
@@ -48,8 +53,9 @@ class RankGroups {
   const RankPlacement& placement(int world_rank) const { return placements_.at(world_rank); }
   at::Device device() const { return placements_.at(world_rank_).device; }
 
-  // nullptr when this rank is not a member.
+  // nullptr when this rank is not a member. group(): device tensors; host_group(): host data.
   Communicator* group(Role role) const { return groups_[static_cast<int>(role)].get(); }
+  Communicator* host_group(Role role) const;
   Communicator* channel(Channel channel) const { return channels_[static_cast<int>(channel)].get(); }
   const std::vector<int>& channel_members(Channel channel) const { return members_[static_cast<int>(channel)]; }
   // The channel rank of a world rank, or -1 when it is not a member.
@@ -68,6 +74,7 @@ class RankGroups {
   int world_rank_ = 0;
   std::vector<RankPlacement> placements_;
   std::array<std::unique_ptr<Communicator>, kRoleCount> groups_;
+  std::array<std::unique_ptr<Communicator>, kRoleCount> host_groups_;  // null: group() serves host data too
   std::array<std::unique_ptr<Communicator>, kChannelCount> channels_;
   std::array<std::vector<int>, kChannelCount> members_;
   std::array<std::string, kChannelCount> reasons_;

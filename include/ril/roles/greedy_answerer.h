@@ -53,6 +53,12 @@ class GreedyAnswerer {
   std::unique_ptr<SftBatchBuilder> builder_;
 };
 
+// The batches of `rank` among `ranks`: global batch k = questions [k * batch, (k + 1) * batch)
+// for every k that the rank owns (k mod ranks == rank, dist/sharding.h), in order. A batch is
+// answered the same whatever the rank count, so `ril eval` and the val curve do not depend on it.
+std::vector<std::vector<int64_t>> eval_batches_for_rank(const std::vector<int64_t>& questions, int64_t batch,
+                                                        int rank, int ranks);
+
 // Pixel values of dataset images [B, 3, S, S], normalised as in SFT (sft_batch.h), resized
 // bilinearly when the dataset's images are not S x S.
 torch::Tensor eval_pixel_values(const data::Dataset& dataset, const std::vector<int64_t>& ids, int64_t size);

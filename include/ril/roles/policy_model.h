@@ -27,6 +27,16 @@ io::NamedTensors named_parameters(torch::nn::Module& module);
 // `entropy` as in model::sequence_logprobs.
 torch::Tensor response_logprobs(PolicyModel& policy, const SftBatch& batch, torch::Tensor* entropy = nullptr);
 
+// The batch layout of RL responses for this policy: its image placeholders (LLaVA), responses of
+// up to `budget` tokens plus the stop token. Rollout and learner build their batches alike.
+SftBatchOptions rl_batch_options(const PolicyModel& policy, int64_t budget);
+
+// The update of a data-parallel role once its gradients are summed over the group: when the
+// group's loss and every gradient are finite, clip the gradient norm (max_grad_norm > 0) and
+// step; otherwise clear the gradients and return false (the caller counts and reports it).
+bool step_if_finite(torch::optim::Optimizer& optimizer, const std::vector<torch::Tensor>& params, double loss,
+                    double max_grad_norm);
+
 // save_pretrained of whichever model it is.
 void save_policy(PolicyModel& policy, const std::string& dir);
 

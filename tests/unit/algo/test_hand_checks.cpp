@@ -304,6 +304,34 @@ TEST(DiscriminatorLoss, LabelsAccuracyAndStability) {
   EXPECT_NEAR(scalar(res.mean_student_prob), 0.5, 1e-7);
 }
 
+// The reduction training uses: the sum over a rank's share divided by the responses of the whole
+// step, so that the gradients of two halves add up to those of the mean over all.
+TEST(DiscriminatorLoss, SumOverTheGlobalCountAddsUpAcrossShares) {
+  const auto x = torch::tensor({2.0, -1.0, 0.0, -3.0}, torch::kFloat64);
+  const auto student = torch::tensor({1, 1, 0, 0});
+  DiscriminatorLossOptions global;
+  global.normaliser = 4;
+  const auto whole = torch::tensor({2.0, -1.0, 0.0, -3.0}, torch::kFloat64).requires_grad_(true);
+  discriminator_loss(whole, student).loss.backward();  // the mean
+  const auto a = x.narrow(0, 0, 3).clone().requires_grad_(true), b = x.narrow(0, 3, 1).clone().requires_grad_(true);
+  const auto ra = discriminator_loss(a, student.narrow(0, 0, 3), global);
+  const auto rb = discriminator_loss(b, student.narrow(0, 3, 1), global);
+  (ra.loss + rb.loss).backward();
+  EXPECT_LE(max_abs_diff(torch::cat({a.grad(), b.grad()}), whole.grad()), 1e-15);
+  EXPECT_NEAR(scalar(ra.loss) + scalar(rb.loss), scalar(discriminator_loss(x, student).loss), 1e-15);
+  // Sums by hand: BCE = softplus(-x) for students, softplus(x) for teachers.
+  auto softplus = [](double v) { return std::log1p(std::exp(v)); };
+  EXPECT_NEAR(scalar(ra.loss_sum), softplus(-2) + softplus(1) + softplus(0), 1e-12);
+  EXPECT_NEAR(scalar(ra.loss), scalar(ra.loss_sum) / 4, 1e-15);
+  EXPECT_EQ(scalar(ra.students), 2.0);
+  EXPECT_EQ(scalar(ra.teachers), 1.0);
+  EXPECT_EQ(scalar(ra.student_correct), 1.0);  // 2 >= 0 right, -1 wrong
+  EXPECT_EQ(scalar(ra.teacher_correct), 0.0);  // logit 0 counts as student: wrong
+  EXPECT_NEAR(scalar(ra.student_prob_sum), 1 / (1 + std::exp(-2.0)) + 1 / (1 + std::exp(1.0)), 1e-12);
+  EXPECT_NEAR(scalar(ra.teacher_prob_sum), 0.5, 1e-15);
+  EXPECT_EQ(scalar(rb.teacher_correct), 1.0);
+}
+
 // ----- schedules -------------------------------------------------------------------------------
 TEST(Schedules, ConstantAndLinear) {
   LrScheduleOptions c;

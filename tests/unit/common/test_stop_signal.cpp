@@ -1,6 +1,10 @@
 // Stop signals: SIGUSR1 and SIGTERM only set the flag (the process lives on), the first one wins,
-// installing twice is harmless, and the reset clears it. Signals are raised in this process.
+// installing twice is harmless, and the reset clears it; other signals keep their default action.
+// Signals are raised in this process (a missing handler would end the test run) or, where the
+// outcome is the process's fate, in a forked child (death tests).
 #include <gtest/gtest.h>
+
+#include <unistd.h>
 
 #include <csignal>
 
@@ -57,14 +61,45 @@ TEST_F(StopSignalTest, ResetClearsTheFlag) {
   EXPECT_EQ(ril::stop_signal_number(), SIGTERM);
 }
 
+// Observed through the dispositions ril leaves: its handler (with SA_RESTART) on TERM and USR1,
+// nothing else touched.
+TEST_F(StopSignalTest, HandlersAreInstalledOnTermAndUsr1Only) {
+  for (int signal_number : {SIGTERM, SIGUSR1}) {
+    struct sigaction now {};
+    ASSERT_EQ(sigaction(signal_number, nullptr, &now), 0);
+    EXPECT_NE(now.sa_handler, SIG_DFL) << signal_number;
+    EXPECT_NE(now.sa_handler, SIG_IGN) << signal_number;
+    EXPECT_TRUE(now.sa_flags & SA_RESTART) << signal_number;
+  }
+  struct sigaction term {}, usr1 {};
+  sigaction(SIGTERM, nullptr, &term);
+  sigaction(SIGUSR1, nullptr, &usr1);
+  EXPECT_EQ(term.sa_handler, usr1.sa_handler);  // the same (ril's) handler on both
+}
+
+// In a child process (gtest death tests fork): a signal that is not a stop request keeps its
+// default action and ends the process, ril's handlers installed or not.
 TEST_F(StopSignalTest, OtherSignalsAreNotStopRequests) {
-  struct sigaction old;
-  struct sigaction ignore {};
-  ignore.sa_handler = SIG_IGN;
-  ASSERT_EQ(sigaction(SIGUSR2, &ignore, &old), 0);
-  ASSERT_EQ(std::raise(SIGUSR2), 0);
-  sigaction(SIGUSR2, &old, nullptr);
-  EXPECT_FALSE(ril::stop_signal_received());
+  EXPECT_EXIT(
+      {
+        std::signal(SIGUSR2, SIG_DFL);
+        ril::install_stop_signal_handlers();
+        std::raise(SIGUSR2);
+        _exit(ril::stop_signal_received() ? 3 : 4);  // reached only if SIGUSR2 was swallowed
+      },
+      ::testing::KilledBySignal(SIGUSR2), "");
+}
+
+// In a child process: SIGTERM sent by another party (kill, as Slurm does) is recorded and the
+// process lives on; without ril's handler the child would die of it.
+TEST_F(StopSignalTest, TermFromOutsideIsRecordedAndTheProcessLivesOn) {
+  EXPECT_EXIT(
+      {
+        ril::reset_stop_signal_for_tests();
+        ::kill(::getpid(), SIGTERM);
+        _exit(ril::stop_signal_number() == SIGTERM ? 0 : 5);
+      },
+      ::testing::ExitedWithCode(0), "");
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
+#include <sstream>
 
 #include "ril/common/error.h"
 #include "ril/data/answer_checker.h"
@@ -212,7 +213,7 @@ void expect_answers_match_scenes(const Dataset& d) {
         EXPECT_FALSE(p.x < r.x + r.w && r.x < p.x + p.w && p.y < r.y + r.h && r.y < p.y + p.h) << "#" << i << " overlap";
       }
     }
-    ASSERT_EQ(e.rationales.size(), 2u);
+    ASSERT_EQ(e.rationales.size(), d.rationale_styles().size());
     for (const auto& [style, text] : e.rationales) {
       const std::string tail = "\nAnswer: " + e.answer;
       ASSERT_GE(text.size(), tail.size());
@@ -256,18 +257,49 @@ TEST(SynthGenerator, GridScenesHaveOneObjectFillingEachUsedCell) {
       EXPECT_TRUE(cells.insert(static_cast<int>(obj.cy()) / 16 * 3 + static_cast<int>(obj.cx()) / 16).second)
           << "#" << i << " two objects in one cell: " << e.scene_json;
     }
-    // The step-by-step style starts with the whole scene, each object with its cell's name.
+    // The step-by-step style starts with the whole board, row by row, cell by cell.
     const std::string& steps = e.rationales.at("steps");
-    EXPECT_EQ(steps.rfind("I see ", 0), 0u) << steps;
-    static const char* rows[] = {"top", "middle", "bottom"};
-    static const char* columns[] = {"left", "centre", "right"};
+    std::string cell_text[9];
+    for (std::string& c : cell_text) c = "empty";
     for (const Obj& obj : parse_scene(e.scene_json)) {
       const int r = static_cast<int>(obj.cy()) / 16, c = static_cast<int>(obj.cx()) / 16;
-      const std::string where = r == 1 && c == 1 ? "centre" : std::string(rows[r]) + " " + columns[c];
-      const std::string what = obj.colour + " " + (obj.shape == "digit" ? std::to_string(obj.digit) : obj.shape);
-      EXPECT_NE(steps.find(what + " " + where), std::string::npos) << what << " " << where << " in: " << steps;
+      cell_text[r * 3 + c] = obj.colour + " " + (obj.shape == "digit" ? std::to_string(obj.digit) : obj.shape);
     }
+    std::string board;
+    static const char* row_names[] = {"Top", "Middle", "Bottom"};
+    for (int r = 0; r < 3; ++r) {
+      board += std::string(row_names[r]) + " row: " + cell_text[r * 3] + ", " + cell_text[r * 3 + 1] + ", " +
+               cell_text[r * 3 + 2] + ". ";
+    }
+    EXPECT_EQ(steps.rfind(board, 0), 0u) << "expected the board " << board << "\nin: " << steps;
     EXPECT_EQ(steps.find("("), std::string::npos) << "grid rationales name cells, not pixels: " << steps;
+    // The scan marks every cell in the question's terms; its marks alone give the answer.
+    const std::string& scan = e.rationales.at("scan");
+    std::smatch scan_rows;
+    ASSERT_TRUE(std::regex_search(scan, scan_rows, std::regex(R"(^Top: ([^.]*)\. Middle: ([^.]*)\. Bottom: ([^.]*)\. )")))
+        << scan;
+    std::vector<std::string> marks;
+    for (int r = 1; r <= 3; ++r) {
+      std::stringstream row(scan_rows[r].str());
+      std::string m;
+      while (std::getline(row, m, ',')) marks.push_back(m.substr(m.find_first_not_of(' ')));
+    }
+    ASSERT_EQ(marks.size(), 9u) << scan;
+    std::vector<std::string> set;
+    for (const std::string& m : marks) {
+      if (m != "-") set.push_back(m);
+    }
+    if (e.family == "counting") {
+      EXPECT_EQ(std::to_string(set.size()), e.answer) << scan;
+      for (size_t k = 0; k < set.size(); ++k) EXPECT_EQ(set[k], std::to_string(k + 1)) << scan;
+    } else if (e.family == "attribute") {
+      ASSERT_EQ(set.size(), 1u) << scan;
+      EXPECT_EQ(set[0], e.answer) << scan;
+    } else if (e.family == "spatial") {
+      EXPECT_EQ(set.size(), 2u) << scan;
+    } else if (e.family == "arithmetic") {
+      for (const std::string& m : set) EXPECT_TRUE(m.size() == 1 && std::isdigit(static_cast<unsigned char>(m[0]))) << scan;
+    }
   }
   // A grid too fine for the image, or too small for the objects asked for, is refused.
   o.difficulty.grid = 5;

@@ -7,22 +7,13 @@
 #include <set>
 
 #include "ril/data/dataset.h"
+#include "support/byte_tokenizer.h"
 #include "support/temp_dir.h"
 
 namespace ril::roles {
 namespace {
 
-// Bytes only (ids 0..255) plus the ChatML / vision markers (256..261).
-text::BpeTokenizer byte_tokenizer() {
-  text::BpeTokenizerSpec spec;
-  for (int b = 0; b < 256; ++b) spec.vocab.push_back(text::byte_to_unicode(static_cast<uint8_t>(b)));
-  int32_t id = 256;
-  for (const char* t : {"<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|image_pad|>",
-                        "<|vision_end|>"}) {
-    spec.added_tokens.push_back(text::AddedToken{t, id++, true, false, false});
-  }
-  return text::BpeTokenizer::from_spec(spec, "test");
-}
+using test::byte_tokenizer;
 
 TEST(SftSampler, RanksTakeDisjointSlicesOfTheOneGlobalBatch) {
   std::vector<int64_t> pool;

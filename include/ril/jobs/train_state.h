@@ -1,0 +1,67 @@
+// `ril train`'s checkpoints (io/checkpoint_store.h writes and finds the files; their contents
+// follow io/checkpoint_schema.h): every --checkpoint-every steps, at the end, and when a stop
+// signal arrives (all ranks agree on the step).
+//   main file (learner root)   the student + AdamW (Learner::save_state), the header: step,
+//                              world size, resolved config, student config and tokenizer, stage
+//   rank part (every rank)     its default CPU generator; the discriminator root also D + AdamW
+//                              (in the main file when the job has one rank)
+// Resume (--resume, jobs/train_inputs.h): the learner root picks the checkpoint (auto: the newest
+// complete one, a damaged one reported and skipped; PATH: that one, checked; no: refuse a run
+// dir that has checkpoints) and every rank agrees on the verdict (dist/agreement.h); then every
+// rank opens it itself (shared file system), so a mismatch of student config, stage or rank
+// count is found alike everywhere and reported as a ConfigError. On CPU a resumed run is
+// bitwise identical to an uninterrupted one.
+// Which ranks call: every rank (collective over the world).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <ATen/ATen.h>
+
+#include "ril/common/config.h"
+#include "ril/dist/rank_groups.h"
+#include "ril/io/checkpoint_store.h"
+#include "ril/jobs/train_inputs.h"
+#include "ril/jobs/train_step.h"
+
+namespace ril::jobs {
+
+// Where a run starts: step 0 (fresh), or the checkpoint of `step`.
+struct ResumeTarget {
+  int64_t step = 0;
+  std::string main_path;  // "" when fresh
+  bool fresh() const { return main_path.empty(); }
+};
+
+class TrainCheckpoints {
+ public:
+  TrainCheckpoints(const dist::RankGroups& groups, const Config& config, const TrainInputs& in);
+
+  const std::string& directory() const { return store_.directory(); }
+  std::string main_path(int64_t step) const { return store_.main_path(step); }
+
+  // Collective: the checkpoint every rank resumes from (ConfigError alike on every rank when the
+  // request cannot be met).
+  ResumeTarget find_resume_target() const;
+  // Collective: every rank loads its part of `target` into `roles` and its CPU generator (nothing
+  // when fresh), after checking that the checkpoint belongs to this run.
+  void load(const ResumeTarget& target, TrainRoles& roles);
+  // Collective: the checkpoint of `step`; the learner root logs its path.
+  void save(int64_t step, TrainRoles& roles);
+
+ private:
+  std::string find_on_root(int64_t* step) const;
+  void check_belongs(const io::H5File& file) const;
+  void save_rank_state(io::H5File& file, TrainRoles& roles);
+  void load_rank_state(const io::H5File& file, TrainRoles& roles);
+  bool is_disc_root() const;
+
+  const dist::RankGroups& groups_;
+  const Config& config_;
+  const TrainInputs& in_;
+  io::CheckpointStore store_;
+  at::Generator cpu_rng_;
+};
+
+}  // namespace ril::jobs

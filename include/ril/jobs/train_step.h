@@ -1,0 +1,99 @@
+// The RIL step driver: one step of DESIGN.md section 1, stage 2, on every rank, top-down. It owns
+// ALL traffic between the rank groups; the role components (roles/) compute and talk only
+// inside their own group (a data-parallel gradient allreduce, gathering their own share).
+//
+//   every rank     the step's question ids from a stateless sampler of (seed, step): questions
+//                  are never sent, only results
+//   rollout        G student responses per question of its share        (roles/rollout_worker.h)
+//   teacher        G cached teacher responses per question of its share (roles/teacher.h)
+//   -> both lists to the discriminator root and the learner root (kRollouts, kTeacherResponses:
+//      one message per rank each), and from each root to every member of its group
+//   discriminator  one BCE update (mu = 1), then D(o) of all 2G responses (roles/discriminator_trainer.h)
+//   -> scores and D's statistics to the learner root (kScores), then to every learner
+//   learner        rewards, Dr.GRPO advantages, clipped-ratio loss + k3 KL, AdamW (roles/learner.h)
+//   -> new student weights to every rollout and discriminator rank (kWeights, WeightSync,
+//      version = updates + 1)
+// --stage disc runs the same exchange with the student frozen (no weights move); --no-discriminator
+// leaves out the teachers and D. All host messages travel over host communicators (MPI or local).
+// On CPU the result does not depend on the number of ranks when the discriminator and learner
+// groups have one rank each; data-parallel groups sum gradients in another order (float noise).
+// Which ranks call: every rank, every step (collective over the world).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ril/common/config.h"
+#include "ril/dist/rank_groups.h"
+#include "ril/dist/weight_sync.h"
+#include "ril/jobs/train_inputs.h"
+#include "ril/roles/discriminator_trainer.h"
+#include "ril/roles/learner.h"
+#include "ril/roles/policy_model.h"
+#include "ril/roles/rollout_worker.h"
+#include "ril/roles/sft_batch.h"
+#include "ril/roles/teacher.h"
+
+namespace ril::jobs {
+
+// This rank's components: null where the rank does not hold the role (or the run does not use
+// it). The rollout worker, D (for its mirror init) and the learner share the rank's one student.
+struct TrainRoles {
+  std::shared_ptr<roles::PolicyModel> student;
+  std::unique_ptr<roles::Teacher> teacher;
+  std::unique_ptr<roles::RolloutWorker> rollout;
+  std::unique_ptr<roles::DiscriminatorTrainer> discriminator;
+  std::unique_ptr<roles::Learner> learner;
+};
+
+// Builds the components of this rank's roles (loads models, reads the teacher cache).
+// `checkpoint_dir` is named when too many non-finite steps end the run.
+TrainRoles make_train_roles(const dist::RankGroups& groups, const Config& config, const TrainInputs& in,
+                            const std::string& checkpoint_dir);
+
+// Seconds a rank spent in each role during one step.
+struct StepTimes {
+  double teacher = 0, rollout = 0, disc = 0, learner = 0;
+};
+
+// What one step measured on this rank.
+struct StepReport {
+  roles::LearnerStats learner;        // learner ranks (the rewards on the learner root)
+  roles::DiscriminatorResult disc;    // learner ranks and the discriminator root
+  std::optional<double> val_acc;      // learner ranks, on --val-every steps
+  StepTimes times;
+};
+
+class TrainStep {
+ public:
+  // Keeps references to all arguments.
+  TrainStep(const dist::RankGroups& groups, TrainRoles& roles, const TrainInputs& in, const TrainConfig& t,
+            uint64_t seed);
+
+  // Rollout and discriminator ranks receive the learner root's student weights as `version`.
+  void sync_weights(int64_t version);
+  // Step `step` (0-based: `step` updates are done before it).
+  StepReport run(int64_t step);
+
+ private:
+  roles::Responses students(int64_t step, const std::vector<int64_t>& questions, StepTimes& times);
+  roles::Responses teachers(int64_t step, const std::vector<int64_t>& questions, StepTimes& times);
+  roles::Responses deliver(dist::Role receiver, const roles::Responses& students, const roles::Responses& teachers);
+  roles::Responses gather_to(dist::Channel channel, dist::Role receiver, const roles::Responses& mine);
+  roles::DiscriminatorResult discriminate(int64_t step, const std::vector<int64_t>& questions,
+                                          const roles::Responses& responses, StepTimes& times);
+  roles::DiscriminatorResult deliver_scores(roles::DiscriminatorResult result);
+  std::optional<double> validate(int64_t updates);
+
+  const dist::RankGroups& groups_;
+  TrainRoles& roles_;
+  const TrainInputs& in_;
+  const TrainConfig& t_;
+  roles::SftSampler sampler_;
+  std::unique_ptr<dist::WeightSync> weight_sync_;
+};
+
+}  // namespace ril::jobs

@@ -1,0 +1,129 @@
+// The learner role (DESIGN.md section 2): the student, its frozen reference pi_ref (the SFT
+// warm-up) and AdamW. Per step, on all 2G responses of every question and D's scores:
+//   1. rewards R = 1[D(o) < 0.5] + answer check (algo/rewards.h; --no-discriminator and
+//      --no-answer-reward switch a part off) and Dr.GRPO advantages over each question's 2G
+//      responses (cheap: every learner rank computes all of them);
+//   2. (ril stage) the clipped-ratio loss with the k3 KL to pi_ref on this rank's share
+//      (question j belongs to rank j mod L), token sums / (budget * all responses), gradients
+//      summed over the group, grad-norm clip, AdamW. A non-finite loss or gradient skips the
+//      update; more than max_bad_steps of them throw.
+// pi_old: with one policy update per batch (mu = 1) pi_old equals pi_theta when the loss is
+// taken, so logp_old = logp.detach() (ratio 1, clip inactive) and no extra forward pass is run.
+// Response tokens: a student response is trained on its sampled ids; a teacher response on its
+// (budget-cut) text re-tokenized with the student's tokenizer (+ stop token when it finished).
+// Which ranks call: learner ranks; step() and validation_accuracy() are collective over the
+// learner group (gradients over its device communicator, statistics over its host one).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "ril/data/answer_checker.h"
+#include "ril/data/dataset.h"
+#include "ril/dist/communicator.h"
+#include "ril/io/h5_file.h"
+#include "ril/roles/discriminator_trainer.h"
+#include "ril/roles/greedy_answerer.h"
+#include "ril/roles/policy_model.h"
+#include "ril/roles/response.h"
+#include "ril/roles/sft_batch.h"
+
+namespace ril::roles {
+
+// The step's rewards, split by source (means over student / teacher responses; NaN where a
+// source or a part is absent). Measured on the learner root.
+struct RewardStats {
+  double reward_student = std::nan(""), reward_teacher = std::nan("");
+  double reward_disc_student = std::nan(""), reward_disc_teacher = std::nan("");
+  double answer_acc_student = std::nan(""), answer_acc_teacher = std::nan("");
+  double response_len_student = std::nan(""), response_len_teacher = std::nan("");  // tokens
+  double limit_hit_student = std::nan(""), limit_hit_teacher = std::nan("");        // share cut at the budget
+};
+
+// The policy update, over the whole group; NaN when no update was computed (disc stage).
+struct PolicyStats {
+  double policy_loss = std::nan(""), pg_term = std::nan("");
+  double kl = std::nan(""), kl_student = std::nan(""), kl_teacher = std::nan("");  // mean k3 per token
+  double entropy = std::nan("");  // mean token entropy of the policy on student tokens
+  double tokens = 0;              // prompt + response tokens of the batch (throughput)
+};
+
+struct LearnerStats {
+  RewardStats rewards;            // learner root only
+  PolicyStats policy;             // every learner rank
+  int64_t skipped_updates = 0;    // non-finite updates skipped so far in this run
+};
+
+struct LearnerOptions {
+  bool train = true;               // false (disc stage): rewards are measured, nothing is updated
+  bool use_discriminator = true;   // the D part of the reward (and D's scores are expected)
+  bool use_teachers = true;        // teacher responses take part
+  bool use_answer = true;          // the answer part of the reward
+  std::string reference_dir;       // pi_ref: the SFT warm-up (HF-layout dir)
+  double lr = 1e-6;
+  double weight_decay = 0.0;
+  double max_grad_norm = 1.0;      // 0: no clipping
+  double clip_eps = 0.2;
+  double beta = 0.01;
+  int64_t budget = 64;             // --max-new-tokens
+  int64_t max_bad_steps = 3;
+  std::string checkpoint_dir;      // named when too many bad steps end the run
+  std::set<int64_t> nan_steps;     // fault injection (tests): the loss is NaN at these steps (1-based)
+  int64_t val_max_new_tokens = 64; // validation_accuracy's greedy budget
+};
+
+class Learner {
+ public:
+  // Keeps references to `tokenizer`, `dataset` and the communicators, and a share of `student`.
+  Learner(std::shared_ptr<PolicyModel> student, const text::BpeTokenizer& tokenizer, const data::Dataset& dataset,
+          const LearnerOptions& options, dist::Communicator& group, dist::Communicator& host_group);
+
+  // One step on `responses` (all of the step, canonical order, on every member) of `questions`
+  // (the step's, in order), with D's result (its scores are read when use_discriminator).
+  LearnerStats step(int64_t step, const std::vector<int64_t>& questions, const Responses& responses,
+                    const DiscriminatorResult& scored);
+
+  // Greedy accuracy of the current student on `questions`, scored as `ril eval` scores them
+  // (eval batches of 16 dealt round-robin over the group); the same value on every member.
+  double validation_accuracy(const std::vector<int64_t>& questions, at::Device device);
+
+  // The student and its AdamW state in a checkpoint file (checkpoint_schema.h names); loading is
+  // for the ril stage only (the disc stage's student stays the SFT model).
+  void save_state(io::H5File& file);
+  void load_state(const io::H5File& file);
+
+ private:
+  struct Scored;      // rewards and advantages of every response
+  struct PolicySums;  // the policy loss's figures as sums, added up over the group
+  Scored score(const std::vector<int64_t>& questions, const Responses& responses,
+               const DiscriminatorResult& scored) const;
+  RewardStats reward_stats(const Responses& responses, const Scored& scored) const;
+  PolicyStats update(int64_t step, const std::vector<int64_t>& questions, const Responses& responses,
+                     const torch::Tensor& advantages);
+  PolicySums backward_on(int64_t step, const Responses& responses, const std::vector<int64_t>& rows,
+                         const torch::Tensor& advantages);
+  std::vector<int64_t> training_ids(const Response& r) const;
+
+  std::shared_ptr<PolicyModel> student_;
+  std::optional<PolicyModel> reference_;
+  const text::BpeTokenizer& tokenizer_;
+  const data::Dataset& dataset_;
+  LearnerOptions options_;
+  dist::Communicator& group_;
+  dist::Communicator& host_;
+  std::vector<torch::Tensor> params_;
+  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  SftBatchBuilder builder_;
+  data::AnswerChecker checker_;
+  std::unique_ptr<GreedyAnswerer> val_answerer_;
+  int64_t skipped_updates_ = 0;
+};
+
+}  // namespace ril::roles

@@ -1,0 +1,183 @@
+#include "ril/jobs/train_inputs.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "ril/common/error.h"
+#include "ril/io/teacher_cache.h"
+#include "ril/model/checkpoint.h"
+
+namespace ril::jobs {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<std::string> split_names(const std::vector<std::string>& specs) {
+  std::vector<std::string> out;
+  for (const std::string& spec : specs) {
+    std::stringstream in(spec);
+    std::string name;
+    while (std::getline(in, name, ',')) {
+      name.erase(0, name.find_first_not_of(" \t"));
+      name.erase(name.find_last_not_of(" \t") + 1);
+      if (!name.empty() && std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
+    }
+  }
+  return out;
+}
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out.empty() ? "(none)" : out;
+}
+
+template <typename F>
+auto as_config_error(const std::string& what, F&& f) {
+  try {
+    return f();
+  } catch (const ConfigError&) {
+    throw;
+  } catch (const Error& e) {
+    throw ConfigError(cat("ril train: ", what, ": ", e.what()));
+  }
+}
+
+std::set<int64_t> fault_nan_steps() {
+  std::set<int64_t> out;
+  if (const char* env = std::getenv("RIL_FAULT_NAN_STEPS")) {
+    std::stringstream in(env);
+    std::string item;
+    while (std::getline(in, item, ',')) {
+      if (!item.empty()) out.insert(std::stoll(item));
+    }
+  }
+  return out;
+}
+
+void check_data(const TrainConfig& t, TrainInputs& in) {
+  RIL_CONFIG_CHECK(fs::exists(t.dataset), "ril train: --dataset '", t.dataset, "' does not exist");
+  in.dataset.emplace(as_config_error("--dataset", [&] { return data::Dataset::open(t.dataset); }));
+  in.train = in.dataset->indices(data::Split::kTrain);
+  RIL_CONFIG_CHECK(!in.train.empty(), "ril train: ", t.dataset, " has an empty train split");
+  if (t.train_limit > 0 && static_cast<int64_t>(in.train.size()) > t.train_limit) {
+    in.train.resize(static_cast<size_t>(t.train_limit));
+  }
+  if (t.val_every > 0) {
+    in.val = in.dataset->indices(data::Split::kVal);
+    RIL_CONFIG_CHECK(!in.val.empty(), "ril train: --val-every ", t.val_every, " but ", t.dataset,
+                     " has an empty val split");
+    if (static_cast<int64_t>(in.val.size()) > t.val_questions) in.val.resize(static_cast<size_t>(t.val_questions));
+  }
+}
+
+void check_student(const TrainConfig& t, TrainInputs& in) {
+  RIL_CONFIG_CHECK(fs::exists(fs::path(t.student) / "config.json"), "ril train: --student '", t.student,
+                   "' is not a model directory (no config.json); make one with ril sft");
+  in.student_config = as_config_error("--student", [&] { return model::load_model_config(t.student); });
+  in.student_config_text = model::model_config_to_json(in.student_config).dump();
+  in.tokenizer_path = t.tokenizer.empty() ? (fs::path(t.student) / "tokenizer.json").string() : t.tokenizer;
+  RIL_CONFIG_CHECK(fs::exists(in.tokenizer_path), "ril train: tokenizer '", in.tokenizer_path,
+                   "' does not exist (give --tokenizer)");
+  in.tokenizer.emplace(
+      as_config_error("tokenizer", [&] { return text::BpeTokenizer::from_tokenizer_json(in.tokenizer_path); }));
+  const int64_t vocab = in.student_config.text().vocab_size;
+  RIL_CONFIG_CHECK(in.tokenizer->vocab_size() <= vocab, "ril train: tokenizer ", in.tokenizer_path, " has ",
+                   in.tokenizer->vocab_size(), " tokens, the student (", t.student, ") only ", vocab,
+                   ": they do not belong together");
+  if (in.student_config.kind == model::ModelKind::kLlava) {
+    const int64_t size = in.student_config.llava.vision_config.image_size;
+    RIL_CONFIG_CHECK(in.dataset->image_height() == size && in.dataset->image_width() == size, "ril train: ",
+                     t.dataset, " has ", in.dataset->image_height(), "x", in.dataset->image_width(),
+                     " images; the student's vision tower takes ", size, "x", size);
+  }
+}
+
+void check_teachers(const TrainConfig& t, TrainInputs& in) {
+  RIL_CONFIG_CHECK(fs::exists(t.teacher_cache), "ril train: --teacher-cache '", t.teacher_cache,
+                   "' does not exist; fill it with ril teach");
+  io::TeacherCache cache = as_config_error("--teacher-cache", [&] { return io::TeacherCache::open(t.teacher_cache); });
+  const io::DatasetFingerprint fp = io::dataset_fingerprint(t.dataset);
+  RIL_CONFIG_CHECK(fp.text == cache.dataset_fingerprint_text(), "ril train: the teacher cache ", t.teacher_cache,
+                   " was built for another dataset (", cache.dataset_path(), ") than --dataset ", t.dataset,
+                   " (their fingerprints differ); rebuild it with ril teach --dataset ", t.dataset);
+  const std::vector<std::string> available = cache.teachers();
+  in.teachers = t.teachers.empty() ? available : split_names(t.teachers);
+  RIL_CONFIG_CHECK(!in.teachers.empty(), "ril train: the teacher cache ", t.teacher_cache, " holds no teacher");
+  for (const std::string& name : in.teachers) {
+    RIL_CONFIG_CHECK(cache.has_teacher(name), "ril train: teacher '", name, "' is not in ", t.teacher_cache,
+                     " (it has: ", joined(available), ")");
+    const std::map<int64_t, int64_t> counts = cache.response_counts(name);
+    int64_t missing = 0, example = -1;
+    for (int64_t q : in.train) {
+      auto it = counts.find(q);
+      if (it == counts.end() || it->second == 0) {
+        if (missing++ == 0) example = q;
+      }
+    }
+    RIL_CONFIG_CHECK(missing == 0, "ril train: teacher '", name, "' has no response for ", missing, " of ",
+                     in.train.size(), " train questions (e.g. question ", example,
+                     "); finish the cache with ril teach (it resumes)");
+  }
+}
+
+void check_discriminator(const TrainConfig& t, const TrainInputs& in) {
+  RIL_CONFIG_CHECK(fs::exists(fs::path(t.discriminator) / "config.json"), "ril train: --discriminator '",
+                   t.discriminator, "' is not a model directory (run ril train --stage disc first)");
+  const model::ModelConfig d = as_config_error("--discriminator", [&] { return model::load_model_config(t.discriminator); });
+  const model::Qwen2Config& s = in.student_config.text();
+  RIL_CONFIG_CHECK(d.text().vocab_size == s.vocab_size && d.text().hidden_size == s.hidden_size &&
+                       d.text().num_hidden_layers == s.num_hidden_layers,
+                   "ril train: --discriminator ", t.discriminator, " (vocab ", d.text().vocab_size, ", hidden ",
+                   d.text().hidden_size, ", layers ", d.text().num_hidden_layers,
+                   ") is not a mirror of the student (vocab ", s.vocab_size, ", hidden ", s.hidden_size, ", layers ",
+                   s.num_hidden_layers, ")");
+}
+
+}  // namespace
+
+TrainStage parse_train_stage(const std::string& text) {
+  if (text == "disc") return TrainStage::kDisc;
+  if (text == "ril") return TrainStage::kRil;
+  throw ConfigError(cat("--stage must be disc or ril, got '", text, "'"));
+}
+
+const char* train_stage_name(TrainStage stage) { return stage == TrainStage::kDisc ? "disc" : "ril"; }
+
+ResumeRequest ResumeRequest::parse(const std::string& text) {
+  RIL_CONFIG_CHECK(!text.empty(), "--resume must be auto, no or a checkpoint path");
+  if (text == "auto") return {ResumeMode::kAuto, ""};
+  if (text == "no") return {ResumeMode::kNo, ""};
+  return {ResumeMode::kPath, text};
+}
+
+TrainInputs check_train_inputs(const TrainConfig& t) {
+  TrainInputs in;
+  in.stage = parse_train_stage(t.stage);
+  in.resume = ResumeRequest::parse(t.resume);
+  in.use_teachers = !in.ril() || !t.no_discriminator;
+  in.use_disc = in.use_teachers;
+  in.train_disc = (!in.ril() || !t.frozen_discriminator) && in.use_disc;
+  in.train_student = in.ril();
+  in.nan_steps = fault_nan_steps();
+  check_data(t, in);
+  check_student(t, in);
+  if (in.use_teachers) check_teachers(t, in);
+  if (in.ril() && in.use_disc && !t.discriminator.empty()) check_discriminator(t, in);
+  return in;
+}
+
+std::string describe_run(const TrainInputs& in, const TrainConfig& t, int64_t from_step) {
+  return cat("stage ", t.stage, ": student ", t.student, " (", model::model_kind_name(in.student_config.kind), "), ",
+             in.train.size(), " train questions, ", t.questions, " per step, G = ", t.group,
+             in.use_teachers ? cat(", teachers ", joined(in.teachers)) : std::string(", no teachers"),
+             in.use_disc ? (in.train_disc ? ", discriminator updated" : ", discriminator frozen") : ", no discriminator",
+             t.no_answer_reward ? ", no answer reward" : "", "; steps ", from_step, " -> ", t.steps);
+}
+
+}  // namespace ril::jobs

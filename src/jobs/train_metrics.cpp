@@ -1,0 +1,104 @@
+#include "ril/jobs/train_metrics.h"
+
+#include <iomanip>
+#include <sstream>
+
+#include "ril/algo/schedules.h"
+#include "ril/common/logging.h"
+#include "ril/common/stopwatch.h"
+
+namespace ril::jobs {
+
+const std::vector<std::string>& TrainMetricsRow::columns() {
+#define RIL_METRIC_NAME(name) #name,
+  static const std::vector<std::string> names = {RIL_TRAIN_METRIC_COLUMNS(RIL_METRIC_NAME)};
+#undef RIL_METRIC_NAME
+  return names;
+}
+
+std::vector<double> TrainMetricsRow::values() const {
+#define RIL_METRIC_VALUE(name) name,
+  return {RIL_TRAIN_METRIC_COLUMNS(RIL_METRIC_VALUE)};
+#undef RIL_METRIC_VALUE
+}
+
+TrainMetricsRow metrics_row(const StepReport& report, const WorldFigures& world, const TrainInputs& in,
+                            const TrainConfig& t, int64_t step, double seconds) {
+  TrainMetricsRow row;
+  const roles::RewardStats& r = report.learner.rewards;
+  row.reward_student = r.reward_student;
+  row.reward_teacher = r.reward_teacher;
+  row.reward_disc_student = r.reward_disc_student;
+  row.reward_disc_teacher = r.reward_disc_teacher;
+  row.answer_acc_student = r.answer_acc_student;
+  row.answer_acc_teacher = r.answer_acc_teacher;
+  row.response_len_student = r.response_len_student;
+  row.response_len_teacher = r.response_len_teacher;
+  row.limit_hit_student = r.limit_hit_student;
+  row.limit_hit_teacher = r.limit_hit_teacher;
+  if (in.use_disc) {
+    const roles::DiscriminatorStats& d = report.disc.stats;
+    row.disc_loss = d.loss;
+    row.disc_acc = d.accuracy;
+    row.disc_acc_student = d.student_accuracy;
+    row.disc_acc_teacher = d.teacher_accuracy;
+    row.disc_prob_student = d.student_prob;
+    row.disc_prob_teacher = d.teacher_prob;
+  }
+  if (in.train_student) {
+    const roles::PolicyStats& p = report.learner.policy;
+    row.policy_loss = p.policy_loss;
+    row.pg_term = p.pg_term;
+    row.kl = p.kl;
+    row.kl_student = p.kl_student;
+    row.kl_teacher = p.kl_teacher;
+    row.entropy = p.entropy;
+  }
+  if (report.val_acc) row.val_acc = *report.val_acc;
+  row.time_teacher = world.slowest.teacher;
+  row.time_rollout = world.slowest.rollout;
+  row.time_disc = world.slowest.disc;
+  row.time_learner = world.slowest.learner;
+  row.time_step = seconds;
+  row.tokens_per_s = world.tokens / std::max(seconds, 1e-9);
+  row.lr = in.ril() ? t.lr
+                    : algo::LrSchedule({algo::LrScheduleKind::kLinear, t.pretrain_lr, t.pretrain_lr_end, t.steps})
+                          .lr(step - 1);
+  row.bad_steps = static_cast<double>(report.learner.skipped_updates + report.disc.skipped_updates);
+  return row;
+}
+
+std::string progress_line(const TrainMetricsRow& row, const TrainInputs& in, const TrainConfig& t, int64_t step,
+                          double eta_seconds) {
+  std::ostringstream line;
+  line << std::fixed << std::setprecision(2) << "step " << step << "/" << t.steps << " reward S "
+       << row.reward_student;
+  if (in.use_teachers) line << " T " << row.reward_teacher;
+  line << " | answer S " << row.answer_acc_student;
+  if (in.use_disc) line << " | D acc " << row.disc_acc << " loss " << std::setprecision(3) << row.disc_loss;
+  if (in.ril()) line << std::setprecision(4) << " | kl " << row.kl << " loss " << row.policy_loss;
+  if (in.ril()) line << std::setprecision(2) << " H " << row.entropy;
+  line << std::setprecision(1) << " | len S " << row.response_len_student;
+  if (in.use_teachers) line << " T " << row.response_len_teacher;
+  line << std::setprecision(2) << " cut S " << row.limit_hit_student;
+  if (!std::isnan(row.val_acc)) line << " | val " << std::setprecision(3) << row.val_acc;
+  line << std::setprecision(0) << " | " << row.tokens_per_s << " tok/s | s/group tea " << std::setprecision(1)
+       << row.time_teacher << " roll " << row.time_rollout << " disc " << row.time_disc << " learn "
+       << row.time_learner << " | eta " << duration_text(eta_seconds);
+  return line.str();
+}
+
+void warn_on_collapse(const TrainMetricsRow& row, const TrainInputs& in, const TrainConfig& t, int64_t step) {
+  if (!in.ril()) return;
+  if (row.kl_student > t.warn_kl) {
+    log_warn("train", "step ", step, ": KL to the reference on student tokens is ", row.kl_student, " (> --warn-kl ",
+             t.warn_kl, "): the student is drifting; lower --lr or raise --beta if it keeps growing");
+  }
+  if (row.limit_hit_student > t.warn_limit_share) {
+    log_warn("train", "step ", step, ": ", std::lround(100 * row.limit_hit_student),
+             "% of student responses hit --max-new-tokens ", t.max_new_tokens, " without a stop token (> --warn-limit-share ",
+             t.warn_limit_share, "): a sign of collapse into repetition");
+  }
+}
+
+}  // namespace ril::jobs

@@ -1,0 +1,144 @@
+#include "ril/jobs/train_state.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "ril/common/logging.h"
+#include "ril/dist/agreement.h"
+#include "ril/dist/host_messages.h"
+#include "ril/io/checkpoint_schema.h"
+#include "ril/io/module_state.h"
+
+namespace ril::jobs {
+namespace {
+
+namespace fs = std::filesystem;
+using dist::Channel;
+using dist::Role;
+
+}  // namespace
+
+TrainCheckpoints::TrainCheckpoints(const dist::RankGroups& groups, const Config& config, const TrainInputs& in)
+    : groups_(groups),
+      config_(config),
+      in_(in),
+      store_(config.common.run_dir, io::CheckpointStoreOptions{static_cast<int>(config.train.keep_checkpoints)}),
+      cpu_rng_(at::detail::getDefaultCPUGenerator()) {}
+
+bool TrainCheckpoints::is_disc_root() const {
+  return groups_.world_rank() == groups_.role_map().root(Role::kDiscriminator);
+}
+
+// The learner root's verdict: "" and *step (-1: none, start fresh), or why the request fails.
+std::string TrainCheckpoints::find_on_root(int64_t* step) const {
+  *step = -1;
+  try {
+    switch (in_.resume.mode) {
+      case ResumeMode::kAuto:
+        if (auto info = store_.find_latest()) *step = info->step;
+        return "";
+      case ResumeMode::kNo:
+        if (store_.list_complete().empty()) return "";
+        return cat("--resume no, but ", store_.directory(),
+                   " already holds checkpoints; resume (--resume auto) or choose another --run-dir");
+      case ResumeMode::kPath: {
+        const std::string& path = in_.resume.path;
+        const std::string name = fs::path(path).filename().string();
+        if (name.size() == 14 && name.rfind("step-", 0) == 0) *step = std::atoll(name.substr(5, 6).c_str());
+        const io::CheckpointStore there(fs::path(path).parent_path().parent_path().string());
+        const std::string why = *step < 0 ? "not a checkpoint name (step-NNNNNN.h5)" : there.check(*step);
+        return why.empty() ? "" : cat("--resume ", path, ": ", why);
+      }
+    }
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+ResumeTarget TrainCheckpoints::find_resume_target() const {
+  dist::Communicator& world = *groups_.channel(Channel::kWorld);
+  const int root = groups_.channel_root(Channel::kWorld, Role::kLearner);
+  int64_t step = -1;
+  const std::string error = world.rank() == root ? find_on_root(&step) : std::string();
+  dist::agree_or_throw(world, error, dist::ErrorKind::kConfig, "ril train: cannot resume: ");
+  step = dist::broadcast_value(world, step, root);
+  if (step < 0) return {};
+  return {step, in_.resume.mode == ResumeMode::kPath ? in_.resume.path : store_.main_path(step)};
+}
+
+void TrainCheckpoints::check_belongs(const io::H5File& file) const {
+  const TrainConfig& t = config_.train;
+  const io::CheckpointHeader h = io::read_checkpoint_header(file);
+  RIL_CONFIG_CHECK(h.student_config == in_.student_config_text, "ril train: checkpoint ", file.path(),
+                   " was written for another student model config than --student ", t.student,
+                   "; use the same --student or another --run-dir");
+  RIL_CONFIG_CHECK(h.stage == train_stage_name(in_.stage), "ril train: checkpoint ", file.path(), " is from --stage ",
+                   h.stage, ", this run is --stage ", t.stage, "; use another --run-dir");
+  RIL_CONFIG_CHECK(h.world_size == groups_.world_size(), "ril train: checkpoint ", file.path(), " was written by ",
+                   h.world_size, " ranks, this job has ", groups_.world_size(),
+                   "; resume with the same number of ranks and --layout");
+}
+
+void TrainCheckpoints::load(const ResumeTarget& target, TrainRoles& roles) {
+  if (target.fresh()) return;
+  const io::H5File file = io::H5File::open(target.main_path, io::kCheckpointKind);
+  check_belongs(file);
+  if (roles.learner) roles.learner->load_state(file);
+  if (groups_.world_size() == 1) {
+    load_rank_state(file, roles);
+  } else {
+    // The rank parts lie beside the main file, named as the store names them.
+    auto part = [&](int rank) {
+      const fs::path name = fs::path(store_.rank_path(target.step, rank)).filename();
+      return io::H5File::open((fs::path(target.main_path).parent_path() / name).string(), io::kCheckpointRankKind);
+    };
+    load_rank_state(part(groups_.world_rank()), roles);
+    if (roles.discriminator && !is_disc_root()) {
+      roles.discriminator->load_state(part(groups_.role_map().root(Role::kDiscriminator)));
+    }
+  }
+  if (groups_.is_metrics_rank()) log_info("train", "resumed from ", target.main_path, " at step ", target.step);
+}
+
+void TrainCheckpoints::save_rank_state(io::H5File& file, TrainRoles& roles) {
+  io::save_generator(file, io::checkpoint_names::kRankRng, cpu_rng_);
+  if (roles.discriminator && is_disc_root()) roles.discriminator->save_state(file);
+}
+
+void TrainCheckpoints::load_rank_state(const io::H5File& file, TrainRoles& roles) {
+  io::load_generator(file, io::checkpoint_names::kRankRng, cpu_rng_);
+  if (roles.discriminator && is_disc_root()) roles.discriminator->load_state(file);
+}
+
+void TrainCheckpoints::save(int64_t step, TrainRoles& roles) {
+  dist::Communicator& world = *groups_.channel(Channel::kWorld);
+  const int world_size = groups_.world_size();
+  if (world_size > 1) {
+    store_.write_rank(step, groups_.world_rank(), world_size, [&](io::H5File& f) { save_rank_state(f, roles); });
+  }
+  world.barrier();
+  if (groups_.is_metrics_rank()) {
+    io::CheckpointHeader header;
+    header.step = step;
+    header.world_size = world_size;
+    header.stage = train_stage_name(in_.stage);
+    header.config_text = config_.resolved_text();
+    header.student_config = in_.student_config_text;
+    header.student_tokenizer = fs::absolute(in_.tokenizer_path).string();
+    const std::string path = store_.write(
+        step,
+        [&](io::H5File& file) {
+          roles.learner->save_state(file);
+          io::write_checkpoint_header(file, header);
+          if (world_size == 1) save_rank_state(file, roles);
+        },
+        world_size);
+    log_info("train", "checkpoint ", path);
+  }
+  world.barrier();
+}
+
+}  // namespace ril::jobs

@@ -1,0 +1,202 @@
+#include "ril/jobs/train_step.h"
+
+#include "ril/common/stopwatch.h"
+#include "ril/dist/host_messages.h"
+#include "ril/model/checkpoint.h"
+
+namespace ril::jobs {
+namespace {
+
+using dist::Channel;
+using dist::Role;
+using roles::Responses;
+
+roles::LearnerOptions learner_options(const TrainInputs& in, const TrainConfig& t, const std::string& checkpoint_dir) {
+  roles::LearnerOptions o;
+  o.train = in.train_student;
+  o.use_discriminator = in.use_disc;
+  o.use_teachers = in.use_teachers;
+  o.use_answer = !t.no_answer_reward;
+  o.reference_dir = t.student;
+  o.lr = t.lr;
+  o.weight_decay = t.weight_decay;
+  o.max_grad_norm = t.max_grad_norm;
+  o.clip_eps = t.clip_eps;
+  o.beta = t.beta;
+  o.budget = t.max_new_tokens;
+  o.max_bad_steps = t.max_bad_steps;
+  o.checkpoint_dir = checkpoint_dir;
+  o.nan_steps = in.nan_steps;
+  o.val_max_new_tokens = t.val_max_new_tokens;
+  return o;
+}
+
+roles::DiscriminatorTrainerOptions discriminator_options(const TrainInputs& in, const TrainConfig& t, uint64_t seed) {
+  roles::DiscriminatorTrainerOptions o;
+  if (in.ril()) o.init_dir = t.discriminator;
+  o.seed = seed;
+  o.train = in.train_disc;
+  o.lr = in.ril() ? t.disc_lr : t.pretrain_lr;
+  if (!in.ril()) o.schedule = algo::LrScheduleOptions{algo::LrScheduleKind::kLinear, t.pretrain_lr, t.pretrain_lr_end, t.steps};
+  o.weight_decay = t.weight_decay;
+  o.max_grad_norm = t.max_grad_norm;
+  o.budget = t.max_new_tokens;
+  return o;
+}
+
+roles::RolloutOptions rollout_options(const TrainConfig& t, uint64_t seed) {
+  roles::RolloutOptions o;
+  o.group = t.group;
+  o.max_new_tokens = t.max_new_tokens;
+  o.temperature = t.temperature;
+  o.top_p = t.top_p;
+  o.top_k = t.top_k;
+  o.repetition_penalty = t.repetition_penalty;
+  o.seed = seed;
+  return o;
+}
+
+// Runs f, adding its wall time to `seconds`.
+template <typename F>
+auto timed(double& seconds, F&& f) {
+  const Stopwatch clock;
+  auto out = f();
+  seconds += clock.seconds();
+  return out;
+}
+
+}  // namespace
+
+TrainRoles make_train_roles(const dist::RankGroups& groups, const Config& config, const TrainInputs& in,
+                            const std::string& checkpoint_dir) {
+  const TrainConfig& t = config.train;
+  const uint64_t seed = config.common.seed;
+  TrainRoles r;
+  if (groups.has(Role::kRollout) || groups.has(Role::kDiscriminator) || groups.has(Role::kLearner)) {
+    r.student = std::make_shared<roles::PolicyModel>();
+    r.student->m = model::load_pretrained(t.student);
+  }
+  if (groups.has(Role::kLearner)) {
+    r.learner = std::make_unique<roles::Learner>(r.student, *in.tokenizer, *in.dataset,
+                                                 learner_options(in, t, checkpoint_dir), *groups.group(Role::kLearner),
+                                                 *groups.host_group(Role::kLearner));
+  }
+  if (groups.has(Role::kDiscriminator) && in.use_disc) {
+    r.discriminator = std::make_unique<roles::DiscriminatorTrainer>(
+        *r.student, *in.tokenizer, discriminator_options(in, t, seed), *groups.group(Role::kDiscriminator),
+        *groups.host_group(Role::kDiscriminator));
+  }
+  if (groups.has(Role::kTeacher) && in.use_teachers) {
+    r.teacher = std::make_unique<roles::Teacher>(
+        *in.tokenizer, roles::TeacherOptions{t.teacher_cache, in.teachers, t.group, t.max_new_tokens, seed});
+  }
+  if (groups.has(Role::kRollout)) {
+    r.rollout = std::make_unique<roles::RolloutWorker>(r.student, *in.tokenizer, *in.dataset, rollout_options(t, seed));
+  }
+  return r;
+}
+
+TrainStep::TrainStep(const dist::RankGroups& groups, TrainRoles& roles, const TrainInputs& in, const TrainConfig& t,
+                     uint64_t seed)
+    : groups_(groups), roles_(roles), in_(in), t_(t), sampler_(in.train, seed, t.questions, 1) {
+  if (in.train_student && groups.channel(Channel::kWeights) != nullptr) {
+    weight_sync_ = std::make_unique<dist::WeightSync>(*groups.channel(Channel::kWeights),
+                                                      groups.channel_root(Channel::kWeights, Role::kLearner),
+                                                      roles::named_parameters(roles.student->module()));
+  }
+}
+
+void TrainStep::sync_weights(int64_t version) {
+  if (weight_sync_) weight_sync_->sync(version);
+}
+
+StepReport TrainStep::run(int64_t step) {
+  StepReport report;
+  // 1. pi_old = pi_theta: the rollout ranks hold the learner's weights of the last step.
+  const std::vector<int64_t> questions = sampler_.global_batch(step);  // the same on every rank
+  // 2-3. G student and G teacher responses per question, each rank its share of the questions.
+  const Responses sampled = students(step, questions, report.times);
+  const Responses cached = teachers(step, questions, report.times);
+  // Both lists reach every discriminator rank and every learner rank.
+  const Responses for_disc = in_.use_disc ? deliver(Role::kDiscriminator, sampled, cached) : Responses();
+  const Responses for_learner = deliver(Role::kLearner, sampled, cached);
+  // 4. D: one update on the 2G responses per question, then D(o) for each; on to the learners.
+  if (in_.use_disc) report.disc = deliver_scores(discriminate(step, questions, for_disc, report.times));
+  // 5-6. Rewards, advantages, the policy update.
+  if (roles_.learner) {
+    report.learner = timed(report.times.learner,
+                           [&] { return roles_.learner->step(step, questions, for_learner, report.disc); });
+  }
+  // The new weights to the rollout and discriminator ranks.
+  sync_weights(step + 2);
+  report.val_acc = validate(step + 1);
+  return report;
+}
+
+Responses TrainStep::students(int64_t step, const std::vector<int64_t>& questions, StepTimes& times) {
+  if (!roles_.rollout) return {};
+  return timed(times.rollout, [&] {
+    return roles_.rollout->sample(step, questions, *groups_.host_group(Role::kRollout));
+  });
+}
+
+Responses TrainStep::teachers(int64_t step, const std::vector<int64_t>& questions, StepTimes& times) {
+  if (!roles_.teacher) return {};
+  return timed(times.teacher, [&] { return roles_.teacher->pick(step, questions, *groups_.host_group(Role::kTeacher)); });
+}
+
+// Students and teachers of every rank to the receiver's root (one message per rank and list),
+// then from the root to every member of the receiver's group; canonical order.
+Responses TrainStep::deliver(Role receiver, const Responses& students, const Responses& teachers) {
+  Responses all = gather_to(Channel::kRollouts, receiver, students);
+  if (in_.use_teachers) all = roles::merge_responses(std::move(all), gather_to(Channel::kTeacherResponses, receiver, teachers));
+  dist::Communicator* group = groups_.host_group(receiver);
+  if (group == nullptr || group->size() == 1) return all;
+  const std::string bytes = dist::broadcast_bytes(*group, group->rank() == 0 ? roles::encode_responses(all) : "", 0);
+  return group->rank() == 0 ? all : roles::decode_responses(bytes);
+}
+
+// The channel's responses on the receiver's root, merged in canonical order ({} elsewhere).
+Responses TrainStep::gather_to(Channel channel, Role receiver, const Responses& mine) {
+  dist::Communicator* ch = groups_.channel(channel);
+  if (ch == nullptr) return {};
+  const int root = groups_.channel_root(channel, receiver);
+  Responses all;
+  for (const std::string& part : dist::gather_bytes(*ch, roles::encode_responses(mine), root)) {
+    Responses got = roles::decode_responses(part);
+    all.insert(all.end(), std::make_move_iterator(got.begin()), std::make_move_iterator(got.end()));
+  }
+  roles::sort_responses(all);
+  return all;
+}
+
+roles::DiscriminatorResult TrainStep::discriminate(int64_t step, const std::vector<int64_t>& questions,
+                                                   const Responses& responses, StepTimes& times) {
+  if (!roles_.discriminator) return {};
+  return timed(times.disc, [&] { return roles_.discriminator->step(step, questions, responses); });
+}
+
+// D's result from the discriminator root to the learner root (kScores), then to every learner.
+roles::DiscriminatorResult TrainStep::deliver_scores(roles::DiscriminatorResult result) {
+  if (dist::Communicator* ch = groups_.channel(Channel::kScores)) {
+    const int from = groups_.channel_root(Channel::kScores, Role::kDiscriminator);
+    const int to = groups_.channel_root(Channel::kScores, Role::kLearner);
+    if (from != to) {
+      const std::string bytes = dist::relay_bytes(*ch, ch->rank() == from ? result.encode() : "", from, to);
+      if (ch->rank() == to) result = roles::DiscriminatorResult::decode(bytes);
+    }
+  }
+  dist::Communicator* learners = groups_.host_group(Role::kLearner);
+  if (learners == nullptr || learners->size() == 1) return result;
+  const std::string bytes = dist::broadcast_bytes(*learners, learners->rank() == 0 ? result.encode() : "", 0);
+  return roles::DiscriminatorResult::decode(bytes);
+}
+
+// --val-every: the learner group's greedy accuracy after `updates` updates.
+std::optional<double> TrainStep::validate(int64_t updates) {
+  if (!roles_.learner || !in_.train_student || t_.val_every <= 0) return std::nullopt;
+  if (updates % t_.val_every != 0 && updates != t_.steps) return std::nullopt;
+  return roles_.learner->validation_accuracy(in_.val, groups_.device());
+}
+
+}  // namespace ril::jobs

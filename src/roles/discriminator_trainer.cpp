@@ -1,0 +1,191 @@
+#include "ril/roles/discriminator_trainer.h"
+
+#include <map>
+
+#include "ril/algo/discriminator_loss.h"
+#include "ril/common/logging.h"
+#include "ril/common/seed.h"
+#include "ril/dist/byte_codec.h"
+#include "ril/dist/gradient_sync.h"
+#include "ril/dist/host_messages.h"
+#include "ril/dist/sharding.h"
+#include "ril/io/checkpoint_schema.h"
+#include "ril/io/module_state.h"
+#include "ril/model/checkpoint.h"
+#include "ril/roles/policy_model.h"
+
+namespace ril::roles {
+
+namespace names = io::checkpoint_names;
+
+// ---- messages ----------------------------------------------------------------------------------
+
+std::string DiscriminatorResult::encode() const {
+  dist::ByteWriter out;
+  out.put_vector(scores);
+  out.put(stats);
+  out.put(skipped_updates);
+  return out.take();
+}
+
+DiscriminatorResult DiscriminatorResult::decode(const std::string& bytes) {
+  dist::ByteReader in(bytes);
+  DiscriminatorResult r;
+  r.scores = in.get_vector<double>();
+  r.stats = in.get<DiscriminatorStats>();
+  r.skipped_updates = in.get<int64_t>();
+  in.expect_done("discriminator result");
+  return r;
+}
+
+// ---- the step ----------------------------------------------------------------------------------
+
+struct DiscriminatorTrainer::Share {
+  std::vector<int64_t> positions;  // indices into the step's responses
+  torch::Tensor ids, mask;         // D prompts [B, T] (undefined when empty)
+  torch::Tensor labels;            // [B] float32: 1 student, 0 teacher
+  bool empty() const { return positions.empty(); }
+};
+
+struct DiscriminatorTrainer::Sums {
+  double loss = 0, student_correct = 0, students = 0, teacher_correct = 0, teachers = 0, student_prob = 0,
+         teacher_prob = 0;
+  static Sums of(const algo::DiscriminatorLossResult& r) {
+    return {r.loss_sum.item<double>(),         r.student_correct.item<double>(), r.students.item<double>(),
+            r.teacher_correct.item<double>(),  r.teachers.item<double>(),        r.student_prob_sum.item<double>(),
+            r.teacher_prob_sum.item<double>()};
+  }
+  // Added up over the group's host communicator.
+  Sums over(dist::Communicator& host) const {
+    const std::vector<double> v = dist::allreduce_values(
+        host, {loss, student_correct, students, teacher_correct, teachers, student_prob, teacher_prob},
+        dist::ReduceOp::kSum);
+    return {v[0], v[1], v[2], v[3], v[4], v[5], v[6]};
+  }
+};
+
+DiscriminatorTrainer::DiscriminatorTrainer(PolicyModel& student, const text::BpeTokenizer& tokenizer,
+                                           const DiscriminatorTrainerOptions& options, dist::Communicator& group,
+                                           dist::Communicator& host_group)
+    : options_(options), group_(group), host_(host_group), prompt_(tokenizer, options.budget) {
+  if (!options_.init_dir.empty()) {
+    disc_ = model::load_discriminator(options_.init_dir);
+  } else {
+    disc_ = model::Qwen2Discriminator(student.m.config.text());
+    disc_->init_from_student(student.m.language_model(), splitmix64(options_.seed ^ kDiscInitStream));
+  }
+  for (auto& p : disc_->parameters()) params_.push_back(p);
+  optimizer_ = std::make_unique<torch::optim::AdamW>(
+      params_, torch::optim::AdamWOptions(options_.lr).weight_decay(options_.weight_decay));
+}
+
+DiscriminatorResult DiscriminatorTrainer::step(int64_t step, const std::vector<int64_t>& questions,
+                                               const Responses& responses) {
+  std::map<int64_t, int64_t> position;  // question -> its position in the step
+  for (size_t j = 0; j < questions.size(); ++j) position.emplace(questions[j], static_cast<int64_t>(j));
+  Share share;
+  std::vector<std::string> texts;
+  std::vector<float> labels;
+  for (size_t i = 0; i < responses.size(); ++i) {
+    if (!dist::owns(position.at(responses[i].question), group_)) continue;
+    share.positions.push_back(static_cast<int64_t>(i));
+    texts.push_back(responses[i].text);
+    labels.push_back(responses[i].is_student() ? 1.0F : 0.0F);
+  }
+  if (!share.empty()) std::tie(share.ids, share.mask) = prompt_.batch(texts);
+  share.labels = torch::tensor(labels, torch::kFloat32);
+
+  const double n = static_cast<double>(responses.size());
+  Sums sums;
+  if (options_.train) sums = update(step, share, n);
+  const std::vector<double> scores = score(share, options_.train ? nullptr : &sums, n);
+  return collect(share, scores, sums, responses.size());
+}
+
+DiscriminatorTrainer::Sums DiscriminatorTrainer::update(int64_t step, const Share& share, double responses) {
+  disc_->train();
+  if (options_.schedule) algo::set_learning_rate(*optimizer_, algo::LrSchedule(*options_.schedule).lr(step));
+  optimizer_->zero_grad();
+  Sums sums;
+  if (!share.empty()) {
+    algo::DiscriminatorLossOptions lo;
+    lo.normaliser = responses;
+    const algo::DiscriminatorLossResult loss =
+        algo::discriminator_loss(disc_->forward(share.ids, share.mask), share.labels, lo);
+    loss.loss.backward();
+    sums = Sums::of(loss);
+  }
+  dist::allreduce_gradients(group_, params_, dist::ReduceOp::kSum);
+  sums = sums.over(host_);
+  if (!step_if_finite(*optimizer_, params_, sums.loss, options_.max_grad_norm)) {
+    ++skipped_updates_;
+    if (group_.rank() == 0) log_warn("train", "step ", step + 1, ": non-finite discriminator loss, update skipped");
+  }
+  return sums;
+}
+
+// D(o) of this rank's share with the current weights; frozen, also the statistics (summed over
+// the group into *frozen_sums).
+std::vector<double> DiscriminatorTrainer::score(const Share& share, Sums* frozen_sums, double responses) {
+  std::vector<double> scores(share.positions.size());
+  torch::NoGradGuard no_grad;
+  disc_->eval();
+  if (!share.empty()) {
+    const torch::Tensor logits = disc_->forward(share.ids, share.mask);
+    const torch::Tensor p = torch::sigmoid(logits).to(torch::kFloat64).contiguous();
+    std::copy(p.data_ptr<double>(), p.data_ptr<double>() + p.numel(), scores.begin());
+    if (frozen_sums) {
+      algo::DiscriminatorLossOptions lo;
+      lo.normaliser = responses;
+      *frozen_sums = Sums::of(algo::discriminator_loss(logits, share.labels, lo));
+    }
+  }
+  if (frozen_sums) *frozen_sums = frozen_sums->over(host_);
+  return scores;
+}
+
+// The group root puts every rank's (position, score) pairs into canonical order.
+DiscriminatorResult DiscriminatorTrainer::collect(const Share& share, const std::vector<double>& scores,
+                                                  const Sums& sums, size_t responses) {
+  dist::ByteWriter mine;
+  mine.put_vector(share.positions);
+  mine.put_vector(scores);
+  const std::vector<std::string> parts = dist::gather_bytes(host_, mine.bytes(), 0);
+  if (host_.rank() != 0) return {};
+  DiscriminatorResult out;
+  out.scores.assign(responses, std::nan(""));
+  for (const std::string& part : parts) {
+    dist::ByteReader in(part);
+    const std::vector<int64_t> positions = in.get_vector<int64_t>();
+    const std::vector<double> values = in.get_vector<double>();
+    RIL_CHECK(positions.size() == values.size(), "discriminator scores: ", positions.size(), " positions, ",
+              values.size(), " scores");
+    for (size_t k = 0; k < positions.size(); ++k) out.scores.at(static_cast<size_t>(positions[k])) = values[k];
+  }
+  auto ratio = [](double a, double b) { return b > 0 ? a / b : std::nan(""); };
+  out.stats.loss = sums.loss / static_cast<double>(responses);
+  out.stats.accuracy = ratio(sums.student_correct + sums.teacher_correct, sums.students + sums.teachers);
+  out.stats.student_accuracy = ratio(sums.student_correct, sums.students);
+  out.stats.teacher_accuracy = ratio(sums.teacher_correct, sums.teachers);
+  out.stats.student_prob = ratio(sums.student_prob, sums.students);
+  out.stats.teacher_prob = ratio(sums.teacher_prob, sums.teachers);
+  out.skipped_updates = skipped_updates_;
+  return out;
+}
+
+// ---- state -------------------------------------------------------------------------------------
+
+void DiscriminatorTrainer::save_state(io::H5File& file) {
+  io::save_tensors(file, names::kDiscriminator, named_parameters(*disc_));
+  io::save_adamw(file, names::kDiscOptimizer, *optimizer_, named_parameters(*disc_));
+}
+
+void DiscriminatorTrainer::load_state(const io::H5File& file) {
+  torch::NoGradGuard no_grad;
+  io::load_tensors_into(file, names::kDiscriminator, named_parameters(*disc_));
+  io::load_adamw(file, names::kDiscOptimizer, *optimizer_, named_parameters(*disc_));
+}
+
+void DiscriminatorTrainer::save_model(const std::string& dir) { model::save_discriminator(disc_, dir); }
+
+}  // namespace ril::roles

@@ -1,0 +1,273 @@
+#include "ril/roles/learner.h"
+
+#include <algorithm>
+#include <map>
+
+#include "ril/algo/advantages.h"
+#include "ril/algo/policy_loss.h"
+#include "ril/algo/rewards.h"
+#include "ril/common/logging.h"
+#include "ril/dist/gradient_sync.h"
+#include "ril/dist/host_messages.h"
+#include "ril/dist/sharding.h"
+#include "ril/io/checkpoint_schema.h"
+#include "ril/io/module_state.h"
+#include "ril/model/checkpoint.h"
+
+namespace ril::roles {
+namespace {
+
+namespace names = io::checkpoint_names;
+
+std::map<int64_t, int64_t> question_positions(const std::vector<int64_t>& questions) {
+  std::map<int64_t, int64_t> position;
+  for (size_t j = 0; j < questions.size(); ++j) position.emplace(questions[j], static_cast<int64_t>(j));
+  return position;
+}
+
+double ratio(double a, double b) { return b > 0 ? a / b : std::nan(""); }
+
+}  // namespace
+
+// The policy loss's figures as sums over this rank's rows, added up over the group.
+struct Learner::PolicySums {
+  double loss = 0, pg_term = 0, kl_student = 0, entropy_student = 0, student_tokens = 0, tokens = 0,
+         all_tokens = 0, kl_teacher = 0, teacher_tokens = 0, kl = 0;
+  std::vector<double> values() const {
+    return {loss, pg_term, kl_student, entropy_student, student_tokens, tokens, all_tokens, kl_teacher,
+            teacher_tokens, kl};
+  }
+  static PolicySums from(const std::vector<double>& v) {
+    return {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]};
+  }
+  PolicyStats stats() const {
+    PolicyStats s;
+    s.policy_loss = loss;
+    s.pg_term = pg_term;
+    s.kl = ratio(kl, tokens);
+    s.kl_student = ratio(kl_student, student_tokens);
+    s.kl_teacher = ratio(kl_teacher, teacher_tokens);
+    s.entropy = ratio(entropy_student, student_tokens);
+    s.tokens = all_tokens;
+    return s;
+  }
+};
+
+struct Learner::Scored {
+  torch::Tensor correct;     // [N] bool: the answer check
+  algo::Rewards rewards;     // [N] float32
+  torch::Tensor advantages;  // [N] float32
+};
+
+Learner::Learner(std::shared_ptr<PolicyModel> student, const text::BpeTokenizer& tokenizer,
+                 const data::Dataset& dataset, const LearnerOptions& options, dist::Communicator& group,
+                 dist::Communicator& host_group)
+    : student_(std::move(student)),
+      tokenizer_(tokenizer),
+      dataset_(dataset),
+      options_(options),
+      group_(group),
+      host_(host_group),
+      builder_(tokenizer, rl_batch_options(*student_, options.budget)) {
+  for (auto& [name, p] : named_parameters(student_->module())) params_.push_back(p);
+  if (!options_.train) return;
+  reference_.emplace();
+  reference_->m = model::load_pretrained(options_.reference_dir);
+  reference_->module().eval();
+  for (auto& p : reference_->module().parameters()) p.set_requires_grad(false);
+  optimizer_ = std::make_unique<torch::optim::AdamW>(
+      params_, torch::optim::AdamWOptions(options_.lr).weight_decay(options_.weight_decay));
+}
+
+LearnerStats Learner::step(int64_t step, const std::vector<int64_t>& questions, const Responses& responses,
+                           const DiscriminatorResult& scored) {
+  const Scored s = score(questions, responses, scored);
+  LearnerStats out;
+  if (host_.rank() == 0) out.rewards = reward_stats(responses, s);
+  if (options_.train) out.policy = update(step, questions, responses, s.advantages);
+  out.skipped_updates = skipped_updates_;
+  return out;
+}
+
+// Rewards and advantages for every response (cheap; identical on every learner rank).
+Learner::Scored Learner::score(const std::vector<int64_t>& questions, const Responses& responses,
+                               const DiscriminatorResult& scored) const {
+  const std::map<int64_t, int64_t> position = question_positions(questions);
+  std::vector<std::string> texts, truths, question_texts;
+  std::vector<int64_t> group_index;
+  for (const Response& r : responses) {
+    texts.push_back(r.text);
+    truths.push_back(dataset_.answer(r.question));
+    question_texts.push_back(dataset_.question(r.question));
+    group_index.push_back(position.at(r.question));
+  }
+  Scored out;
+  out.correct = algo::answer_correctness(checker_, texts, truths, question_texts);
+  torch::Tensor prob;
+  if (options_.use_discriminator) {
+    RIL_CHECK(scored.scores.size() == responses.size(), "learner: ", scored.scores.size(), " discriminator scores for ",
+              responses.size(), " responses");
+    prob = torch::tensor(scored.scores, torch::kFloat64).to(torch::kFloat32);
+  }
+  algo::RewardOptions ro;
+  ro.use_discriminator = options_.use_discriminator;
+  ro.use_answer = options_.use_answer;
+  out.rewards = algo::compute_rewards(prob, out.correct, ro);
+  out.advantages = algo::group_advantages(out.rewards.total, torch::tensor(group_index, torch::kInt64));
+  return out;
+}
+
+RewardStats Learner::reward_stats(const Responses& responses, const Scored& s) const {
+  const int64_t n = static_cast<int64_t>(responses.size());
+  torch::Tensor is_student = torch::zeros({n}, torch::kBool);
+  torch::Tensor lengths = torch::zeros({n}, torch::kFloat32);
+  torch::Tensor cut = torch::zeros({n}, torch::kFloat32);
+  for (int64_t i = 0; i < n; ++i) {
+    const Response& r = responses[static_cast<size_t>(i)];
+    is_student[i] = r.is_student();
+    lengths[i] = static_cast<float>(r.is_student() ? r.ids.size()
+                                    : r.finished   ? builder_.response_ids(r.text).size()
+                                                   : std::min<size_t>(response_text_ids(tokenizer_, r.text).size(),
+                                                                      static_cast<size_t>(options_.budget)));
+    cut[i] = r.finished ? 0.0F : 1.0F;
+  }
+  auto mean_where = [&](const torch::Tensor& v, bool student) {
+    const torch::Tensor m = student ? is_student : is_student.logical_not();
+    return m.any().item<bool>() ? v.to(torch::kFloat64).masked_select(m).mean().item<double>() : std::nan("");
+  };
+  const bool d = options_.use_discriminator;
+  const torch::Tensor correct = s.correct.to(torch::kFloat32);
+  RewardStats out;
+  out.reward_student = mean_where(s.rewards.total, true);
+  out.reward_teacher = mean_where(s.rewards.total, false);
+  out.reward_disc_student = d ? mean_where(s.rewards.discriminator, true) : std::nan("");
+  out.reward_disc_teacher = d ? mean_where(s.rewards.discriminator, false) : std::nan("");
+  out.answer_acc_student = mean_where(correct, true);
+  out.answer_acc_teacher = mean_where(correct, false);
+  out.response_len_student = mean_where(lengths, true);
+  out.response_len_teacher = mean_where(lengths, false);
+  out.limit_hit_student = mean_where(cut, true);
+  out.limit_hit_teacher = options_.use_teachers ? mean_where(cut, false) : std::nan("");
+  return out;
+}
+
+std::vector<int64_t> Learner::training_ids(const Response& r) const {
+  std::vector<int64_t> ids = r.is_student() ? r.ids
+                             : r.finished   ? builder_.response_ids(r.text)
+                                            : response_text_ids(tokenizer_, r.text);
+  if (static_cast<int64_t>(ids.size()) > options_.budget) ids.resize(static_cast<size_t>(options_.budget));
+  return ids;
+}
+
+PolicyStats Learner::update(int64_t step, const std::vector<int64_t>& questions, const Responses& responses,
+                            const torch::Tensor& advantages) {
+  const std::map<int64_t, int64_t> position = question_positions(questions);
+  std::vector<int64_t> rows;  // this rank's share: positions in `responses`
+  for (size_t i = 0; i < responses.size(); ++i) {
+    if (dist::owns(position.at(responses[i].question), group_)) rows.push_back(static_cast<int64_t>(i));
+  }
+  student_->module().train();
+  optimizer_->zero_grad();
+  const PolicySums local = rows.empty() ? PolicySums() : backward_on(step, responses, rows, advantages);
+  dist::allreduce_gradients(group_, params_, dist::ReduceOp::kSum);
+  const PolicySums sum = PolicySums::from(dist::allreduce_values(host_, local.values(), dist::ReduceOp::kSum));
+  if (!step_if_finite(*optimizer_, params_, sum.loss, options_.max_grad_norm)) {
+    ++skipped_updates_;
+    if (group_.rank() == 0) {
+      log_warn("train", "step ", step + 1, ": non-finite policy loss or gradient, update skipped (", skipped_updates_,
+               " so far, --max-bad-steps ", options_.max_bad_steps, ")");
+    }
+    if (skipped_updates_ > options_.max_bad_steps) {
+      throw Error(cat("ril train: ", skipped_updates_, " steps with a non-finite loss (more than --max-bad-steps ",
+                      options_.max_bad_steps, "); lower --lr, or check the inputs; the last checkpoint is in ",
+                      options_.checkpoint_dir));
+    }
+  }
+  return sum.stats();
+}
+
+// The policy loss on the rows `rows` of `responses`, its gradients accumulated into the
+// student's; returns the loss's figures as sums over these rows.
+Learner::PolicySums Learner::backward_on(int64_t step, const Responses& responses, const std::vector<int64_t>& rows,
+                                const torch::Tensor& advantages) {
+  std::vector<int64_t> rows_q;
+  std::vector<std::vector<int64_t>> response_ids;
+  torch::Tensor student_rows = torch::zeros({static_cast<int64_t>(rows.size())}, torch::kBool);
+  for (size_t k = 0; k < rows.size(); ++k) {
+    const Response& r = responses[static_cast<size_t>(rows[k])];
+    rows_q.push_back(r.question);
+    response_ids.push_back(training_ids(r));
+    student_rows[static_cast<int64_t>(k)] = r.is_student();
+  }
+  const SftBatch b = builder_.build_with_responses(dataset_, rows_q, response_ids);
+  torch::Tensor entropy;
+  const torch::Tensor logp = response_logprobs(*student_, b, &entropy);
+  torch::Tensor logp_ref;
+  {  // also with beta = 0: the KL is still measured and logged
+    torch::NoGradGuard no_grad;
+    logp_ref = response_logprobs(*reference_, b);
+  }
+  algo::PolicyLossInput pi;
+  pi.logp = logp;
+  pi.logp_old = logp.detach();
+  pi.logp_ref = logp_ref;
+  pi.advantages = advantages.index_select(0, torch::tensor(rows, torch::kInt64)).to(torch::kFloat32);
+  pi.mask = b.response_mask;
+  algo::PolicyLossOptions po;
+  po.clip_eps = options_.clip_eps;
+  po.kl_beta = options_.beta;
+  po.normaliser = algo::dr_grpo_normaliser(options_.budget, static_cast<int64_t>(responses.size()));
+  const algo::PolicyLossResult res = algo::policy_loss(pi, po);
+  torch::Tensor loss = res.loss;
+  if (options_.nan_steps.count(step + 1)) loss = loss * std::nan("");  // fault injection (tests)
+  loss.backward();
+  const torch::Tensor valid = b.response_mask.to(torch::kBool);
+  const torch::Tensor smask = valid & student_rows.unsqueeze(1);
+  const torch::Tensor tmask = valid & student_rows.logical_not().unsqueeze(1);
+  auto masked_sum = [](const torch::Tensor& v, const torch::Tensor& m) {
+    return v.to(torch::kFloat64).masked_select(m).sum().item<double>();
+  };
+  PolicySums s;
+  s.loss = loss.item<double>();
+  s.pg_term = res.pg_term.item<double>();
+  s.kl_student = masked_sum(res.token_kl, smask);
+  s.entropy_student = masked_sum(entropy, smask);
+  s.student_tokens = smask.sum().item<double>();
+  s.tokens = res.num_tokens.item<double>();
+  s.all_tokens = static_cast<double>(b.total_tokens);
+  s.kl_teacher = masked_sum(res.token_kl, tmask);
+  s.teacher_tokens = tmask.sum().item<double>();
+  s.kl = masked_sum(res.token_kl, valid);
+  return s;
+}
+
+double Learner::validation_accuracy(const std::vector<int64_t>& questions, at::Device device) {
+  if (!val_answerer_) {
+    val_answerer_ = std::make_unique<GreedyAnswerer>(tokenizer_, student_->m.config, options_.val_max_new_tokens,
+                                                     "ril train --val-every");
+  }
+  student_->module().eval();
+  double correct = 0, answered = 0;
+  for (const std::vector<int64_t>& batch : eval_batches_for_rank(questions, 16, host_.rank(), host_.size())) {
+    for (const EvalAnswer& a : val_answerer_->answer(student_->m, dataset_, batch, device)) {
+      correct += checker_.check(a.response, dataset_.answer(a.index), dataset_.question(a.index)).correct;
+      answered += 1;
+    }
+  }
+  const std::vector<double> total = dist::allreduce_values(host_, {correct, answered}, dist::ReduceOp::kSum);
+  return total[0] / std::max(1.0, total[1]);
+}
+
+void Learner::save_state(io::H5File& file) {
+  io::save_tensors(file, names::kStudent, named_parameters(student_->module()));
+  if (optimizer_) io::save_adamw(file, names::kOptimizer, *optimizer_, named_parameters(student_->module()));
+}
+
+void Learner::load_state(const io::H5File& file) {
+  if (!options_.train) return;  // disc stage: the student stays the SFT model as loaded
+  torch::NoGradGuard no_grad;
+  io::load_tensors_into(file, names::kStudent, named_parameters(student_->module()));
+  if (optimizer_) io::load_adamw(file, names::kOptimizer, *optimizer_, named_parameters(student_->module()));
+}
+
+}  // namespace ril::roles

@@ -1,0 +1,56 @@
+// `ril train`'s typed contracts: the metrics columns (one declaration; the order of the tables
+// written so far), the row's values in that order, the stage and resume choices.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "ril/common/error.h"
+#include "ril/jobs/train_inputs.h"
+#include "ril/jobs/train_metrics.h"
+
+namespace ril::jobs {
+namespace {
+
+TEST(TrainMetrics, ColumnsAreTheTablesOfEarlierRuns) {
+  // metrics.h5/csv written before issue 12 have exactly these columns in this order; a resumed
+  // run reopens them only when the list is the same.
+  const std::vector<std::string> before = {
+      "reward_student", "reward_teacher", "reward_disc_student", "reward_disc_teacher", "answer_acc_student",
+      "answer_acc_teacher", "disc_loss", "disc_acc", "disc_acc_student", "disc_acc_teacher", "disc_prob_student",
+      "disc_prob_teacher", "kl", "policy_loss", "pg_term", "entropy", "response_len_student", "response_len_teacher",
+      "tokens_per_s", "time_teacher", "time_rollout", "time_disc", "time_learner", "time_step", "lr", "bad_steps",
+      "kl_student", "kl_teacher", "limit_hit_student", "limit_hit_teacher", "val_acc"};
+  EXPECT_EQ(TrainMetricsRow::columns(), before);
+}
+
+TEST(TrainMetrics, ValuesFollowTheColumnsAndUnsetOnesAreNaN) {
+  TrainMetricsRow row;
+  row.reward_student = 1.5;
+  row.kl = 0.25;
+  row.val_acc = 0.75;
+  const std::vector<double> v = row.values();
+  const std::vector<std::string>& c = TrainMetricsRow::columns();
+  ASSERT_EQ(v.size(), c.size());
+  for (size_t i = 0; i < c.size(); ++i) {
+    if (c[i] == "reward_student") EXPECT_EQ(v[i], 1.5);
+    else if (c[i] == "kl") EXPECT_EQ(v[i], 0.25);
+    else if (c[i] == "val_acc") EXPECT_EQ(v[i], 0.75);
+    else EXPECT_TRUE(std::isnan(v[i])) << c[i];
+  }
+}
+
+TEST(TrainChoices, StageAndResumeAreParsedOnce) {
+  EXPECT_EQ(parse_train_stage("disc"), TrainStage::kDisc);
+  EXPECT_EQ(parse_train_stage("ril"), TrainStage::kRil);
+  EXPECT_STREQ(train_stage_name(TrainStage::kDisc), "disc");
+  EXPECT_THROW(parse_train_stage("sft"), ConfigError);
+  EXPECT_EQ(ResumeRequest::parse("auto").mode, ResumeMode::kAuto);
+  EXPECT_EQ(ResumeRequest::parse("no").mode, ResumeMode::kNo);
+  const ResumeRequest path = ResumeRequest::parse("runs/a/checkpoints/step-000003.h5");
+  EXPECT_EQ(path.mode, ResumeMode::kPath);
+  EXPECT_EQ(path.path, "runs/a/checkpoints/step-000003.h5");
+  EXPECT_THROW(ResumeRequest::parse(""), ConfigError);
+}
+
+}  // namespace
+}  // namespace ril::jobs
