@@ -284,6 +284,11 @@ int run(const DecodeBenchOptions& o, int argc, char** argv) {
       sync_device(device);
       t_full.push_back(w.seconds());
       c_full.push_back(process_cpu_seconds() - c0);
+      // The step that ran, not the one asked for: a model the fused step does not serve falls back.
+      if (model::decode_path_name(res.decode_path) != o.path) {
+        throw std::runtime_error(std::string("--path ") + o.path + " asked, but generate() decoded with the " +
+                                 model::decode_path_name(res.decode_path) + " step (FusedDecoder::supports)");
+      }
       torch::Tensor got = res.tokens.to(torch::kCPU);
       if (!tokens.defined()) {
         tokens = got;

@@ -65,6 +65,11 @@ class DecodeState {
     fused_options_ = options;
   }
 
+  DecodePath path() const {
+    if (!cache_) return DecodePath::kUncached;
+    return fused_wanted_ ? DecodePath::kFused : DecodePath::kGeneric;
+  }
+
   // Last-position logits [B, V] float32 after the prompt.
   torch::Tensor prefill() {
     return last_logits(lm_->model->forward(all_embeds_, mask_.narrow(1, 0, prompt_len_), prompt_pos_, cache_.get()));
@@ -104,6 +109,18 @@ class DecodeState {
 };
 
 }  // namespace
+
+const char* decode_path_name(DecodePath path) {
+  switch (path) {
+    case DecodePath::kFused:
+      return "fused";
+    case DecodePath::kGeneric:
+      return "generic";
+    case DecodePath::kUncached:
+      return "uncached";
+  }
+  return "?";
+}
 
 GenerationResult generate(Qwen2ForCausalLM& lm, const GenerationInput& input,
                           const GenerationOptions& options, at::Generator rng) {
@@ -183,6 +200,7 @@ GenerationResult generate(Qwen2ForCausalLM& lm, const GenerationInput& input,
   if (!has_stops) lengths.fill_(n);
 
   GenerationResult result;
+  result.decode_path = state.path();
   result.tokens = tokens.narrow(1, 0, n);
   result.logprobs = logprobs.narrow(1, 0, n);
   result.sampling_logprobs = sampling_logprobs.narrow(1, 0, n);

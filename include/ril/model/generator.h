@@ -46,7 +46,16 @@ struct GenerationInput {
   torch::Tensor position_ids;
 };
 
+// Which step served a generation's decode steps (after the prefill): the one-token path of
+// fused_decode.h (default when FusedDecoder::supports the model: float32/bfloat16/float16, even
+// head dim, whole query groups; Qwen2, LLaVA, Qwen2.5-VL and InternVL3 language models alike), the
+// generic cached forward (options.fused_decode = false, or the fallback for anything the fused
+// step does not support, e.g. float64), or the uncached oracle (use_cache = false).
+enum class DecodePath { kFused, kGeneric, kUncached };
+const char* decode_path_name(DecodePath path);  // "fused", "generic", "uncached"
+
 struct GenerationResult {
+  DecodePath decode_path = DecodePath::kGeneric;
   torch::Tensor tokens;             // [B, N] int64, N = max(lengths) <= max_new_tokens; pad after end
   torch::Tensor logprobs;           // [B, N] float32, log pi(token) unmodified (see above); 0 after end
   torch::Tensor sampling_logprobs;  // [B, N] float32, log-prob under the sampled-from distribution

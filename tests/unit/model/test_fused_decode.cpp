@@ -139,6 +139,13 @@ void expect_all_paths_agree(const Paths& r) {
   expect_same(r.fused_aten, r.oracle, "fused (ATen twins) vs uncached oracle");
   expect_same(r.separate, r.oracle, "fused (separate GEMMs) vs uncached oracle");
   expect_same(r.generic, r.oracle, "generic cached vs uncached oracle");
+  expect_same(r.fused, r.generic, "fused (kernels) vs generic cached");
+  // Each result says which step served it: the fused step really ran (no silent fallback).
+  for (const GenerationResult* g : {&r.fused, &r.fused_aten, &r.separate}) {
+    EXPECT_EQ(g->decode_path, DecodePath::kFused) << decode_path_name(g->decode_path);
+  }
+  EXPECT_EQ(r.generic.decode_path, DecodePath::kGeneric);
+  EXPECT_EQ(r.oracle.decode_path, DecodePath::kUncached);
 }
 
 TEST(FusedDecode, GreedyLeftPaddedBatchEqualsEveryOtherPath) {
@@ -190,6 +197,24 @@ TEST(FusedDecode, Bfloat16StaysCloseToTheGenericPath) {
   const double d = max_abs_diff(fused.logits.select(1, 1), generic.logits.select(1, 1));
   std::printf("[ fused     ] bf16 fused vs generic, second-step logits: max diff %.3e\n", d);
   EXPECT_LE(d, 0.1);
+}
+
+TEST(FusedDecode, UnsupportedDtypeFallsBackToTheGenericStepAndSaysSo) {
+  // float64 is outside FusedDecoder::supports: generate() takes the generic cached forward.
+  auto lm = tiny_lm(29);
+  lm->to(torch::kFloat64);
+  GenerationOptions o;
+  o.max_new_tokens = 8;
+  o.sampling.do_sample = false;
+  o.return_logits = true;
+  const GenerationInput in = random_batch({4, 7}, 30);
+  const GenerationResult got = generate(lm, in, o, make_cpu_generator(0));
+  EXPECT_EQ(got.decode_path, DecodePath::kGeneric) << decode_path_name(got.decode_path);
+  EXPECT_FALSE(lm->fused_weight_cache) << "no fused copies for a model the fused step does not serve";
+  o.use_cache = false;
+  const GenerationResult oracle = generate(lm, in, o, make_cpu_generator(0));
+  // Logits leave generate() as float32 (last_logits): float32 rounding, as for the other paths.
+  expect_same(got, oracle, "float64 fallback (generic cached) vs uncached oracle");
 }
 
 // ---- fused weight copies follow the parameters --------------------------------------------------
