@@ -7,6 +7,8 @@
 #include "ril/data/rationale_writer.h"
 #include "ril/data/scene_renderer.h"
 
+#include <algorithm>
+
 namespace ril::data {
 
 void SynthOptions::validate() const {
@@ -15,7 +17,8 @@ void SynthOptions::validate() const {
                    "synth: example counts must be >= 0 and not all zero (train ", n_train, ", val ", n_val,
                    ", test ", n_test, ")");
   RIL_CONFIG_CHECK(!families.empty(), "synth: no task families selected");
-  difficulty.validate(image_size);
+  difficulty.validate(image_size,
+                      std::find(families.begin(), families.end(), TaskFamily::kComparison) != families.end());
 }
 
 uint64_t synth_example_seed(int64_t seed, Split split, int64_t index) {

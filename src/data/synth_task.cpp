@@ -42,7 +42,7 @@ const char* relation_phrase(Relation relation) {
   return "?";
 }
 
-void SynthDifficulty::validate(int image_size) const {
+void SynthDifficulty::validate(int image_size, bool with_comparison) const {
   RIL_CONFIG_CHECK(image_size >= 32 && image_size <= 1024, "image size must be in [32, 1024], got ", image_size);
   RIL_CONFIG_CHECK(min_objects >= 2, "min objects must be >= 2, got ", min_objects);
   RIL_CONFIG_CHECK(max_objects >= min_objects, "max objects (", max_objects, ") < min objects (", min_objects, ")");
@@ -63,9 +63,11 @@ void SynthDifficulty::validate(int image_size) const {
                      " does not fit a ", image_size, "px image: the image size must be a multiple of the grid and "
                      "each cell at least 12 px (grid in [1, 8])");
     const int cells = grid * grid;
-    RIL_CONFIG_CHECK(max_objects <= cells && 2 * max_count + 1 <= cells, "a ", grid, "x", grid, " grid has ", cells,
-                     " cells: max objects (", max_objects, ") and 2 x max count + 1 (", 2 * max_count + 1,
-                     ", comparison scenes) must not exceed it");
+    RIL_CONFIG_CHECK(max_objects <= cells, "a ", grid, "x", grid, " grid has ", cells, " cells: max objects (",
+                     max_objects, ") must not exceed it");
+    RIL_CONFIG_CHECK(!with_comparison || 2 * max_count + 1 <= cells, "a ", grid, "x", grid, " grid has ", cells,
+                     " cells: comparison scenes need 2 x max count + 1 (", 2 * max_count + 1,
+                     "); lower --max-count or leave comparison out of --families");
     return;
   }
   RIL_CONFIG_CHECK(grid == 0, "grid must be >= 0, got ", grid);

@@ -45,8 +45,9 @@ struct SynthDifficulty {
   int grid = 0;
   int colours = 6;              // the first N of red, green, blue, yellow, purple, orange
   int shapes = 4;               // the first N of circle, square, triangle, diamond
-  // Throws ril::ConfigError when the knobs cannot produce a scene.
-  void validate(int image_size) const;
+  // Throws ril::ConfigError when the knobs cannot produce a scene. Comparison scenes hold two
+  // counts and a distractor, so only they need 2 x max count + 1 cells on a grid.
+  void validate(int image_size, bool with_comparison = true) const;
 };
 
 // What a question asks, in structured form (the text is rendered from this).

@@ -306,6 +306,19 @@ TEST(SynthGenerator, GridScenesHaveOneObjectFillingEachUsedCell) {
   EXPECT_THROW(o.validate(), ConfigError);  // 48 is not a multiple of 5
   o.difficulty.grid = 2;
   EXPECT_THROW(o.validate(), ConfigError);  // 4 cells < 5 objects
+  // Only comparison scenes need 2 x max count + 1 cells: without that family a 2x2 board with
+  // counts up to 3 is fine, and its answers match its scenes.
+  o.difficulty.max_objects = 4;
+  EXPECT_THROW(o.validate(), ConfigError);  // comparison: 7 cells > 4
+  o.families = {TaskFamily::kAttribute, TaskFamily::kCounting, TaskFamily::kSpatial};
+  o.output = dir.file("g2.h5");
+  EXPECT_NO_THROW(o.validate());
+  write_synthetic_dataset(o);
+  const Dataset d2 = Dataset::open(dir.file("g2.h5"));
+  expect_answers_match_scenes(d2);
+  for (int64_t i = 0; i < d2.size(); ++i) {
+    EXPECT_LE(parse_scene(d2.example(i).scene_json).size(), 4u) << "#" << i;
+  }
 }
 
 TEST(SynthGenerator, ImagesShowTheSceneColours) {
