@@ -32,6 +32,7 @@
 
 #include "bench_common.h"
 #include "ril/model/checkpoint.h"
+#include "ril/model/fused_decode.h"
 #include "ril/model/generator.h"
 #include "ril/model/model_config.h"
 #include "ril/model/qwen2_decoder.h"
@@ -55,6 +56,7 @@ struct DecodeBenchOptions {
   std::string device = "cpu";
   std::string dtype = "fp32";
   bool inference_mode = true;
+  std::string path = "fused";  // decode step: "fused" (FusedDecoder, generate()'s default) or "generic"
   bool breakdown = false;  // per-component time of a decode step (see decode_breakdown)
   std::string dump;    // directory for the baselines
   std::string json = "bench_decode.json";
@@ -83,11 +85,12 @@ nlohmann::json tensor_rows(const torch::Tensor& t) {
   return rows;
 }
 
-// Where a decode step's time goes: the step of generate() redone here from the model's public
-// pieces (embed, the DecoderContext that Qwen2ModelImpl::forward builds, each layer's norms,
-// attention and MLP, final norm, lm_head, argmax), with a CPU-time tick after each piece. The
-// tokens must equal generate()'s (checked), so this is the same computation; what generate()
-// spends beyond the sum is its own per-step bookkeeping (log-probs, masks, lengths, stop checks).
+// Where a decode step's time goes: generate()'s decode step (model::FusedDecoder, the one-token
+// path) redone here with a CPU-time tick after each of its parts (FusedDecoder::set_tick): embed,
+// per layer the norms, q/k/v GEMM, attention kernel (rotary, cache write, softmax), o_proj,
+// gate/up GEMM, silu * up, down_proj, then the final norm, lm_head and argmax. The tokens must
+// equal generate()'s (checked), so this is the same computation; what generate() spends beyond
+// the sum is its own per-step bookkeeping (log-probs, token copies).
 struct StepBreakdown {
   std::vector<std::pair<std::string, double>> parts;  // name -> CPU seconds over all steps
   int64_t steps = 0;
@@ -118,10 +121,11 @@ StepBreakdown decode_breakdown(model::Qwen2ForCausalLM& lm, const torch::Tensor&
   co.tensor_options = torch::TensorOptions().dtype(lm->model->embed_tokens->weight.scalar_type()).device(device);
   model::KVCache cache(co);
   const auto iopts = torch::TensorOptions().dtype(torch::kInt64).device(device);
-  const torch::Tensor mask = torch::ones({b, p + new_tokens}, iopts);
-  torch::Tensor h = lm->model->forward(lm->embed(ids), mask.narrow(1, 0, p), {}, &cache);
+  const torch::Tensor mask = torch::ones({b, p}, iopts);
+  torch::Tensor h = lm->model->forward(lm->embed(ids), mask, {}, &cache);
   torch::Tensor next = lm->logits(h.select(1, p - 1)).to(torch::kFloat32).argmax(-1);
   std::vector<torch::Tensor> produced = {next};
+  model::FusedDecoder step(lm, cache, mask, mask.sum(1), new_tokens);
 
   StepBreakdown bd;
   double mark = 0;
@@ -131,43 +135,10 @@ StepBreakdown decode_breakdown(model::Qwen2ForCausalLM& lm, const torch::Tensor&
     bd.at(name) += now - mark;
     mark = now;
   };
+  step.set_tick(tick);
   for (int64_t n = 0; n + 1 < new_tokens; ++n) {
     mark = process_cpu_seconds();
-    torch::Tensor x = lm->embed(next.unsqueeze(1));  // [B, 1, D]
-    tick("embed");
-    // The DecoderContext, as Qwen2ModelImpl::forward makes it for one new token.
-    const int64_t past = cache.length(), s = past + 1;
-    const torch::Tensor am = mask.narrow(1, 0, s);
-    const torch::Tensor pos = model::positions_from_mask(am).narrow(1, past, 1);
-    auto [cos, sin] = model::rotary_cos_sin(pos, cfg.resolved_head_dim(), cfg.rope_theta);
-    model::DecoderContext ctx;
-    ctx.cos = cos.to(x.scalar_type());
-    ctx.sin = sin.to(x.scalar_type());
-    const torch::Tensor qpos = torch::arange(past, s, iopts).view({1, 1, 1, 1});
-    const torch::Tensor kpos = torch::arange(0, s, iopts).view({1, 1, 1, s});
-    ctx.mask = (kpos.le(qpos) & am.to(torch::kBool).view({b, 1, 1, s})) | kpos.eq(qpos);
-    ctx.cache = &cache;
-    tick("rotary + mask");
-    for (int64_t l = 0; l < cfg.num_hidden_layers; ++l) {
-      auto layer = lm->model->layers->ptr<model::Qwen2DecoderLayerImpl>(static_cast<size_t>(l));
-      torch::Tensor a = layer->input_layernorm->forward(x);
-      tick("rmsnorm (2 per layer)");
-      a = layer->self_attn->forward(a, ctx, l);
-      tick("attention (qkv, rotary, cache, sdpa, o)");
-      const torch::Tensor hh = x + a;
-      tick("residual adds");
-      torch::Tensor m = layer->post_attention_layernorm->forward(hh);
-      tick("rmsnorm (2 per layer)");
-      m = layer->mlp->forward(m);
-      tick("mlp (gate, up, silu, down)");
-      x = hh + m;
-      tick("residual adds");
-    }
-    cache.advance(1);
-    x = lm->model->norm->forward(x);
-    tick("final norm");
-    const torch::Tensor logits = lm->logits(x.select(1, 0)).to(torch::kFloat32);
-    tick("lm_head");
+    const torch::Tensor logits = step.step(next, n);
     next = logits.argmax(-1);
     tick("argmax");
     produced.push_back(next);
@@ -251,7 +222,8 @@ int run(const DecodeBenchOptions& o, int argc, char** argv) {
                      {"prompt_len", o.prompt_len}, {"new_tokens", o.new_tokens}, {"repeats", o.repeats},
                      {"seed", o.seed}, {"device", device.str()}, {"dtype", dtype_name(dtype)},
                      {"inference_mode", o.inference_mode}, {"threads", at::get_num_threads()},
-                     {"greedy", true}, {"kv_cache", true}, {"quick", o.quick}};
+                     {"greedy", true}, {"kv_cache", true}, {"decode_path", o.path},
+                     {"quick", o.quick}};
   out["bandwidth"] = bw.to_json();
   const double op_us = small_op_cpu_us();
   out["small_op_cpu_us"] = op_us;
@@ -286,6 +258,7 @@ int run(const DecodeBenchOptions& o, int argc, char** argv) {
     in.input_ids = prompts.narrow(0, 0, b).to(device);
     model::GenerationOptions go;
     go.sampling.do_sample = false;
+    go.fused_decode = o.path == "fused";
     go.max_new_tokens = o.new_tokens;
     model::GenerationOptions go1 = go;
     go1.max_new_tokens = 1;
@@ -311,6 +284,11 @@ int run(const DecodeBenchOptions& o, int argc, char** argv) {
       sync_device(device);
       t_full.push_back(w.seconds());
       c_full.push_back(process_cpu_seconds() - c0);
+      // The step that ran, not the one asked for: a model the fused step does not serve falls back.
+      if (model::decode_path_name(res.decode_path) != o.path) {
+        throw std::runtime_error(std::string("--path ") + o.path + " asked, but generate() decoded with the " +
+                                 model::decode_path_name(res.decode_path) + " step (FusedDecoder::supports)");
+      }
       torch::Tensor got = res.tokens.to(torch::kCPU);
       if (!tokens.defined()) {
         tokens = got;
@@ -390,7 +368,8 @@ int run(const DecodeBenchOptions& o, int argc, char** argv) {
   std::cout << "bench_decode: " << o.preset << " (" << fmt(params / 1e6, 2) << "M params, " << cfg.num_hidden_layers
             << " layers), " << dtype_name(dtype) << " on " << device.str() << ", prompt " << o.prompt_len << ", "
             << o.new_tokens << " new tokens, greedy, KV cache, " << at::get_num_threads()
-            << " intra-op thread(s), inference mode " << (o.inference_mode ? "on" : "off")
+            << " intra-op thread(s), inference mode " << (o.inference_mode ? "on" : "off") << ", " << o.path
+            << " decode step"
             << "; a tiny ATen op (add of two [8] tensors) costs " << fmt(op_us, 2) << " CPU us\n"
             << "memory bandwidth (" << (device.is_cuda() ? "device copy" : "host, best of read/triad/copy") << ", "
             << o.bandwidth_mib << " MiB buffers): " << fmt(bandwidth_gbs, 1) << " GB/s";
@@ -432,6 +411,8 @@ int main(int argc, char** argv) {
       ("device", po::value(&o.device)->default_value(o.device), "cpu | cuda | cuda:N")
       ("dtype", po::value(&o.dtype)->default_value(o.dtype), "fp32 | bf16")
       ("inference-mode", po::value(&o.inference_mode)->default_value(o.inference_mode), "run under c10::InferenceMode")
+      ("path", po::value(&o.path)->default_value(o.path),
+       "decode step: fused (the one-token path, generate()'s default) or generic (the cached forward)")
       ("bandwidth-mib", po::value(&o.bandwidth_mib)->default_value(o.bandwidth_mib), "buffer size of the bandwidth test")
       ("breakdown", po::bool_switch(&o.breakdown), "also time each part of a decode step (CPU time)")
       ("dump", po::value(&o.dump), "write DIR/model and DIR/decode_case.json for the Python baselines")
@@ -449,6 +430,8 @@ int main(int argc, char** argv) {
       if (vm["bandwidth-mib"].defaulted()) o.bandwidth_mib = 64;
     }
     if (o.repeats < 1) throw std::runtime_error("--repeats must be >= 1");
+    if (o.path != "fused" && o.path != "generic") throw std::runtime_error("--path must be fused or generic");
+    if (o.breakdown && o.path != "fused") throw std::runtime_error("--breakdown times the fused step: use --path fused");
     return run(o, argc, argv);
   } catch (const std::exception& e) {
     std::cerr << "bench_decode: error: " << e.what() << "\n";

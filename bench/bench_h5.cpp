@@ -12,11 +12,20 @@
 //                compared with `dd if=F of=/dev/null bs=1M`.
 //   read (cold)  the same after posix_fadvise(DONTNEED) on the file (drops this file's pages
 //                only); dd: `dd if=F iflag=nocache count=0` first, then the read.
+//   metrics      io::MetricsTable::append of --metrics-rows rows of --metrics-columns float64
+//                columns, one row per call as `ril train` logs them (each: a row in every
+//                dataset, H5Fflush, `rows` attribute, H5Fflush, then the CSV line), then fsync of
+//                metrics.h5 and metrics.csv; payload 8 * (columns + 1) bytes a row. Compared with
+//                dd of the same bytes in 1 MiB blocks and, at the same granularity, one write(2)
+//                per row (`dd bs=<row bytes> count=<rows> conv=fdatasync`). Read: read_metrics().
+// --repeats paired rounds (each operation, then its dd right after); the table gives medians and
+// the median of the per-round ratios (the machine's speed drifts between rounds).
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -25,6 +34,7 @@
 
 #include "bench_common.h"
 #include "ril/io/h5_file.h"
+#include "ril/io/metrics_table.h"
 #include "ril/io/teacher_cache.h"
 
 namespace po = boost::program_options;
@@ -41,6 +51,9 @@ struct H5BenchOptions {
   int64_t rows_per_append = 1024;
   int64_t read_rows = 8192;
   uint64_t seed = 5;
+  int64_t metrics_rows = 5000;
+  int64_t metrics_columns = 32;
+  int repeats = 3;
   bool keep = false;
   std::string json = "bench_h5.json";
   bool quick = false;
@@ -133,29 +146,42 @@ int run(const H5BenchOptions& o, int argc, char** argv) {
     payload += static_cast<int64_t>(r.response.size()) + 12;
   }
 
-  // ---- write
-  Stopwatch write_watch;
-  double before_fsync = 0;
-  {
-    io::TeacherCache cache = io::TeacherCache::open_for_dataset(cache_path, dataset);
-    io::TeacherInfo info;
-    info.name = "bench";
-    info.model_path = "none";
-    info.model_type = "import";
-    info.source = "import";
-    info.split_questions = o.rows / 4;
-    cache.add_teacher(info);
-    for (int64_t begin = 0; begin < o.rows; begin += o.rows_per_append) {
-      const int64_t end = std::min(o.rows, begin + o.rows_per_append);
-      cache.append("bench", std::vector<io::TeacherRow>(all.begin() + begin, all.begin() + end));
-    }
-    before_fsync = write_watch.seconds();
-  }
-  fsync_path(cache_path);
-  const double write_s = write_watch.seconds();
-  const int64_t file_bytes = static_cast<int64_t>(fs::file_size(cache_path));
+  // One round: the cache written (fresh file), then dd writes the same bytes; reads warm (page
+  // cache) and cold (this file's pages dropped), each followed by dd's; the metrics table, then
+  // dd. Ratios are taken within a round and the median over --repeats rounds is reported: the
+  // machine's speed drifts between rounds, a round's pair sees the same conditions.
+  const int64_t mib = (payload + (1 << 20) - 1) >> 20;
+  const double dd_bytes = static_cast<double>(mib) * (1 << 20);
+  const std::string run_dir = (work / "run").string();
+  std::vector<std::string> columns;
+  for (int64_t c = 0; c < o.metrics_columns; ++c) columns.push_back("metric_" + std::to_string(c));
+  const int64_t metrics_row_bytes = 8 * (o.metrics_columns + 1);
+  const double metrics_payload = static_cast<double>(metrics_row_bytes * o.metrics_rows);
+  const std::string metrics_dd_path = (work / "dd_metrics.bin").string();
+  const int64_t metrics_mib = std::max<int64_t>(1, static_cast<int64_t>(metrics_payload + (1 << 20) - 1) >> 20);
+  const double dd_metrics_bulk_bytes = static_cast<double>(metrics_mib) * (1 << 20);
 
-  // ---- read: warm (page cache), then cold (this file's pages dropped)
+  auto write_cache = [&](double* before_fsync) {
+    fs::remove(cache_path);
+    Stopwatch w;
+    {
+      io::TeacherCache cache = io::TeacherCache::open_for_dataset(cache_path, dataset);
+      io::TeacherInfo info;
+      info.name = "bench";
+      info.model_path = "none";
+      info.model_type = "import";
+      info.source = "import";
+      info.split_questions = o.rows / 4;
+      cache.add_teacher(info);
+      for (int64_t begin = 0; begin < o.rows; begin += o.rows_per_append) {
+        const int64_t end = std::min(o.rows, begin + o.rows_per_append);
+        cache.append("bench", std::vector<io::TeacherRow>(all.begin() + begin, all.begin() + end));
+      }
+      *before_fsync = w.seconds();
+    }
+    fsync_path(cache_path);
+    return w.seconds();
+  };
   auto read_all = [&]() {
     Stopwatch w;
     io::TeacherCache cache = io::TeacherCache::open(cache_path);
@@ -174,53 +200,134 @@ int run(const H5BenchOptions& o, int argc, char** argv) {
     if (checked != o.rows) throw std::runtime_error("read " + std::to_string(checked) + " rows");
     return w.seconds();
   };
-  const double read_warm_s = read_all();
-  drop_page_cache(cache_path);
-  const double read_cold_s = read_all();
+  std::uniform_real_distribution<double> value_dist(-1.0, 1.0);
+  auto write_metrics = [&]() {
+    fs::remove_all(run_dir);
+    std::vector<double> values(static_cast<size_t>(o.metrics_columns));
+    Stopwatch w;
+    {
+      io::MetricsTable table = io::MetricsTable::open(run_dir, columns, io::kKeepAllRows);
+      for (int64_t r = 0; r < o.metrics_rows; ++r) {
+        for (double& v : values) v = value_dist(rng);
+        table.append(r + 1, values);
+      }
+      table.close();
+    }
+    fsync_path(run_dir + "/" + io::kMetricsH5Name);
+    fsync_path(run_dir + "/" + io::kMetricsCsvName);
+    return w.seconds();
+  };
+  auto read_metrics_s = [&]() {
+    Stopwatch w;
+    const io::MetricsData back = io::read_metrics(run_dir);
+    if (back.rows() != o.metrics_rows || back.steps.back() != o.metrics_rows) {
+      throw std::runtime_error("metrics read back " + std::to_string(back.rows()) + " rows");
+    }
+    return w.seconds();
+  };
 
-  // ---- dd: same payload bytes (rounded up to whole MiB), same directory
-  const int64_t mib = (payload + (1 << 20) - 1) >> 20;
-  const double dd_bytes = static_cast<double>(mib) * (1 << 20);
-  const Shell dd_write = shell("dd if=/dev/zero of=" + dd_path + " bs=1M count=" + std::to_string(mib) + " conv=fdatasync");
-  const Shell dd_read_warm = shell("dd if=" + dd_path + " of=/dev/null bs=1M");
-  shell("dd if=" + dd_path + " iflag=nocache count=0");
-  const Shell dd_read_cold = shell("dd if=" + dd_path + " of=/dev/null bs=1M");
+  struct Series {
+    std::vector<double> seconds, dd_seconds, ratio;
+  };
+  Series s_write, s_warm, s_cold, s_metrics, s_metrics_rows;
+  std::vector<double> before_fsync_s, metrics_read_s;
+  nlohmann::json dd_says = nlohmann::json::array();
+  auto mbs = [](double bytes, double sec) { return bytes / sec / 1e6; };
+  auto add = [&](Series& series, double bytes, double sec, double dd_bytes_moved, double dd_sec) {
+    series.seconds.push_back(sec);
+    series.dd_seconds.push_back(dd_sec);
+    series.ratio.push_back(mbs(bytes, sec) / mbs(dd_bytes_moved, dd_sec));
+  };
+  for (int r = 0; r < o.repeats; ++r) {
+    double before = 0;
+    const double write_s = write_cache(&before);
+    before_fsync_s.push_back(before);
+    const Shell dd_write =
+        shell("dd if=/dev/zero of=" + dd_path + " bs=1M count=" + std::to_string(mib) + " conv=fdatasync");
+    add(s_write, static_cast<double>(payload), write_s, dd_bytes, dd_write.seconds);
+    const double warm_s = read_all();
+    const Shell dd_warm = shell("dd if=" + dd_path + " of=/dev/null bs=1M");
+    add(s_warm, static_cast<double>(payload), warm_s, dd_bytes, dd_warm.seconds);
+    drop_page_cache(cache_path);
+    const double cold_s = read_all();
+    shell("dd if=" + dd_path + " iflag=nocache count=0");
+    const Shell dd_cold = shell("dd if=" + dd_path + " of=/dev/null bs=1M");
+    add(s_cold, static_cast<double>(payload), cold_s, dd_bytes, dd_cold.seconds);
+    const double metrics_s = write_metrics();
+    metrics_read_s.push_back(read_metrics_s());
+    const Shell dd_m_bulk = shell("dd if=/dev/zero of=" + metrics_dd_path + " bs=1M count=" + std::to_string(metrics_mib) +
+                                  " conv=fdatasync");
+    const Shell dd_m_rows = shell("dd if=/dev/zero of=" + metrics_dd_path + " bs=" + std::to_string(metrics_row_bytes) +
+                                  " count=" + std::to_string(o.metrics_rows) + " conv=fdatasync");
+    add(s_metrics, metrics_payload, metrics_s, dd_metrics_bulk_bytes, dd_m_bulk.seconds);
+    add(s_metrics_rows, metrics_payload, metrics_s, metrics_payload, dd_m_rows.seconds);
+    dd_says.push_back({{"write", dd_write.output}, {"read_warm", dd_warm.output}, {"read_cold", dd_cold.output},
+                       {"metrics_bulk", dd_m_bulk.output}, {"metrics_per_row", dd_m_rows.output}});
+  }
+  const int64_t file_bytes = static_cast<int64_t>(fs::file_size(cache_path));
+  std::string text_storage;
+  {
+    const io::DatasetInfo info = io::H5File::open(cache_path).dataset_info("teachers/bench/response/bytes");
+    text_storage = (info.compression > 0 ? "deflate " + std::to_string(info.compression) : std::string("no filter")) +
+                   ", " + std::to_string(info.chunk.empty() ? 0 : info.chunk[0] >> 10) + " KiB chunks";
+  }
 
   const std::string fs_type = shell("df -T " + work.string() + " | awk 'NR==2 {print $1\" \"$2}'").output;
   if (!o.keep) fs::remove_all(work);
 
-  auto mbs = [](double bytes, double s) { return bytes / s / 1e6; };
-  Table table({"operation", "MB", "seconds", "MB/s", "dd MB/s", "ratio"});
-  table.add({"teacher cache write (append + fsync)", fmt(payload / 1e6, 1), fmt(write_s, 3), fmt(mbs(payload, write_s), 1),
-             fmt(mbs(dd_bytes, dd_write.seconds), 1), fmt(mbs(payload, write_s) / mbs(dd_bytes, dd_write.seconds), 2)});
-  table.add({"teacher cache read (page cache)", fmt(payload / 1e6, 1), fmt(read_warm_s, 3), fmt(mbs(payload, read_warm_s), 1),
-             fmt(mbs(dd_bytes, dd_read_warm.seconds), 1),
-             fmt(mbs(payload, read_warm_s) / mbs(dd_bytes, dd_read_warm.seconds), 2)});
-  table.add({"teacher cache read (cold)", fmt(payload / 1e6, 1), fmt(read_cold_s, 3), fmt(mbs(payload, read_cold_s), 1),
-             fmt(mbs(dd_bytes, dd_read_cold.seconds), 1),
-             fmt(mbs(payload, read_cold_s) / mbs(dd_bytes, dd_read_cold.seconds), 2)});
+  Table table({"operation", "MB", "seconds", "MB/s", "dd MB/s", "ratio", "ratio min-max"});
+  nlohmann::json results = nlohmann::json::array();
+  // One table row and its JSON entries (`op` itself only once: the metrics write has two references).
+  auto report = [&](const std::string& label, const std::string& op, const std::string& dd_op, double bytes,
+                    double dd_bytes_moved, const Series& series, bool op_entry = true) {
+    const double sec = median(series.seconds), dd_sec = median(series.dd_seconds), ratio = median(series.ratio);
+    const auto [lo, hi] = std::minmax_element(series.ratio.begin(), series.ratio.end());
+    table.add({label, fmt(bytes / 1e6, 2), fmt(sec, 3), fmt(mbs(bytes, sec), bytes < 1e7 ? 2 : 1),
+               fmt(mbs(dd_bytes_moved, dd_sec), 1), fmt(ratio, ratio < 0.01 ? 4 : 2),
+               fmt(*lo, *lo < 0.01 ? 4 : 2) + "-" + fmt(*hi, *hi < 0.01 ? 4 : 2)});
+    if (op_entry) {
+      results.push_back({{"op", op}, {"seconds", sec}, {"seconds_all", series.seconds}, {"mb_per_s", mbs(bytes, sec)}});
+    }
+    results.push_back({{"op", dd_op}, {"seconds", dd_sec}, {"seconds_all", series.dd_seconds},
+                       {"mb_per_s", mbs(dd_bytes_moved, dd_sec)}});
+    results.push_back({{"op", op + "_vs_" + dd_op}, {"ratio_median", ratio}, {"ratio_all", series.ratio}});
+  };
+  report("teacher cache write (append + fsync)", "h5_write", "dd_write_fdatasync", static_cast<double>(payload),
+         dd_bytes, s_write);
+  report("teacher cache read (page cache)", "h5_read_warm", "dd_read_warm", static_cast<double>(payload), dd_bytes,
+         s_warm);
+  report("teacher cache read (cold)", "h5_read_cold", "dd_read_cold", static_cast<double>(payload), dd_bytes, s_cold);
+  report("metrics write (append per row + fsync)", "metrics_write", "dd_metrics_bulk_fdatasync", metrics_payload,
+         dd_metrics_bulk_bytes, s_metrics);
+  report("  same, against dd of one write per row", "metrics_write", "dd_metrics_per_row_fdatasync", metrics_payload,
+         metrics_payload, s_metrics_rows, /*op_entry=*/false);
+  const double m_read = median(metrics_read_s);
+  table.add({"metrics read (read_metrics)", fmt(metrics_payload / 1e6, 2), fmt(m_read, 3),
+             fmt(mbs(metrics_payload, m_read), 1), "-", "-", "-"});
+  results.push_back({{"op", "metrics_read"}, {"seconds", m_read}, {"seconds_all", metrics_read_s},
+                     {"mb_per_s", mbs(metrics_payload, m_read)}});
+  results.push_back({{"op", "h5_write_before_fsync"}, {"seconds", median(before_fsync_s)}, {"seconds_all", before_fsync_s}});
+  results.push_back({{"op", "metrics_write_us_per_row"},
+                     {"us", median(s_metrics.seconds) / static_cast<double>(o.metrics_rows) * 1e6}});
 
   nlohmann::json out = result_header("bench_h5", argc, argv);
   out["settings"] = {{"dir", fs::absolute(o.dir).string()}, {"filesystem", fs_type}, {"rows", o.rows},
                      {"response_bytes_mean", o.response_bytes}, {"rows_per_append", o.rows_per_append},
-                     {"read_rows_per_call", o.read_rows}, {"seed", o.seed}, {"quick", o.quick}};
+                     {"read_rows_per_call", o.read_rows}, {"seed", o.seed}, {"metrics_rows", o.metrics_rows},
+                     {"metrics_columns", o.metrics_columns}, {"repeats", o.repeats}, {"quick", o.quick}};
   out["payload_bytes"] = payload;
   out["h5_file_bytes"] = file_bytes;
+  out["text_storage"] = text_storage;
   out["dd_bytes"] = dd_bytes;
-  out["results"] = {
-      {{"op", "h5_write"}, {"seconds", write_s}, {"seconds_before_fsync", before_fsync}, {"mb_per_s", mbs(payload, write_s)}},
-      {{"op", "h5_read_warm"}, {"seconds", read_warm_s}, {"mb_per_s", mbs(payload, read_warm_s)}},
-      {{"op", "h5_read_cold"}, {"seconds", read_cold_s}, {"mb_per_s", mbs(payload, read_cold_s)}},
-      {{"op", "dd_write_fdatasync"}, {"seconds", dd_write.seconds}, {"mb_per_s", mbs(dd_bytes, dd_write.seconds)},
-       {"dd_says", dd_write.output}},
-      {{"op", "dd_read_warm"}, {"seconds", dd_read_warm.seconds}, {"mb_per_s", mbs(dd_bytes, dd_read_warm.seconds)},
-       {"dd_says", dd_read_warm.output}},
-      {{"op", "dd_read_cold"}, {"seconds", dd_read_cold.seconds}, {"mb_per_s", mbs(dd_bytes, dd_read_cold.seconds)},
-       {"dd_says", dd_read_cold.output}}};
+  out["metrics_payload_bytes"] = metrics_payload;
+  out["dd_says"] = dd_says;
+  out["results"] = results;
   std::cout << "bench_h5: " << o.rows << " rows (" << fmt(payload / 1e6, 1) << " MB payload, HDF5 file "
-            << fmt(file_bytes / 1e6, 1) << " MB: deflate) in " << fs::absolute(o.dir).string() << " (" << fs_type
-            << "), " << o.rows_per_append << " rows per append, " << o.read_rows << " rows per read; dd moves "
-            << mib << " MiB; times include process start for dd and open for HDF5\n"
+            << fmt(file_bytes / 1e6, 1) << " MB; text: " << text_storage << ") in " << fs::absolute(o.dir).string()
+            << " (" << fs_type << "), " << o.rows_per_append << " rows per append, " << o.read_rows
+            << " rows per read; dd moves " << mib << " MiB; metrics: " << o.metrics_rows << " rows x "
+            << o.metrics_columns << " columns; times include process start for dd and open for HDF5; median of "
+            << o.repeats << " paired round(s), ratio = median of the rounds' ratios\n"
             << table.str();
   write_result(o.json, out);
   return 0;
@@ -239,6 +346,9 @@ int main(int argc, char** argv) {
       ("rows-per-append", po::value(&o.rows_per_append)->default_value(o.rows_per_append), "rows per TeacherCache::append")
       ("read-rows", po::value(&o.read_rows)->default_value(o.read_rows), "rows per TeacherCache::rows call")
       ("seed", po::value(&o.seed)->default_value(o.seed), "text seed")
+      ("metrics-rows", po::value(&o.metrics_rows)->default_value(o.metrics_rows), "metrics table rows (one append each)")
+      ("metrics-columns", po::value(&o.metrics_columns)->default_value(o.metrics_columns), "metrics table columns")
+      ("repeats", po::value(&o.repeats)->default_value(o.repeats), "paired rounds (each: ours, then dd)")
       ("keep", po::bool_switch(&o.keep), "keep the files")
       ("json", po::value(&o.json)->default_value(o.json), "result file")
       ("quick", po::bool_switch(&o.quick), "CI smoke: 4000 rows");
@@ -246,8 +356,13 @@ int main(int argc, char** argv) {
     po::variables_map vm;
     if (!parse_options_or_help(argc, argv, desc, vm)) return 0;
     if (o.quick && vm["rows"].defaulted()) o.rows = 4000;
-    if (o.rows < 1 || o.rows_per_append < 1 || o.read_rows < 1 || o.response_bytes < 2) {
-      throw std::runtime_error("--rows, --rows-per-append, --read-rows must be >= 1, --response-bytes >= 2");
+    if (o.quick && vm["metrics-rows"].defaulted()) o.metrics_rows = 500;
+    if (o.quick && vm["repeats"].defaulted()) o.repeats = 1;
+    if (o.rows < 1 || o.rows_per_append < 1 || o.read_rows < 1 || o.response_bytes < 2 || o.metrics_rows < 1 ||
+        o.metrics_columns < 1 || o.repeats < 1) {
+      throw std::runtime_error("--rows, --rows-per-append, --read-rows, --metrics-rows, --metrics-columns, --repeats "
+                               "must be >= 1, "
+                               "--response-bytes >= 2");
     }
     return run(o, argc, argv);
   } catch (const std::exception& e) {

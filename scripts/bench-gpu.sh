@@ -5,7 +5,9 @@
 # `cmake -S . -B build-gpu $RIL_GPU_CMAKE_ARGS && cmake --build build-gpu -j16`); bench targets
 # missing from build-gpu are built first (about a minute).
 #   1. bench_decode bf16: tiny and qwen2-0.5b, batches 1,4,16,64, prompt 16, 64 new tokens (--dump)
-#   2. bench_decode fp32: qwen2-0.5b, batch 64 (the strict token-identity case)
+#   2. bench_decode fp32: qwen2-0.5b, batch 64 (the strict token-identity case); bf16 tiny and
+#      qwen2-0.5b again with --path generic (the cached step before issue 17's fused one-token
+#      path, which on the GPU runs its ATen twins): before/after in the same run
 #   3. hf_generate_baseline.py: HF transformers generate on the same weights and prompts, batch 64,
 #      bf16 (tokens/s, ratio ours / HF: target >= 3) + fp32 with TF32 off (tokens must be identical)
 #   4. bench_learner: qwen2-0.5b, T 1024, bf16 with fp32 master weights, batch 8 (4 if 8 fails),
@@ -78,6 +80,10 @@ step "decode qwen2-0.5b bf16" 180 "$B/bench_decode" --device cuda --dtype bf16 -
 step "decode qwen2-0.5b fp32" 120 "$B/bench_decode" --device cuda --dtype fp32 --preset qwen2-0.5b \
     --batches 64 --prompt-len 16 --new-tokens 64 --repeats 2 --dump "$work/q05_fp32" \
     --json "$work/decode_05b_fp32.json"
+step "decode tiny bf16, generic step" 60 "$B/bench_decode" --device cuda --dtype bf16 --preset tiny --batches 1,64 \
+    --prompt-len 16 --new-tokens 64 --repeats 3 --path generic --json "$work/decode_tiny_bf16_generic.json"
+step "decode qwen2-0.5b bf16, generic step" 120 "$B/bench_decode" --device cuda --dtype bf16 --preset qwen2-0.5b \
+    --batches 1,64 --prompt-len 16 --new-tokens 64 --repeats 3 --path generic --json "$work/decode_05b_bf16_generic.json"
 cases=()
 for c in tiny_bf16 q05_bf16; do [ -f "$work/$c/decode_case.json" ] && cases+=(--case "$work/$c"); done
 strict=()

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job on its built-in default, from a fresh Debian 12 machine: install, build, then run
-# the whole RIL pipeline (jobs/ril-pipeline.sh) under mpirun with 4 ranks on this machine:
+# the whole RIL pipeline (jobs/ril-pipeline.sh) under mpirun with 2 ranks (one per core of the 2-core default machine):
 # synthetic data -> two teachers (SFT) -> weak student warm-up (SFT) -> teacher cache ->
 # discriminator pre-training -> RIL -> evaluation table. Runs land in runs/default; a second run
 # reuses the finished stages. Any variable of jobs/ril-pipeline.sh can be set in the environment.
@@ -21,5 +21,5 @@ mpi_flags="--oversubscribe"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 cd "$repo"
 export RIL=${RIL:-$build/ril} RIL_DATA=${RIL_DATA:-$build/ril-data}
-export NP=${NP:-${RIL_RANKS:-4}} MPIRUN=${MPIRUN:-mpirun $mpi_flags} RUN=${RUN:-runs/default}
+export NP=${NP:-${RIL_RANKS:-2}} MPIRUN=${MPIRUN:-mpirun $mpi_flags} RUN=${RUN:-runs/default}
 exec "$repo/jobs/ril-pipeline.sh" "$@"

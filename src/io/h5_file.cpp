@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <utility>
 
 #include "h5_check.h"
@@ -13,6 +14,10 @@ namespace ril::io {
 namespace {
 
 constexpr int64_t kChunkBytes = 1 << 20;  // ~1 MiB chunks: good compression, cheap partial reads
+// Ragged values (text bytes, token ids) are stored without a filter in 4 MiB chunks: appends and
+// reads then move only the bytes they touch (see append_rows), and text is a small part of any
+// file here next to images and weights. Files written with deflate before read (and grow) as ever.
+constexpr int64_t kRaggedChunkBytes = 4 << 20;
 
 // Owns one HDF5 handle; the closer matches its kind (file, group, dataset, space, ...).
 class Handle {
@@ -141,15 +146,30 @@ int64_t RawArray::numel() const { return product(shape); }
 struct H5File::Impl {
   std::string path;
   Handle file;
+  // Datasets appended to, kept open from their first append_rows() to close(): no open, type and
+  // shape lookups per append (tens of microseconds each), and the extent is known. Declared after
+  // `file`, so they are closed before it. Only append_rows() changes an extent within an H5File.
+  struct Appender {
+    Handle dataset;
+    ElementType type = ElementType::kUInt8;
+    std::vector<int64_t> shape;
+  };
+  std::map<std::string, Appender> appenders;
+  std::vector<uint8_t> scratch;  // the flat rows of one ragged append, kept for the next one
 
   std::string where(const std::string& object) const { return cat("'", path, "' object '", object, "'"); }
 
   Handle open_object(const std::string& object) const {
     return Handle(RIL_H5_CHECK(H5Oopen(file.get(), object.c_str(), H5P_DEFAULT), where(object)), H5Oclose);
   }
-  Handle open_dataset(const std::string& name) const {
+  Handle open_dataset(const std::string& name, bool chunk_cache = true) const {
     if (!exists(name)) throw Error(cat("dataset '", name, "' not found in '", path, "'"));
-    return Handle(RIL_H5_CHECK(H5Dopen2(file.get(), name.c_str(), H5P_DEFAULT), where(name)), H5Dclose);
+    if (chunk_cache) {
+      return Handle(RIL_H5_CHECK(H5Dopen2(file.get(), name.c_str(), H5P_DEFAULT), where(name)), H5Dclose);
+    }
+    Handle dapl(RIL_H5_CHECK(H5Pcreate(H5P_DATASET_ACCESS), where(name)), H5Pclose);
+    RIL_H5_CHECK(H5Pset_chunk_cache(dapl.get(), 0, 0, 1.0), where(name));
+    return Handle(RIL_H5_CHECK(H5Dopen2(file.get(), name.c_str(), dapl.get()), where(name)), H5Dclose);
   }
   bool exists(const std::string& object) const {
     if (object.empty() || object == "/") return true;
@@ -218,6 +238,17 @@ struct H5File::Impl {
     const std::string ctx = cat(where(object), " attribute '", name, "'");
     Handle obj = open_object(object);
     if (RIL_H5_CHECK(H5Aexists(obj.get(), name.c_str()), ctx) > 0) {
+      // Same type (a counter such as `committed`): overwrite the value in place; the object
+      // header keeps its layout (delete + create rewrites it).
+      Handle attr(RIL_H5_CHECK(H5Aopen(obj.get(), name.c_str(), H5P_DEFAULT), ctx), H5Aclose);
+      Handle old_type(RIL_H5_CHECK(H5Aget_type(attr.get()), ctx), H5Tclose);
+      Handle old_space(RIL_H5_CHECK(H5Aget_space(attr.get()), ctx), H5Sclose);
+      if (RIL_H5_CHECK(H5Tequal(old_type.get(), type), ctx) > 0 &&
+          H5Sget_simple_extent_type(old_space.get()) == H5S_SCALAR) {
+        RIL_H5_CHECK(H5Awrite(attr.get(), type, value), ctx);
+        return;
+      }
+      attr.reset();
       RIL_H5_CHECK(H5Adelete(obj.get(), name.c_str()), ctx);
     }
     Handle space(RIL_H5_CHECK(H5Screate(H5S_SCALAR), ctx), H5Sclose);
@@ -321,7 +352,10 @@ void H5File::flush() {
 }
 
 void H5File::close() {
-  if (impl_) impl_->file.reset();
+  if (impl_) {
+    impl_->appenders.clear();
+    impl_->file.reset();
+  }
 }
 
 void H5File::create_group(const std::string& path) {
@@ -435,6 +469,9 @@ void H5File::write_array(const std::string& name, ElementType type, const std::v
     std::vector<hsize_t> chunk(dims.begin(), dims.end());
     chunk[0] = static_cast<hsize_t>(rows);
     RIL_H5_CHECK(H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()), ctx);
+    // Rows of a growing dataset are written right after the extent grows: no fill values, so a
+    // new chunk need not be materialised (filled, then written whole) before the rows go in.
+    if (options.extendable) RIL_H5_CHECK(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), ctx);
     if (options.compression > 0) {
       RIL_H5_CHECK(H5Pset_shuffle(dcpl.get()), ctx);
       RIL_H5_CHECK(H5Pset_deflate(dcpl.get(), static_cast<unsigned>(options.compression)), ctx);
@@ -493,26 +530,37 @@ RawArray H5File::read_rows(const std::string& name, int64_t start, int64_t count
 
 int64_t H5File::append_rows(const std::string& name, int64_t row_count, const void* data) {
   const std::string ctx = impl_->where(name);
-  Handle dataset = impl_->open_dataset(name);
-  std::vector<int64_t> shape = impl_->dims(dataset.get(), name);
-  RIL_CHECK(!shape.empty(), "cannot append to scalar dataset ", ctx);
-  if (row_count == 0) return shape[0];
-  const ElementType type = impl_->type_of(dataset.get(), name);
-  const int64_t old_rows = shape[0];
-  std::vector<hsize_t> new_dims(shape.begin(), shape.end());
+  // Without a chunk cache an unfiltered chunk is written in place: only the new rows reach the
+  // file, and nothing is read back (with the default 1 MiB cache a partly filled chunk is read,
+  // patched and written whole on every append). Filtered chunks (deflate: files written before)
+  // still go through a chunk buffer, as before.
+  auto it = impl_->appenders.find(name);
+  if (it == impl_->appenders.end()) {
+    Impl::Appender a;
+    a.dataset = impl_->open_dataset(name, /*chunk_cache=*/false);
+    a.shape = impl_->dims(a.dataset.get(), name);
+    RIL_CHECK(!a.shape.empty(), "cannot append to scalar dataset ", ctx);
+    a.type = impl_->type_of(a.dataset.get(), name);
+    it = impl_->appenders.emplace(name, std::move(a)).first;
+  }
+  Impl::Appender& a = it->second;
+  if (row_count == 0) return a.shape[0];
+  const int64_t old_rows = a.shape[0];
+  std::vector<hsize_t> new_dims(a.shape.begin(), a.shape.end());
   new_dims[0] = static_cast<hsize_t>(old_rows + row_count);
-  if (H5Dset_extent(dataset.get(), new_dims.data()) < 0) {
+  if (H5Dset_extent(a.dataset.get(), new_dims.data()) < 0) {
     throw Error(cat("cannot grow dataset ", ctx, " (is it extendable?): ", detail::hdf5_error_stack()));
   }
-  shape[0] = old_rows + row_count;
-  Handle file_space(RIL_H5_CHECK(H5Dget_space(dataset.get()), ctx), H5Sclose);
-  impl_->select_rows(file_space.get(), shape, old_rows, row_count, name);
+  a.shape[0] = old_rows + row_count;
+  Handle file_space(RIL_H5_CHECK(H5Dget_space(a.dataset.get()), ctx), H5Sclose);
+  impl_->select_rows(file_space.get(), a.shape, old_rows, row_count, name);
   std::vector<hsize_t> mem_dims = new_dims;
   mem_dims[0] = static_cast<hsize_t>(row_count);
   Handle mem_space(RIL_H5_CHECK(H5Screate_simple(static_cast<int>(mem_dims.size()), mem_dims.data(), nullptr), ctx),
                    H5Sclose);
-  RIL_H5_CHECK(H5Dwrite(dataset.get(), native_type(type), mem_space.get(), file_space.get(), H5P_DEFAULT, data), ctx);
-  return shape[0];
+  RIL_H5_CHECK(H5Dwrite(a.dataset.get(), native_type(a.type), mem_space.get(), file_space.get(), H5P_DEFAULT, data),
+               ctx);
+  return a.shape[0];
 }
 
 std::vector<int64_t> H5File::shape(const std::string& name) const {
@@ -594,31 +642,38 @@ void ensure_ragged(H5File& file, const std::string& name, const RaggedLayout& la
   file.create_group(name);
   DatasetOptions grow;
   grow.extendable = true;
+  grow.compression = 0;
+  grow.chunk_rows = kRaggedChunkBytes / static_cast<int64_t>(element_size(layout.type));
   file.write_array(join(name, layout.values), layout.type, {0}, nullptr, grow);
+  grow.chunk_rows = 0;  // ~1 MiB of offsets
   const int64_t zero = 0;
   file.write_array(join(name, "offsets"), ElementType::kInt64, {1}, &zero, grow);
 }
 
-// Appends `rows` given as (pointer, length) element spans.
+// Appends `rows` given as (pointer, length) element spans; `flat` is scratch space for the
+// concatenated values (H5File::Impl::scratch: reused, so no fresh pages per append).
 template <typename Span>
 void append_ragged_spans(H5File& file, const std::string& name, const RaggedLayout& layout,
-                         const std::vector<Span>& rows) {
+                         const std::vector<Span>& rows, std::vector<uint8_t>& flat) {
   ensure_ragged(file, name, layout);
   const std::string offsets_name = join(name, "offsets");
   const int64_t count = file.shape(offsets_name)[0] - 1;
   const RawArray last = file.read_rows(offsets_name, count, 1);
   int64_t end = *last.as<int64_t>();
-  std::vector<uint8_t> flat;
   std::vector<int64_t> offsets;
   offsets.reserve(rows.size());
   const size_t esize = element_size(layout.type);
+  size_t total = 0;
+  for (const Span& row : rows) total += row.second * esize;
+  flat.resize(total);
+  size_t at = 0;
   for (const Span& row : rows) {
-    const auto* bytes = reinterpret_cast<const uint8_t*>(row.first);
-    flat.insert(flat.end(), bytes, bytes + row.second * esize);
+    if (row.second > 0) std::memcpy(flat.data() + at, row.first, row.second * esize);
+    at += row.second * esize;
     end += static_cast<int64_t>(row.second);
     offsets.push_back(end);
   }
-  file.append_rows(join(name, layout.values), static_cast<int64_t>(flat.size() / esize), flat.data());
+  file.append_rows(join(name, layout.values), static_cast<int64_t>(total / esize), flat.data());
   file.append_rows(offsets_name, static_cast<int64_t>(offsets.size()), offsets.data());
 }
 
@@ -655,7 +710,14 @@ void H5File::append_text(const std::string& name, const std::vector<std::string>
   std::vector<std::pair<const void*, size_t>> spans;
   spans.reserve(texts.size());
   for (const std::string& t : texts) spans.emplace_back(t.data(), t.size());
-  append_ragged_spans(*this, name, kTextLayout, spans);
+  append_ragged_spans(*this, name, kTextLayout, spans, impl_->scratch);
+}
+
+void H5File::append_text_views(const std::string& name, const std::vector<std::string_view>& texts) {
+  std::vector<std::pair<const void*, size_t>> spans;
+  spans.reserve(texts.size());
+  for (const std::string_view& t : texts) spans.emplace_back(t.data(), t.size());
+  append_ragged_spans(*this, name, kTextLayout, spans, impl_->scratch);
 }
 
 std::vector<std::string> H5File::read_text(const std::string& name) const { return read_text(name, 0, -1); }
@@ -679,7 +741,7 @@ void H5File::append_ragged(const std::string& name, const std::vector<std::vecto
   std::vector<std::pair<const void*, size_t>> spans;
   spans.reserve(rows.size());
   for (const auto& r : rows) spans.emplace_back(r.data(), r.size());
-  append_ragged_spans(*this, name, kIdsLayout, spans);
+  append_ragged_spans(*this, name, kIdsLayout, spans, impl_->scratch);
 }
 
 std::vector<std::vector<int32_t>> H5File::read_ragged(const std::string& name, int64_t start, int64_t count) const {

@@ -205,6 +205,7 @@ void write_h5_atomic(const std::string& path, const MetricsData& data) {
     DatasetOptions ext;
     ext.extendable = true;
     ext.chunk_rows = 1024;
+    ext.compression = 0;  // one 8-byte row per append, written in place (H5File::append_rows)
     f.write_vector<int64_t>(kStepName, data.steps, ext);
     for (size_t c = 0; c < data.columns.size(); ++c) {
       f.write_vector<double>(column_dataset(data.columns[c]), data.values[c], ext);

@@ -303,7 +303,8 @@ bool TeacherCache::add_teacher(const TeacherInfo& info) {
   f.set_attr(g, "split_questions", info.split_questions);
   DatasetOptions ext;
   ext.extendable = true;
-  ext.chunk_rows = 4096;
+  ext.chunk_rows = 65536;
+  ext.compression = 0;  // appended in place (see H5File::append_rows); 12 of ~500 bytes a row
   f.write_vector<int64_t>(qid_name(info.name), {}, ext);
   f.write_vector<int32_t>(sample_name(info.name), {}, ext);
   f.write_text(response_name(info.name), {});
@@ -322,18 +323,21 @@ int64_t TeacherCache::append(const std::string& teacher, const std::vector<Teach
   if (rows.empty()) return before;
   std::vector<int64_t> qids;
   std::vector<int32_t> samples;
-  std::vector<std::string> texts;
+  std::vector<std::string_view> texts;
+  qids.reserve(rows.size());
+  samples.reserve(rows.size());
+  texts.reserve(rows.size());
   for (const TeacherRow& r : rows) {
     qids.push_back(r.question_id);
     samples.push_back(r.sample_index);
-    texts.push_back(r.response);
+    texts.emplace_back(r.response);
   }
   H5File& f = *file_;
   const int64_t n = static_cast<int64_t>(rows.size());
   // Rows first (the datasets may hold exactly `before` rows: the open truncated the rest).
   RIL_CHECK(f.shape(qid_name(teacher))[0] == before, "teacher cache '", path(), "' teacher '", teacher,
             "' holds uncommitted rows; reopen it for writing to drop them");
-  f.append_text(response_name(teacher), texts);
+  f.append_text_views(response_name(teacher), texts);
   f.append_rows(sample_name(teacher), n, samples.data());
   f.append_rows(qid_name(teacher), n, qids.data());
   f.flush();

@@ -13,6 +13,7 @@
 #include "ril/model/checkpoint.h"
 #include "ril/roles/generation_budget.h"
 #include "ril/roles/policy_model.h"
+#include "ril/roles/sft_batch.h"
 
 namespace ril::jobs {
 namespace {
@@ -86,6 +87,15 @@ void check_student(const TrainConfig& t, TrainInputs& in) {
                      t.dataset, " has ", in.dataset->image_height(), "x", in.dataset->image_width(),
                      " images; the student's vision tower takes ", size, "x", size);
   }
+  if (in.student_config.has_vision()) {
+    roles::check_image_token(in.student_config, *in.tokenizer, cat("ril train: --student ", t.student));
+    // The family takes images of the dataset's size (Qwen2.5-VL: min/max pixels; InternVL: tiles).
+    try {
+      roles::model_batch_options(in.student_config, in.dataset->image_height(), in.dataset->image_width());
+    } catch (const Error& e) {
+      throw ConfigError(cat("ril train: --dataset ", t.dataset, ": ", e.what()));
+    }
+  }
 }
 
 void check_teachers(const TrainConfig& t, TrainInputs& in) {
@@ -122,7 +132,8 @@ void check_budgets(const TrainConfig& t, const TrainInputs& in) {
   b.model = cat("the student ", t.student);
   b.max_positions = in.student_config.text().max_position_embeddings;
   try {
-    const roles::SftBatchBuilder prompts(*in.tokenizer, roles::rl_batch_options(in.student_config, t.max_new_tokens));
+    const roles::SftBatchBuilder prompts(*in.tokenizer, roles::rl_batch_options(in.student_config, in.dataset->image_height(),
+                                                                                in.dataset->image_width(), t.max_new_tokens));
     b.option = "--max-new-tokens";
     b.max_new_tokens = t.max_new_tokens;
     b.extra_positions = 1;

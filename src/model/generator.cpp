@@ -54,6 +54,22 @@ class DecodeState {
     prompt_len_ = p;
   }
 
+  // Decode steps go through the one-token path (fused_decode.h) when it serves this model; it is
+  // set up at the first step (a one-token generation never needs it). Generated token n sits
+  // at first_positions + n: the real prompt tokens with positions from the mask, P + rope_delta
+  // with explicit (M-RoPE) prompt positions.
+  void use_fused_decode(const torch::Tensor& prompt_mask, int64_t n_max, const FusedDecodeOptions& options) {
+    fused_wanted_ = cache_ && FusedDecoder::supports(lm_, all_embeds_);
+    fused_prompt_mask_ = prompt_mask;
+    fused_n_max_ = n_max;
+    fused_options_ = options;
+  }
+
+  DecodePath path() const {
+    if (!cache_) return DecodePath::kUncached;
+    return fused_wanted_ ? DecodePath::kFused : DecodePath::kGeneric;
+  }
+
   // Last-position logits [B, V] float32 after the prompt.
   torch::Tensor prefill() {
     return last_logits(lm_->model->forward(all_embeds_, mask_.narrow(1, 0, prompt_len_), prompt_pos_, cache_.get()));
@@ -61,6 +77,12 @@ class DecodeState {
 
   // Feeds generated token n (0-based) [B]; returns the logits that follow it.
   torch::Tensor step(const torch::Tensor& next, int64_t n) {
+    if (fused_wanted_ && !fused_) {
+      const torch::Tensor first = prompt_pos_.defined() ? deltas_ + prompt_len_
+                                                        : fused_prompt_mask_.to(torch::kInt64).sum(1);
+      fused_ = std::make_unique<FusedDecoder>(lm_, *cache_, fused_prompt_mask_, first, fused_n_max_, fused_options_);
+    }
+    if (fused_) return fused_->step(next, n);
     torch::Tensor embeds = lm_->embed(next.unsqueeze(1));  // [B, 1, D]
     torch::Tensor pos = prompt_pos_.defined() ? positions_after_prompt(prompt_pos_, deltas_, n, 1) : torch::Tensor();
     const torch::Tensor mask = mask_.narrow(1, 0, prompt_len_ + n + 1);
@@ -78,10 +100,27 @@ class DecodeState {
   Qwen2ForCausalLM& lm_;
   torch::Tensor prompt_pos_, deltas_, all_pos_, all_embeds_, mask_;
   std::unique_ptr<KVCache> cache_;
+  std::unique_ptr<FusedDecoder> fused_;
+  bool fused_wanted_ = false;
+  torch::Tensor fused_prompt_mask_;
+  int64_t fused_n_max_ = 0;
+  FusedDecodeOptions fused_options_;
   int64_t prompt_len_ = 0;
 };
 
 }  // namespace
+
+const char* decode_path_name(DecodePath path) {
+  switch (path) {
+    case DecodePath::kFused:
+      return "fused";
+    case DecodePath::kGeneric:
+      return "generic";
+    case DecodePath::kUncached:
+      return "uncached";
+  }
+  return "?";
+}
 
 GenerationResult generate(Qwen2ForCausalLM& lm, const GenerationInput& input,
                           const GenerationOptions& options, at::Generator rng) {
@@ -120,33 +159,48 @@ GenerationResult generate(Qwen2ForCausalLM& lm, const GenerationInput& input,
 
   DecodeState state(lm, input, embeds, prompt_mask, n_max, options.use_cache);
   torch::Tensor logits = state.prefill();  // [B, V]
+  if (options.use_cache && options.fused_decode) state.use_fused_decode(prompt_mask, n_max, options.fused_decode_options);
+  // Without stop tokens no row ends early: the masking below is skipped (it would change nothing).
+  const bool has_stops = stop_ids.numel() > 0;
   int64_t n = 0;
   for (; n < n_max; ++n) {
     if (options.return_logits) step_logits.push_back(logits);
     torch::Tensor processed = process_logits(logits, presence, options.sampling);
     torch::Tensor next = sampler.select(processed);  // [B]
-    next = torch::where(finished, torch::full_like(next, options.pad_token_id), next);
-    torch::Tensor alive = finished.logical_not();
+    if (has_stops) next = torch::where(finished, torch::full_like(next, options.pad_token_id), next);
     // log p(next) = logit(next) - logsumexp(logits): no [B, V] log-softmax temporary
     torch::Tensor lp = logits.gather(1, next.unsqueeze(1)).squeeze(1) - logits.logsumexp(-1);
-    torch::Tensor slp = processed.gather(1, next.unsqueeze(1)).squeeze(1) - processed.logsumexp(-1);
+    // Greedy without a penalty samples from the logits themselves: the same log-prob.
+    torch::Tensor slp = processed.is_same(logits)
+                            ? lp
+                            : processed.gather(1, next.unsqueeze(1)).squeeze(1) - processed.logsumexp(-1);
     tokens.select(1, n).copy_(next);
-    logprobs.select(1, n).copy_(torch::where(alive, lp, torch::zeros_like(lp)));
-    sampling_logprobs.select(1, n).copy_(torch::where(alive, slp, torch::zeros_like(slp)));
-    lengths += alive.to(torch::kInt64);
-    if (presence.defined()) {
-      presence.scatter_(1, next.clamp(0, vocab - 1).unsqueeze(1),
-                        alive.unsqueeze(1) | presence.gather(1, next.clamp(0, vocab - 1).unsqueeze(1)));
+    torch::Tensor alive;
+    if (has_stops) {
+      alive = finished.logical_not();
+      logprobs.select(1, n).copy_(torch::where(alive, lp, torch::zeros_like(lp)));
+      sampling_logprobs.select(1, n).copy_(torch::where(alive, slp, torch::zeros_like(slp)));
+      lengths += alive.to(torch::kInt64);
+    } else {
+      logprobs.select(1, n).copy_(lp);
+      sampling_logprobs.select(1, n).copy_(slp);
     }
-    if (stop_ids.numel() > 0) finished = finished | (alive & torch::isin(next, stop_ids));
-    if (n + 1 == n_max || finished.all().item<bool>()) {
+    if (presence.defined()) {
+      const torch::Tensor ids = next.clamp(0, vocab - 1).unsqueeze(1);
+      presence.scatter_(1, ids, has_stops ? alive.unsqueeze(1) | presence.gather(1, ids)
+                                          : torch::ones_like(ids, ids.options().dtype(torch::kBool)));
+    }
+    if (has_stops) finished = finished | (alive & torch::isin(next, stop_ids));
+    if (n + 1 == n_max || (has_stops && finished.all().item<bool>())) {
       ++n;
       break;
     }
     logits = state.step(next, n);
   }
+  if (!has_stops) lengths.fill_(n);
 
   GenerationResult result;
+  result.decode_path = state.path();
   result.tokens = tokens.narrow(1, 0, n);
   result.logprobs = logprobs.narrow(1, 0, n);
   result.sampling_logprobs = sampling_logprobs.narrow(1, 0, n);

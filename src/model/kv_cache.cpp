@@ -12,9 +12,11 @@ KVCache::KVCache(const KVCacheOptions& options) : options_(options) {
             options.head_dim, ", capacity ", options.capacity, ")");
   const std::vector<int64_t> shape = {options.batch_size, options.num_kv_heads, options.capacity,
                                       options.head_dim};
+  // Uninitialised: attention reads positions [0, length) only, all written before (no memset of
+  // the whole capacity; pages are touched as positions are written).
   for (int64_t i = 0; i < options.num_layers; ++i) {
-    keys_.push_back(torch::zeros(shape, options.tensor_options));
-    values_.push_back(torch::zeros(shape, options.tensor_options));
+    keys_.push_back(torch::empty(shape, options.tensor_options));
+    values_.push_back(torch::empty(shape, options.tensor_options));
   }
 }
 

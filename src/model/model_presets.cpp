@@ -9,6 +9,7 @@
 //     MLP 4096, qkv bias, LayerNorm, no q/k norm, layer scale), pixel shuffle 0.5, 256 tokens a
 //     tile; Qwen2.5-0.5B / 1.5B / 7B text models with vocab 151674 and untied heads. The
 //     dynamic-NTK rope_scaling (factor 2) is the one InternVL3-1B's llm_config carries.
+#include <filesystem>
 #include <functional>
 #include <map>
 
@@ -66,12 +67,13 @@ ModelConfig tiny_llava(int64_t hidden, int64_t mlp, int64_t layers, int64_t head
   return m;
 }
 
-// The CPU default job's models: 48-px images in 16-px patches (9 image tokens), made for
-// `ril-data synth --image-size 48 --grid 3`, where each object fills exactly one patch.
-ModelConfig tiny_llava_48(int64_t hidden, int64_t mlp, int64_t layers, int64_t heads) {
+// Models for 48-px synth boards, one patch per cell so that each object is one image token:
+// 16-px patches (9 tokens) for `ril-data synth --image-size 48 --grid 3`, 24-px patches (4 tokens)
+// for `--grid 2` (the CPU default job: the fewest image tokens a board can have).
+ModelConfig tiny_llava_48(int64_t hidden, int64_t mlp, int64_t layers, int64_t heads, int64_t patch = 16) {
   ModelConfig m = tiny_llava(hidden, mlp, layers, heads);
   m.llava.vision_config.image_size = 48;
-  m.llava.vision_config.patch_size = 16;
+  m.llava.vision_config.patch_size = patch;
   return m;
 }
 
@@ -191,6 +193,8 @@ const std::map<std::string, std::function<ModelConfig()>>& presets() {
       {"tiny-llava-large", [] { return tiny_llava(256, 704, 6, 8); }},
       {"tiny-llava-48", [] { return tiny_llava_48(128, 352, 4, 4); }},
       {"tiny-llava-48-large", [] { return tiny_llava_48(256, 704, 6, 8); }},
+      {"tiny-llava-48-p24", [] { return tiny_llava_48(128, 352, 4, 4, 24); }},
+      {"tiny-llava-48-p24-large", [] { return tiny_llava_48(256, 704, 6, 8, 24); }},
       {"tiny-qwen2.5-vl", tiny_qwen2_5_vl},
       {"tiny-internvl3", tiny_internvl3},
       {"qwen2-0.5b", [] { return text_model(qwen2_0_5b()); }},
@@ -213,10 +217,11 @@ const std::map<std::string, std::function<ModelConfig()>>& presets() {
 }  // namespace
 
 std::vector<std::string> model_preset_names() {
-  return {"tiny",           "tiny-teacher-small",  "tiny-llava",    "tiny-llava-large", "tiny-llava-48",
-          "tiny-llava-48-large", "tiny-qwen2.5-vl", "tiny-internvl3", "qwen2-0.5b",    "qwen2-1.5b",
-          "llava-qwen2-0.5b-siglip", "qwen2.5-vl-3b", "qwen2.5-vl-7b", "internvl3-1b",  "internvl3-2b",
-          "internvl3-8b"};
+  return {"tiny",          "tiny-teacher-small",      "tiny-llava",      "tiny-llava-large",
+          "tiny-llava-48", "tiny-llava-48-large",     "tiny-llava-48-p24", "tiny-llava-48-p24-large",
+          "tiny-qwen2.5-vl", "tiny-internvl3",        "qwen2-0.5b",      "qwen2-1.5b",
+          "llava-qwen2-0.5b-siglip", "qwen2.5-vl-3b", "qwen2.5-vl-7b",   "internvl3-1b",
+          "internvl3-2b",  "internvl3-8b"};
 }
 
 ModelConfig model_preset(const std::string& name) {
@@ -229,6 +234,11 @@ ModelConfig model_preset(const std::string& name) {
   ModelConfig m = it->second();
   m.validate("preset " + name);
   return m;
+}
+
+ModelConfig model_preset_or_config(const std::string& name_or_path) {
+  if (std::filesystem::exists(name_or_path)) return load_model_config(name_or_path);
+  return model_preset(name_or_path);
 }
 
 }  // namespace ril::model

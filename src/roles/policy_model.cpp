@@ -14,23 +14,20 @@ io::NamedTensors named_parameters(torch::nn::Module& module) {
 }
 
 torch::Tensor response_logprobs(PolicyModel& policy, const SftBatch& batch, torch::Tensor* entropy) {
-  model::TeacherForcedInput input;
-  input.prompt_ids = batch.prompt_ids;
-  input.prompt_mask = batch.prompt_mask;
-  input.response_ids = batch.response_ids;
-  input.response_mask = batch.response_mask;
-  if (policy.llava()) input.prompt_embeds = policy.m.llava->inputs_embeds(batch.prompt_ids, batch.pixel_values);
+  const model::TeacherForcedInput input = policy.m.teacher_forced_input(
+      batch.prompt_ids, batch.prompt_mask, batch.images, batch.response_ids, batch.response_mask);
   return model::sequence_logprobs(policy.m.language_model(), input, entropy);
 }
 
-SftBatchOptions rl_batch_options(const model::ModelConfig& config, int64_t budget) {
-  const bool llava = config.kind == model::ModelKind::kLlava;
-  SftBatchOptions o;
-  o.with_image = llava;
-  o.image_token_id = llava ? config.llava.image_token_index : -1;
-  o.image_tokens = llava ? config.llava.num_image_tokens() : 0;
+SftBatchOptions rl_batch_options(const model::ModelConfig& config, int64_t image_height, int64_t image_width,
+                                 int64_t budget) {
+  SftBatchOptions o = model_batch_options(config, image_height, image_width);
   o.max_response_tokens = budget + 1;
   return o;
+}
+
+SftBatchOptions rl_batch_options(const PolicyModel& policy, const data::Dataset& dataset, int64_t budget) {
+  return rl_batch_options(policy.m.config, dataset.image_height(), dataset.image_width(), budget);
 }
 
 bool step_if_finite(torch::optim::Optimizer& optimizer, const std::vector<torch::Tensor>& params, double loss,
@@ -44,12 +41,6 @@ bool step_if_finite(torch::optim::Optimizer& optimizer, const std::vector<torch:
   return true;
 }
 
-void save_policy(PolicyModel& policy, const std::string& dir) {
-  if (policy.llava()) {
-    model::save_pretrained(policy.m.llava, dir);
-  } else {
-    model::save_pretrained(policy.m.lm, dir);
-  }
-}
+void save_policy(PolicyModel& policy, const std::string& dir) { policy.m.save(dir); }
 
 }  // namespace ril::roles

@@ -3,7 +3,9 @@
 //   on open with a message that says what to do.
 // - Text is stored as a group holding `bytes` (uint8, flat UTF-8) + `offsets` (int64, N+1),
 //   never as variable-length strings; ragged int32 token ids likewise (`ids` + `offsets`).
-// - Growing datasets are chunked, deflate-compressed and extendable along dimension 0.
+// - Growing datasets are chunked and extendable along dimension 0, deflate-compressed unless
+//   DatasetOptions::compression is 0; ragged values (text bytes, token ids) are stored without a
+//   filter (append and read move only their own bytes; files written with deflate still read).
 // - Every HDF5 call is checked (RIL_H5_CHECK in src/io/h5_check.h): a failure throws
 //   ril::Error with the expression, the HDF5 error stack, the file path, file:line and rank.
 // hdf5.h stays out of this header (pimpl). Not thread-safe: HDF5 here is the serial build.
@@ -12,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ril::io {
@@ -114,6 +117,8 @@ class H5File {
   // Text: group `name` with `bytes` (uint8) + `offsets` (int64, count+1). Always extendable.
   void write_text(const std::string& name, const std::vector<std::string>& texts);
   void append_text(const std::string& name, const std::vector<std::string>& texts);  // creates if absent
+  // The same without copying the strings first (TeacherCache::append).
+  void append_text_views(const std::string& name, const std::vector<std::string_view>& texts);
   std::vector<std::string> read_text(const std::string& name) const;
   std::vector<std::string> read_text(const std::string& name, int64_t start, int64_t count) const;
   int64_t text_count(const std::string& name) const;

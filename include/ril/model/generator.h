@@ -18,6 +18,7 @@
 
 #include <torch/torch.h>
 
+#include "ril/model/fused_decode.h"
 #include "ril/model/qwen2_decoder.h"
 #include "ril/model/sampler.h"
 
@@ -29,6 +30,10 @@ struct GenerationOptions {
   std::vector<int64_t> stop_token_ids;  // a row ends after emitting one of these (kept)
   int64_t pad_token_id = 0;             // fills tokens after a row's end
   bool use_cache = true;                // false: the uncached oracle (full forward per step)
+  // With the cache: decode steps through the one-token path of fused_decode.h; false: the
+  // generic cached forward (Qwen2ModelImpl::forward with T = 1), kept as a second reference.
+  bool fused_decode = true;
+  FusedDecodeOptions fused_decode_options;
   bool return_logits = false;           // keep the raw logits of every step (tests)
 };
 
@@ -41,7 +46,16 @@ struct GenerationInput {
   torch::Tensor position_ids;
 };
 
+// Which step served a generation's decode steps (after the prefill): the one-token path of
+// fused_decode.h (default when FusedDecoder::supports the model: float32/bfloat16/float16, even
+// head dim, whole query groups; Qwen2, LLaVA, Qwen2.5-VL and InternVL3 language models alike), the
+// generic cached forward (options.fused_decode = false, or the fallback for anything the fused
+// step does not support, e.g. float64), or the uncached oracle (use_cache = false).
+enum class DecodePath { kFused, kGeneric, kUncached };
+const char* decode_path_name(DecodePath path);  // "fused", "generic", "uncached"
+
 struct GenerationResult {
+  DecodePath decode_path = DecodePath::kGeneric;
   torch::Tensor tokens;             // [B, N] int64, N = max(lengths) <= max_new_tokens; pad after end
   torch::Tensor logprobs;           // [B, N] float32, log pi(token) unmodified (see above); 0 after end
   torch::Tensor sampling_logprobs;  // [B, N] float32, log-prob under the sampled-from distribution

@@ -33,6 +33,10 @@ class KVCache {
   // values of positions [0, length + T): views [B, Hkv, length + T, Dh]. Does not advance.
   std::pair<torch::Tensor, torch::Tensor> update(int64_t layer, const torch::Tensor& k,
                                                  const torch::Tensor& v);
+  // The whole buffers of `layer`, [B, Hkv, capacity, Dh] (the one-token decode step writes its
+  // position itself, then advances).
+  const torch::Tensor& layer_keys(int64_t layer) const { return keys_.at(static_cast<size_t>(layer)); }
+  const torch::Tensor& layer_values(int64_t layer) const { return values_.at(static_cast<size_t>(layer)); }
   // Called once per forward, after every layer has stored its T new positions.
   void advance(int64_t tokens);
   void reset() { length_ = 0; }

@@ -125,6 +125,8 @@ TORCH_MODULE(Qwen2Model);
 torch::Tensor positions_from_mask(const torch::Tensor& attention_mask);
 
 // ----- Causal LM (HF Qwen2ForCausalLM) ---------------------------------------------------------
+struct FusedWeightCache;  // fused_decode.cpp
+
 class Qwen2ForCausalLMImpl : public torch::nn::Module {
  public:
   explicit Qwen2ForCausalLMImpl(const Qwen2Config& config);
@@ -140,6 +142,10 @@ class Qwen2ForCausalLMImpl : public torch::nn::Module {
 
   Qwen2Model model{nullptr};
   torch::nn::Linear lm_head{nullptr};  // null when tied
+  // Buffers for the fused q/k/v and gate/up weight copies of the one-token decode step
+  // (fused_decode.h), refilled from the parameters by every generation. Not a parameter or
+  // buffer: state dicts, optimizers, checkpoints and weight syncs never see it.
+  std::shared_ptr<FusedWeightCache> fused_weight_cache;
 
  private:
   Qwen2Config config_;

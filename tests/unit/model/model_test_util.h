@@ -9,6 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "ril/model/generator.h"
+#include "ril/model/model_config.h"
+#include "ril/model/sampler.h"
+
 namespace ril::model::testing {
 
 inline std::string fixtures_dir() {
@@ -67,6 +71,31 @@ void expect_error_contains(Fn&& fn, const std::vector<std::string>& needles) {
       EXPECT_NE(msg.find(n), std::string::npos) << "message lacks '" << n << "':\n" << msg;
     }
   }
+}
+
+// Tiny preset with a wider init than HF's 0.02 so that greedy choices are not near-ties.
+inline Qwen2ForCausalLM tiny_lm(uint64_t seed = 1) {
+  Qwen2ForCausalLM lm(model_preset("tiny").qwen2);
+  init_parameters(*lm, 0.1, seed);
+  lm->eval();
+  return lm;
+}
+
+// Random prompts of the given lengths, ids in [3, vocab).
+inline std::vector<torch::Tensor> random_prompts(const std::vector<int64_t>& lengths, int64_t vocab, uint64_t seed) {
+  at::Generator gen = make_cpu_generator(seed);
+  std::vector<torch::Tensor> out;
+  for (int64_t n : lengths) out.push_back(torch::randint(3, vocab, {n}, gen, torch::kInt64));
+  return out;
+}
+
+// The prompts left-padded into one generation input.
+inline GenerationInput batch_input(const std::vector<torch::Tensor>& prompts) {
+  auto [ids, mask] = left_pad(prompts);
+  GenerationInput in;
+  in.input_ids = ids;
+  in.attention_mask = mask;
+  return in;
 }
 
 }  // namespace ril::model::testing

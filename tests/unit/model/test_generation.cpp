@@ -15,32 +15,11 @@
 namespace ril::model {
 namespace {
 
+using testing::batch_input;
 using testing::left_pad;
 using testing::max_abs_diff;
-
-// Tiny preset with a wider init than HF's 0.02 so that greedy choices are not near-ties.
-Qwen2ForCausalLM tiny_lm(uint64_t seed = 1) {
-  Qwen2ForCausalLM lm(model_preset("tiny").qwen2);
-  init_parameters(*lm, 0.1, seed);
-  lm->eval();
-  return lm;
-}
-
-std::vector<torch::Tensor> random_prompts(const std::vector<int64_t>& lengths, int64_t vocab,
-                                          uint64_t seed) {
-  at::Generator gen = make_cpu_generator(seed);
-  std::vector<torch::Tensor> out;
-  for (int64_t n : lengths) out.push_back(torch::randint(3, vocab, {n}, gen, torch::kInt64));
-  return out;
-}
-
-GenerationInput batch_input(const std::vector<torch::Tensor>& prompts) {
-  auto [ids, mask] = left_pad(prompts);
-  GenerationInput in;
-  in.input_ids = ids;
-  in.attention_mask = mask;
-  return in;
-}
+using testing::random_prompts;
+using testing::tiny_lm;
 
 TEST(Generation, CachedMatchesUncachedOracle) {
   auto lm = tiny_lm();

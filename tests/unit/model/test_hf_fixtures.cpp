@@ -5,7 +5,7 @@
 //   - its weights split into two shards with model.safetensors.index.json,
 //   - LLaVA only: its weights renamed to the 4.x hub names and to the 4.52-4.57 names.
 // Checks: full-forward logits (max |diff| printed, <= kLogitTolerance) and the greedy continuation
-// HF generate() wrote, token for token, from the cached generator and the uncached oracle.
+// HF generate() wrote, token for token, from each decode step: fused, generic cached, uncached oracle.
 //
 // Tolerance: both sides run fp32; HF ran on the GPU machine, we on the CPU, with different matmul
 // blocking and reduction orders, so logits of size ~1-5 differ by float32 rounding (~1e-6 relative
@@ -110,16 +110,20 @@ Measured check_dir(const std::string& dir, const TensorMap& ref, const std::stri
   GenerationOptions go;
   go.max_new_tokens = n;
   go.sampling.do_sample = false;
-  for (bool cached : {true, false}) {
-    go.use_cache = cached;
+  // Every decode step against HF: the fused one-token step (the default), the generic cached
+  // forward and the uncached oracle; each result says which step ran.
+  for (const DecodePath path : {DecodePath::kFused, DecodePath::kGeneric, DecodePath::kUncached}) {
+    go.use_cache = path != DecodePath::kUncached;
+    go.fused_decode = path == DecodePath::kFused;
     ImageInputs first = images.defined() && ids.size(0) > 1 ? images.select(0) : images;
     GenerationResult r = m.generate(ids.narrow(0, 0, 1), torch::Tensor(), first, go, make_cpu_generator(0));
+    EXPECT_EQ(r.decode_path, path) << decode_path_name(r.decode_path);
     const torch::Tensor expected = greedy.narrow(0, p, n);
     const int64_t same = r.tokens[0].eq(expected).sum().item<int64_t>();
-    std::printf("[ hf 5.17 ] %-34s greedy (%s): %lld/%lld tokens equal\n", label.c_str(),
-                cached ? "KV cache" : "uncached", static_cast<long long>(same), static_cast<long long>(n));
-    EXPECT_TRUE(torch::equal(r.tokens[0], expected)) << (cached ? "cached" : "uncached") << "\n  got      "
-                                                     << r.tokens[0] << "\n  expected " << expected;
+    std::printf("[ hf 5.17 ] %-34s greedy (%s): %lld/%lld tokens equal\n", label.c_str(), decode_path_name(path),
+                static_cast<long long>(same), static_cast<long long>(n));
+    EXPECT_TRUE(torch::equal(r.tokens[0], expected)) << decode_path_name(path) << "\n  got      " << r.tokens[0]
+                                                     << "\n  expected " << expected;
   }
   out.greedy_checked = true;
   return out;

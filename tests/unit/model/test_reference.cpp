@@ -98,7 +98,7 @@ void check_case(const std::string& dir) {
   std::printf("[ reference ] %s: max |logit diff| left-padded batch = %.3e\n", dir.c_str(), max_batch);
   EXPECT_LE(max_batch, kLogitTolerance);
 
-  // (3) greedy continuation: batched, cached and uncached
+  // (3) greedy continuation: batched; fused step, generic cached forward, uncached oracle
   GenerationOptions go;
   go.max_new_tokens = rc.greedy_new_tokens;
   go.sampling.do_sample = false;
@@ -106,13 +106,15 @@ void check_case(const std::string& dir) {
   gi.input_ids = ids;
   gi.attention_mask = mask;
   gi.inputs_embeds = embeds;
-  for (bool cached : {true, false}) {
-    go.use_cache = cached;
+  for (const DecodePath path : {DecodePath::kFused, DecodePath::kGeneric, DecodePath::kUncached}) {
+    go.use_cache = path != DecodePath::kUncached;
+    go.fused_decode = path == DecodePath::kFused;
     GenerationResult r = generate(lm, gi, go, make_cpu_generator(0));
+    EXPECT_EQ(r.decode_path, path) << decode_path_name(r.decode_path);
     for (int64_t i = 0; i < rc.num_prompts; ++i) {
       torch::Tensor expected = rc.data.at(key("greedy", i));
       EXPECT_TRUE(torch::equal(r.tokens[i], expected))
-          << (cached ? "cached" : "uncached") << " prompt " << i << "\n  got      "
+          << decode_path_name(path) << " prompt " << i << "\n  got      "
           << r.tokens[i] << "\n  expected " << expected;
     }
   }

@@ -10,7 +10,7 @@
 //     (max |diff| <= 1e-6: float32 vs float64 normalisation), grids / tiles / token counts;
 //   - logits of every prompt alone and in one left-padded batch (<= 1e-4, float32 vs float64);
 //   - M-RoPE position ids (Qwen2.5-VL) exactly;
-//   - greedy tokens from the batched KV-cache generator and the uncached oracle, exactly;
+//   - greedy tokens from the batched generator (fused and generic KV-cache steps) and the uncached oracle, exactly;
 //   - the same logits after rewriting config.json into the other transformers layout, renaming the
 //     weights into the other version's names, and after ril saves and reloads the model.
 #include <gtest/gtest.h>
@@ -173,19 +173,21 @@ double check_model(PretrainedModel& m, const RefCase& c, const std::string& labe
   GenerationOptions go;
   go.max_new_tokens = c.meta.at("greedy_new_tokens").get<int64_t>();
   go.sampling.do_sample = false;
-  for (bool cached : {true, false}) {
-    go.use_cache = cached;
+  for (const DecodePath path : {DecodePath::kFused, DecodePath::kGeneric, DecodePath::kUncached}) {
+    go.use_cache = path != DecodePath::kUncached;
+    go.fused_decode = path == DecodePath::kFused;
     GenerationResult r = m.generate(ids, mask, all, go, make_cpu_generator(0));
+    EXPECT_EQ(r.decode_path, path) << decode_path_name(r.decode_path);
     int64_t same = 0, total = 0;
     for (int64_t i = 0; i < c.prompts; ++i) {
       const torch::Tensor expected = c.ref.at(key("greedy", i));
       same += r.tokens[i].eq(expected).sum().item<int64_t>();
       total += expected.size(0);
-      EXPECT_TRUE(torch::equal(r.tokens[i], expected)) << (cached ? "cached" : "uncached") << " prompt " << i
+      EXPECT_TRUE(torch::equal(r.tokens[i], expected)) << decode_path_name(path) << " prompt " << i
                                                        << "\n  got      " << r.tokens[i] << "\n  expected " << expected;
     }
     std::printf("[ vlm ref ] %-44s greedy, batch of %lld (%s): %lld/%lld tokens equal\n", label.c_str(),
-                static_cast<long long>(c.prompts), cached ? "KV cache" : "uncached", static_cast<long long>(same),
+                static_cast<long long>(c.prompts), decode_path_name(path), static_cast<long long>(same),
                 static_cast<long long>(total));
   }
   return std::max(alone, batched);
