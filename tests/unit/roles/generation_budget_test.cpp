@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "ril/common/error.h"
+#include "ril/model/model_config.h"
 #include "support/byte_tokenizer.h"
 #include "support/temp_dir.h"
 
@@ -52,6 +53,7 @@ TEST(GenerationBudget, LongestPromptIsExactAndIncludesTheImagePlaceholders) {
   SftBatchOptions o;
   o.image_token_id = 1023;
   o.image_tokens = 16;
+  o.image_model = model::model_preset("tiny-llava");  // (issue 15: a vision config is required)
   const SftBatchBuilder builder(tok, o);
   for (const std::vector<int64_t>& ids : {std::vector<int64_t>{0, 1, 2, 3, 4}, std::vector<int64_t>{0, 2, 4}}) {
     int64_t expected = 0;
