@@ -103,28 +103,82 @@ bool create_lock(const std::string& temp, const std::string& lock, const std::st
   throw Error(cat("cannot create lock file '", lock, "': ", std::strerror(err)));
 }
 
-// Why the lock of `old` (a file of age `age_s` by the file server's clock) may be taken over by
-// `me`, or "" when its holder may still be alive.
-std::string stale_reason(const RunDirLockHolder& old, const RunDirLockHolder& me, double age_s,
-                         const RunDirLockOptions& options) {
-  if (options.force) return "taking it over by force";
-  if (old.pid <= 0 || old.host.empty()) return "it holds no ril lock record";
+// Parents that mean "started by an MPI launcher" (comm names, at most 15 characters). A holder
+// started by anything else (a shell, nohup, a wrapper script) records no launcher: its parent may
+// end while it runs on.
+bool is_mpi_launcher(const std::string& name) {
+  static const char* const kLaunchers[] = {"mpirun",  "mpiexec", "orterun", "orted",           "prterun",
+                                           "prted",   "prte",    "mpiexec.hydra", "hydra_pmi_proxy", "slurmstepd"};
+  for (const char* launcher : kLaunchers) {
+    if (name == launcher) return true;
+  }
+  return false;
+}
+
+// How the holder of a lock looks from here.
+struct Judgement {
+  std::string stale;           // why the lock may be taken over; "" when its holder may be alive
+  bool local_running = false;  // the holder runs on this host (worth watching for a while)
+  std::string job_ended;       // why its job is over although the holder still runs, else ""
+};
+
+// Judges the lock of `old` (a file of age `age_s` by the file server's clock) for `me`.
+Judgement judge(const RunDirLockHolder& old, const RunDirLockHolder& me, double age_s, const RunDirLockOptions& options) {
+  Judgement j;
+  if (options.force) {
+    j.stale = "taking it over by force";
+    return j;
+  }
+  if (old.pid <= 0 || old.host.empty()) {
+    j.stale = "it holds no ril lock record";
+    return j;
+  }
   if (!old.slurm_job.empty() && old.slurm_job == me.slurm_job && me.slurm_restart > old.slurm_restart) {
-    return cat("it was restart ", old.slurm_restart, " of this Slurm job ", me.slurm_job, ", which Slurm has ended");
+    j.stale = cat("it was restart ", old.slurm_restart, " of this Slurm job ", me.slurm_job, ", which Slurm has ended");
+    return j;
   }
   if (old.host == me.host) {
-    if (!old.boot_id.empty() && !me.boot_id.empty() && old.boot_id != me.boot_id) return "the host has rebooted since";
-    if (!process_alive(old.pid)) return cat("process ", old.pid, " is not running");
+    if (!old.boot_id.empty() && !me.boot_id.empty() && old.boot_id != me.boot_id) {
+      j.stale = "the host has rebooted since";
+      return j;
+    }
+    std::string detail;
+    const ProcessState state = process_state(old.pid, &detail);
+    if (state == ProcessState::kGone) {
+      j.stale = cat("process ", old.pid, " is not running");
+      return j;
+    }
     const int64_t start = old.process_start >= 0 ? process_start_ticks(old.pid) : -1;
-    if (start >= 0 && start != old.process_start) return cat("PID ", old.pid, " now belongs to another process");
-    return "";
+    if (start >= 0 && start != old.process_start) {
+      j.stale = cat("PID ", old.pid, " now belongs to another process");
+      return j;
+    }
+    if (state == ProcessState::kEnded) {
+      j.stale = cat("process ", old.pid, " is not running (", detail, ")");
+      return j;
+    }
+    j.local_running = old.pid != me.pid;
+    if (old.launcher_pid > 0) {
+      const int64_t launcher_start = old.launcher_start >= 0 ? process_start_ticks(old.launcher_pid) : -1;
+      if (!process_alive(old.launcher_pid) || (launcher_start >= 0 && launcher_start != old.launcher_start)) {
+        j.job_ended = cat("its job has ended: its launcher ", printable(old.launcher.empty() ? "?" : old.launcher),
+                          " (PID ", old.launcher_pid, ") has exited");
+      }
+    }
+    return j;
   }
   const double stale = static_cast<double>(options.stale_after.count());
   if (age_s > stale) {
-    return cat("no heartbeat for ", static_cast<int64_t>(age_s), " s (a lock from another host is stale after ",
-               options.stale_after.count(), " s)");
+    j.stale = cat("no heartbeat for ", static_cast<int64_t>(age_s), " s (a lock from another host is stale after ",
+                  options.stale_after.count(), " s)");
   }
-  return "";
+  return j;
+}
+
+std::string seconds_text(std::chrono::milliseconds ms) {
+  std::ostringstream out;
+  out << static_cast<double>(ms.count()) / 1000.0;
+  return out.str();
 }
 
 double seconds_between(const struct timespec& newer, const struct timespec& older) {
@@ -166,7 +220,8 @@ class RunDirLock::Heartbeat {
 
 std::string RunDirLockHolder::text() const {
   return cat("pid=", pid, "\nhost=", one_line(host), "\nstarted=", one_line(started), "\nboot_id=", one_line(boot_id),
-             "\nprocess_start=", process_start, "\nslurm_job=", one_line(slurm_job), "\nslurm_restart=", slurm_restart,
+             "\nprocess_start=", process_start, "\nlauncher_pid=", launcher_pid, "\nlauncher_start=", launcher_start,
+             "\nlauncher=", one_line(launcher), "\nslurm_job=", one_line(slurm_job), "\nslurm_restart=", slurm_restart,
              "\ncommand=", one_line(command), "\ntoken=", one_line(token), "\n");
 }
 
@@ -192,6 +247,9 @@ RunDirLockHolder RunDirLockHolder::parse(const std::string& text) {
     if (key == "started") h.started = value;
     if (key == "boot_id") h.boot_id = value;
     if (key == "process_start") h.process_start = number(value, -1);
+    if (key == "launcher_pid") h.launcher_pid = number(value, 0);
+    if (key == "launcher_start") h.launcher_start = number(value, -1);
+    if (key == "launcher") h.launcher = value;
     if (key == "slurm_job") h.slurm_job = value;
     if (key == "slurm_restart") h.slurm_restart = number(value, 0);
     if (key == "command") h.command = value;
@@ -222,6 +280,12 @@ RunDirLock::RunDirLock(const std::string& run_dir, RunDirLockOptions options) : 
   holder_.started = utc_now_text();
   holder_.boot_id = boot_id();
   holder_.process_start = process_start_ticks(holder_.pid);
+  const int64_t parent = ::getppid();
+  if (is_mpi_launcher(process_name(parent))) {
+    holder_.launcher_pid = parent;
+    holder_.launcher_start = process_start_ticks(parent);
+    holder_.launcher = process_name(parent);
+  }
   if (const char* job = std::getenv("SLURM_JOB_ID")) holder_.slurm_job = job;
   if (const char* restart = std::getenv("SLURM_RESTART_COUNT")) holder_.slurm_restart = std::atoll(restart);
   holder_.command = options.command;
@@ -253,7 +317,38 @@ RunDirLock::RunDirLock(const std::string& run_dir, RunDirLockOptions options) : 
     ::stat(temp.c_str(), &now_stat);
     const double age_s = seconds_between(now_stat.st_mtim, old_stat.st_mtim);
     const RunDirLockHolder old = RunDirLockHolder::parse(old_text);
-    const std::string reason = stale_reason(old, holder_, age_s, options);
+    Judgement j = judge(old, holder_, age_s, options);
+    if (j.stale.empty() && j.local_running) {
+      // A holder on this host may be on its way out (a job torn down after a rank was killed):
+      // watch it for a while, longer once its launcher has ended.
+      const auto wait_for = [&] { return j.job_ended.empty() ? options.live_wait : options.exit_wait; };
+      if (wait_for().count() > 0) {
+        log_info("io", "run dir ", run_dir, ": the lock is held by ", old.describe(),
+                 j.job_ended.empty() ? std::string() : cat(" (", j.job_ended, ")"), "; waiting up to ",
+                 seconds_text(wait_for()), " s for it to end");
+      }
+      const auto start = std::chrono::steady_clock::now();
+      bool changed = false;
+      while (std::chrono::steady_clock::now() - start < wait_for()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        std::string now_text;
+        struct stat ignored {};
+        if (!read_text_file(path_, &now_text, &ignored) || now_text != old_text) {
+          changed = true;  // released or replaced meanwhile: judge afresh
+          break;
+        }
+        const std::string job_ended = j.job_ended;
+        j = judge(old, holder_, age_s, options);
+        if (j.job_ended.empty()) j.job_ended = job_ended;  // a launcher gone stays gone
+        if (!j.stale.empty() || !j.local_running) break;
+      }
+      if (changed) continue;
+      if (j.stale.empty() && !j.job_ended.empty()) {
+        j.stale = cat(j.job_ended, "; process ", old.pid, " was still there after ", seconds_text(wait_for()),
+                      " s (left to end by itself)");
+      }
+    }
+    const std::string& reason = j.stale;
     if (reason.empty()) {
       std::string message = cat("run dir ", run_dir, " in use by ", old.describe(), "; lock file ", path_,
                                 ". Wait for that job to end or use another --run-dir");

@@ -1,7 +1,8 @@
 // RunDirLock: one holder per run directory; a second process is refused with the holder's PID,
-// host and start time; stale locks (dead PID, PID reused, rebooted host, earlier attempt of the
-// same Slurm job, another host without heartbeat) are taken over with the reason; and the
-// cleanup of temporaries left by killed writers (remove_stale_temporaries).
+// host and start time; stale locks (dead PID, zombie, PID reused, rebooted host, a holder whose
+// MPI launcher has ended, earlier attempt of the same Slurm job, another host without heartbeat)
+// are taken over with the reason; and the cleanup of temporaries left by killed writers
+// (remove_stale_temporaries). process_state: running, zombie, gone.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -102,6 +103,46 @@ struct LockingChild {
   ~LockingChild() { finish(); }
 };
 
+// A child that sleeps until killed (a live process of this host that holds nothing itself).
+struct SleepingChild {
+  pid_t pid = -1;
+  SleepingChild() {
+    pid = ::fork();
+    if (pid == 0) {
+      for (;;) ::pause();
+    }
+  }
+  void end() {
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+    pid = -1;
+  }
+  ~SleepingChild() { end(); }
+};
+
+// A PID that is surely not running: a reaped child's.
+pid_t dead_pid() {
+  const pid_t pid = ::fork();
+  if (pid == 0) ::_exit(0);
+  ::waitpid(pid, nullptr, 0);
+  return pid;
+}
+
+// Waits (up to 10 s) until `pid` has exited without being reaped (a zombie; before that it is
+// "exiting", which counts as ended as well).
+bool wait_until_ended(pid_t pid) {
+  for (int i = 0; i < 1000; ++i) {
+    std::string detail;
+    if (ril::process_state(pid, &detail) == ril::ProcessState::kEnded && detail.find("zombie") != std::string::npos) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
 RunDirLockHolder foreign_holder(const std::string& host) {
   RunDirLockHolder h;
   h.pid = 999999;
@@ -184,6 +225,128 @@ TEST(RunDirLock, LockOfADeadProcessIsTakenOverWithAWarning) {
   EXPECT_NE(lock.takeover().find("process " + std::to_string(dead) + " is not running"), std::string::npos)
       << lock.takeover();
   EXPECT_EQ(RunDirLockHolder::parse(read_file(lock.path())).pid, ::getpid());
+}
+
+TEST(ProcessState, RunningZombieAndGone) {
+  std::string detail;
+  EXPECT_EQ(ril::process_state(::getpid(), &detail), ril::ProcessState::kRunning);
+  EXPECT_TRUE(ril::process_alive(::getpid()));
+  EXPECT_EQ(ril::process_state(dead_pid()), ril::ProcessState::kGone);
+  EXPECT_EQ(ril::process_state(0), ril::ProcessState::kGone);
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ASSERT_TRUE(wait_until_ended(child));  // exited, not reaped: a zombie
+  EXPECT_EQ(ril::process_state(child, &detail), ril::ProcessState::kEnded);
+  EXPECT_NE(detail.find("zombie"), std::string::npos) << detail;
+  EXPECT_FALSE(ril::process_alive(child));  // kill(pid, 0) alone would say it is
+  ::waitpid(child, nullptr, 0);
+  EXPECT_EQ(ril::process_state(child), ril::ProcessState::kGone);
+}
+
+TEST(RunDirLock, LockOfAZombieHolderIsTakenOver) {
+  // The holder died without releasing and nobody has reaped it (a PID 1 that does not reap
+  // orphans keeps such a zombie forever; kill(pid, 0) still succeeds on it).
+  ril::test::TempDir dir;
+  LockingChild child(dir.path(), /*die_holding=*/true);
+  ASSERT_TRUE(wait_until_ended(child.pid));
+  RunDirLockOptions o;
+  o.live_wait = std::chrono::milliseconds(0);
+  RunDirLock lock(dir.path(), o);
+  EXPECT_NE(lock.takeover().find("took over the lock of PID " + std::to_string(child.pid)), std::string::npos)
+      << lock.takeover();
+  EXPECT_NE(lock.takeover().find("process " + std::to_string(child.pid) + " is not running (a zombie"),
+            std::string::npos)
+      << lock.takeover();
+}
+
+TEST(RunDirLock, HolderWhoseLauncherEndedIsWaitedForThenTakenOver) {
+  ril::test::TempDir dir;
+  const std::string path = RunDirLock::lock_path(dir.path());
+  // The holder still runs, but the launcher (mpirun) that started it has exited: its job is over.
+  SleepingChild holder;
+  RunDirLockHolder record = foreign_holder(ril::host_name());
+  record.pid = holder.pid;
+  record.process_start = ril::process_start_ticks(holder.pid);
+  record.launcher_pid = dead_pid();
+  record.launcher_start = 1;
+  record.launcher = "mpirun";
+  write_file(path, record.text());
+  RunDirLockOptions o;
+  o.exit_wait = std::chrono::milliseconds(300);
+  {
+    const auto start = std::chrono::steady_clock::now();
+    RunDirLock lock(dir.path(), o);
+    EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(300));
+    EXPECT_NE(lock.takeover().find("its job has ended: its launcher mpirun (PID " + std::to_string(record.launcher_pid) +
+                                   ") has exited; process " + std::to_string(holder.pid) + " was still there after 0.3 s"),
+              std::string::npos)
+        << lock.takeover();
+  }
+  // Such a holder usually ends while the new job waits: then the lock is taken over at once.
+  write_file(path, record.text());
+  std::thread killer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    holder.end();
+  });
+  o.exit_wait = std::chrono::seconds(30);
+  const auto start = std::chrono::steady_clock::now();
+  RunDirLock lock(dir.path(), o);
+  killer.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
+  EXPECT_NE(lock.takeover().find(" is not running"), std::string::npos) << lock.takeover();
+}
+
+TEST(RunDirLock, LiveHolderWithALiveLauncherIsRefusedAfterTheWait) {
+  ril::test::TempDir dir;
+  const std::string path = RunDirLock::lock_path(dir.path());
+  SleepingChild holder;
+  RunDirLockHolder record = foreign_holder(ril::host_name());
+  record.pid = holder.pid;
+  record.process_start = ril::process_start_ticks(holder.pid);
+  record.launcher_pid = ::getpid();  // the launcher still runs
+  record.launcher_start = ril::process_start_ticks(::getpid());
+  record.launcher = "mpirun";
+  write_file(path, record.text());
+  const std::string before = read_file(path);
+  RunDirLockOptions o;
+  o.live_wait = std::chrono::milliseconds(300);
+  const auto start = std::chrono::steady_clock::now();
+  const std::string e = lock_error(dir.path(), o);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(300));
+  EXPECT_NE(e.find("run dir " + dir.path() + " in use by PID " + std::to_string(holder.pid) + " on " + ril::host_name()),
+            std::string::npos)
+      << e;
+  EXPECT_EQ(read_file(path), before);  // refused: the lock is untouched
+  // Its launcher's PID reused by another process: the job is over as well.
+  RunDirLockHolder reused = record;
+  reused.launcher_start = record.launcher_start + 12345;
+  write_file(path, reused.text());
+  o.exit_wait = std::chrono::milliseconds(0);
+  RunDirLock lock(dir.path(), o);
+  EXPECT_NE(lock.takeover().find("its job has ended"), std::string::npos) << lock.takeover();
+}
+
+TEST(RunDirLock, RecordsAnMpiLauncherOnly) {
+  // Under the test runner the parent is not an MPI launcher: no launcher is recorded (a holder
+  // started from a shell must not look finished when the shell ends).
+  ril::test::TempDir dir;
+  RunDirLock lock(dir.path());
+  const RunDirLockHolder h = RunDirLockHolder::parse(read_file(lock.path()));
+  const std::string parent = ril::process_name(::getppid());
+  if (parent == "mpirun" || parent == "orterun" || parent == "mpiexec" || parent == "prterun") {
+    EXPECT_EQ(h.launcher_pid, ::getppid());
+    EXPECT_EQ(h.launcher, parent);
+  } else {
+    EXPECT_EQ(h.launcher_pid, 0) << parent;
+  }
+  RunDirLockHolder round = h;
+  round.launcher_pid = 77;
+  round.launcher_start = 88;
+  round.launcher = "mpirun";
+  const RunDirLockHolder back = RunDirLockHolder::parse(round.text());
+  EXPECT_EQ(back.launcher_pid, 77);
+  EXPECT_EQ(back.launcher_start, 88);
+  EXPECT_EQ(back.launcher, "mpirun");
 }
 
 TEST(RunDirLock, ReusedPidAndRebootedHostAreStale) {
