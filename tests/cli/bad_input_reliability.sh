@@ -2,12 +2,12 @@
 # Issue 13's battery of hostile input, row by row, under mpirun with 1 and 4 ranks: each case must
 # end with its documented exit status (README "Exit codes": 1 runtime, 2 bad input), print its
 # message exactly once and "ril: error:" at most once, without OpenMPI's abort noise, and leave
-# every input file byte-identical. Also: --max-new-tokens against the model's positions, resuming
-# another command's or stage's checkpoint (refused naming it), --resume PATH to a checkpoint file
-# or folder anywhere, the non-finite parameter guard (fault injection), the run-directory lock
-# (a second job is refused, a dead holder's lock is taken over with a warning), temporaries of
-# killed writers removed at start, and ril-data import skipping an image path that is a
-# directory with its line number.
+# every input file byte-identical. Also: --max-new-tokens against the model's positions (train,
+# teach), resuming another command's or stage's checkpoint (refused naming it), --resume PATH to
+# a checkpoint file or folder anywhere, the non-finite parameter guard (fault injection), the
+# run-directory lock (a second job is refused, a dead holder's lock is taken over with a
+# warning), temporaries of killed writers removed at start, and ril-data import skipping an image
+# path that is a directory with its line number.
 # Env (set by ctest): RIL_BIN, RIL_DATA_BIN, RIL_MPIRUN.
 set -u
 RIL_BIN=${RIL_BIN:?set RIL_BIN to the ril executable}
@@ -112,7 +112,12 @@ for np in 1 4; do
   expect $np 2 "ril train: --max-new-tokens 1000000 does not fit the student runs/sft/model: it takes at most 2048 positions" \
     "${core[@]}" --steps 1 --max-new-tokens 1000000 --run-dir runs/x
 done
-[ -e runs/x ] && fail "a refused run created its run dir" || ok "refused budgets created nothing"
+for np in 1 2; do
+  expect $np 2 "ril teach: --max-new-tokens 1000000 does not fit teacher 'a' (runs/sft/model): it takes at most 2048 positions" \
+    teach --layout all=$np --dataset d.h5 --teacher a=runs/sft/model --max-new-tokens 1000000 --out budget-cache.h5
+done
+[ -e runs/x ] || [ -e budget-cache.h5 ] && fail "a refused run created its run dir or cache" \
+  || ok "refused budgets created nothing"
 
 # ---- checkpoints of another command or stage: refused naming it (exit 2), once -------------------
 # A --stage disc run and a --stage ril run of one step each, checkpoints as they leave them.
