@@ -172,6 +172,16 @@ abl frozen --frozen-discriminator --discriminator runs/disc/discriminator
 abl no-answer --no-answer-reward --discriminator runs/disc/discriminator
 abl one-teacher --teachers a
 abl student-baseline --advantage student-baseline
+# Collapse warnings: a tiny --warn-kl trips at once (the KL is > 0 from step 2); the sign warns
+# when it crosses and then only on progress-line steps (--log-every 3 over 6 steps: steps 3, 6).
+$MPIRUN -np 1 "$RIL_BIN" train "${common[@]}" --lr 1e-3 --steps 6 --log-every 3 --warn-kl 1e-12 --run-dir runs/abl-warn \
+  >abl-warn.log 2>&1
+nwarn=$(grep -c "KL to the reference on student tokens is" abl-warn.log)
+if [ "$nwarn" -ge 2 ] && [ "$nwarn" -le 3 ]; then
+  ok "collapse warning: --warn-kl crossed, warned $nwarn times in 6 steps (crossing + progress steps)"
+else
+  fail "collapse warning (warned $nwarn times)" abl-warn.log
+fi
 grep -q "student-baseline advantages" abl-student-baseline.log && ok "--advantage student-baseline: the run says so" \
   || fail "--advantage student-baseline banner" abl-student-baseline.log
 # D's system message is stored beside it (the paper's by default) and a different one is refused below.
