@@ -36,7 +36,7 @@ ADVANTAGE=${ADVANTAGE:-group}      # the pipeline's (group: the paper's)
 CONFIGS=${CONFIGS:-drgrpo ril-one ril-two frozen-d beta0 no-answer}
 OUT_MD=${OUT_MD:-bench/experiment.md}
 OUT_PNG=${OUT_PNG:-bench/experiment.png}
-PY=${PY:-python3}
+PY=${PY:-/usr/bin/python3}                # the Debian python: python3-matplotlib and -numpy come from apt (install-deps.sh)
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
 for need in "$BASE/data/synth.h5" "$BASE/student/model/config.json" "$BASE/teacher_cache.h5" \
