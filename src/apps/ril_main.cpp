@@ -26,6 +26,7 @@
 #include "ril/jobs/smoke_job.h"
 #include "ril/jobs/teach_job.h"
 #include "ril/jobs/train_job.h"
+#include "ril/model/model_size.h"
 
 namespace {
 
@@ -49,7 +50,9 @@ int run_info(const ril::Config& config) {
   std::string error;
   if (ril::error_rank() == 0) {
     try {
-      print_stdout(ril::io::summarize_file(config.info.path));
+      print_stdout(config.info.model.empty() ? ril::io::summarize_file(config.info.path)
+                                             : ril::model::describe_model_size(
+                                                   ril::model::model_preset_or_config(config.info.model), config.info.model));
     } catch (const std::exception& e) {
       error = e.what();
     }

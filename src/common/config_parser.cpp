@@ -52,9 +52,11 @@ void add_common_options(po::options_description& desc, Config& c) {
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> list = {
-      {"info", "summarise a ril HDF5 file (dataset, teacher cache, checkpoint, run, smoke)",
+      {"info", "summarise a ril HDF5 file (dataset, teacher cache, checkpoint, run, smoke), or a model's sizes",
        [](po::options_description& d, po::positional_options_description& p, Config& c) {
-         d.add_options()("file", po::value(&c.info.path)->required(), "the HDF5 file (positional)");
+         d.add_options()("file", po::value(&c.info.path), "the HDF5 file (positional)")
+             ("model", po::value(&c.info.model), "instead of a file: a model preset or HF model directory; prints "
+              "parameters per component, memory and FLOPs");
          p.add("file", 1);
        }},
       {"teach", "fill the HDF5 teacher cache: N sampled responses per question and teacher (resumable)",
@@ -251,6 +253,9 @@ std::string any_text(const boost::any& value) {
 
 void check_values(const Config& c) {
   parse_log_level(c.common.log_level);
+  if (c.command == "info") {
+    RIL_CONFIG_CHECK(c.info.path.empty() != c.info.model.empty(), "ril info: give the file to summarise (ril info FILE) or --model PRESET_OR_DIR, one of them");
+  }
   if (c.command == "teach") {
     const TeachConfig& t = c.teach;
     RIL_CONFIG_CHECK(!t.dataset.empty(), "ril teach: --dataset is required");
@@ -417,7 +422,7 @@ ParseResult parse_command_line(int argc, const char* const argv[]) {
     po::store(po::command_line_parser(argc - 1, argv + 1).options(all).positional(positional).run(), vm);
     if (vm.count("help")) {
       std::ostringstream out;
-      out << "usage: ril " << command->name << (command->name == std::string("info") ? " FILE" : command->name == std::string("plot") ? " RUN" : "")
+      out << "usage: ril " << command->name << (command->name == std::string("info") ? " FILE | --model PRESET_OR_DIR" : command->name == std::string("plot") ? " RUN" : "")
           << " [options]\n" << command->summary << "\n\n" << own << "\n" << common;
       result.exit_now = true;
       result.output = out.str();

@@ -31,7 +31,6 @@
 #include "ril/io/module_state.h"
 #include "ril/model/checkpoint.h"
 #include "ril/model/generator.h"
-#include "ril/model/llava_model.h"
 #include "ril/model/model_config.h"
 #include "ril/roles/greedy_answerer.h"
 #include "ril/roles/sft_batch.h"
@@ -94,7 +93,6 @@ struct Evaluator {
   model::ModelConfig config;
   std::unique_ptr<text::BpeTokenizer> tokenizer;
   std::unique_ptr<GreedyAnswerer> answerer;
-  bool llava = false;
 };
 
 // Every check that needs no weights; ConfigError alike on every rank.
@@ -111,10 +109,9 @@ Evaluator prepare(const EvalModelSpec& spec, const EvalConfig& e, const data::Da
     throw ConfigError(cat(who, ": tokenizer: ", err.what()));
   }
   ev.answerer = std::make_unique<GreedyAnswerer>(
-      *ev.tokenizer, ev.config, e.max_new_tokens,
+      *ev.tokenizer, ev.config, dataset, e.max_new_tokens,
       cat(who, " (tokenizer ", ev.source.tokenizer_path, ", model ", config_source(ev.source), ")"));
-  ev.llava = ev.config.kind == model::ModelKind::kLlava;
-  if (ev.llava) {
+  if (ev.config.kind == model::ModelKind::kLlava) {
     const int64_t size = ev.config.llava.vision_config.image_size;
     if (dataset.image_height() != size || dataset.image_width() != size) {
       log_debug(kTag, spec.name, ": dataset images ", dataset.image_height(), "x", dataset.image_width(),
@@ -236,24 +233,12 @@ EvalModelSource resolve_eval_model(const EvalModelSpec& spec, const std::string&
 
 model::PretrainedModel load_eval_model(const EvalModelSource& source) {
   if (!source.checkpoint) return model::load_pretrained(source.path);
-  model::PretrainedModel m;
-  m.config = parse_config_text(source.config_text, config_source(source));
+  model::PretrainedModel m = model::PretrainedModel::build(parse_config_text(source.config_text, config_source(source)));
   const io::H5File file = io::H5File::open(source.path, io::kCheckpointKind);
   model::TensorMap tensors;
   for (auto& [name, tensor] : io::read_tensors(file, kStudentGroup)) tensors.emplace(name, std::move(tensor));
-  model::LoadOptions o;
-  o.source = cat(source.path, " (group ", kStudentGroup, ")");
-  o.ignore_suffixes = {"rotary_emb.inv_freq"};
-  if (m.config.kind == model::ModelKind::kLlava) {
-    if (m.config.llava.text_config.tie_word_embeddings) o.ignore_prefixes.push_back("language_model.lm_head.");
-    o.ignore_prefixes.push_back("vision_tower.vision_model.head.");
-    m.llava = model::LlavaForConditionalGeneration(m.config.llava);
-    model::load_module_tensors(*m.llava, model::llava_names_to_v4(tensors), o);
-  } else {
-    if (m.config.qwen2.tie_word_embeddings) o.ignore_prefixes.push_back("lm_head.");
-    m.lm = model::Qwen2ForCausalLM(m.config.qwen2);
-    model::load_module_tensors(*m.lm, tensors, o);
-  }
+  // The checkpoint holds the modules' own names (the 4.x HF names every loader accepts).
+  m.load_tensors(tensors, cat(source.path, " (group ", kStudentGroup, ")"));
   return m;
 }
 
@@ -576,8 +561,7 @@ void run_eval_job(const dist::RankGroups& groups, const Config& config) {
     std::vector<EvalAnswer> mine;
     if (!batches.empty()) {
       model::PretrainedModel m = load_eval_model(ev.source);
-      torch::nn::Module& module = ev.llava ? static_cast<torch::nn::Module&>(*m.llava)
-                                           : static_cast<torch::nn::Module&>(*m.lm);
+      torch::nn::Module& module = m.module();
       module.to(device);
       module.eval();
       for (size_t k = 0; k < batches.size(); ++k) {

@@ -54,7 +54,7 @@ struct Inputs {
   std::vector<std::pair<int64_t, std::string>> cached;
   std::optional<text::BpeTokenizer> tokenizer;
   model::ModelConfig model_config;
-  int64_t image_token_id = -1;
+  roles::SftBatchOptions batch_options;  // the model's prompt and image layout on the dataset
 };
 
 Inputs check_inputs(const SftConfig& s, uint64_t) {
@@ -126,18 +126,22 @@ Inputs check_inputs(const SftConfig& s, uint64_t) {
                    s.tokenizer, ") is larger than the model's (", model_vocab, ", ",
                    s.init.empty() ? "--model " + s.model : "--init " + s.init,
                    "); train a tokenizer with --vocab-size <= ", model_vocab, " or pick a larger model");
-  if (in.model_config.kind == model::ModelKind::kLlava) {
-    model::LlavaConfig& llava = in.model_config.llava;
-    const std::optional<int32_t> pad = in.tokenizer->token_to_id("<|image_pad|>");
-    if (s.init.empty() && pad) llava.image_token_index = *pad;  // a fresh model adopts the tokenizer's
-    in.image_token_id = llava.image_token_index;
-    RIL_CONFIG_CHECK(in.image_token_id >= tok_vocab || (pad && *pad == in.image_token_id), "ril sft: the model's "
-                     "image token id ", in.image_token_id, " is an ordinary token of ", s.tokenizer,
-                     " ('", in.tokenizer->id_to_token(static_cast<int32_t>(in.image_token_id)), "')");
-    const int64_t size = llava.vision_config.image_size;
-    RIL_CONFIG_CHECK(in.dataset->image_height() == size && in.dataset->image_width() == size, "ril sft: ",
-                     s.dataset, " has ", in.dataset->image_height(), "x", in.dataset->image_width(),
-                     " images; the model's vision tower takes ", size, "x", size);
+  if (in.model_config.has_vision()) {
+    // A fresh model adopts the tokenizer's image token (roles::tokenizer_image_token).
+    const std::optional<int32_t> image_token = roles::tokenizer_image_token(in.model_config, *in.tokenizer);
+    if (s.init.empty() && image_token) in.model_config.set_image_token_id(*image_token);
+    roles::check_image_token(in.model_config, *in.tokenizer, cat("ril sft: ", s.tokenizer));
+    if (in.model_config.kind == model::ModelKind::kLlava) {
+      const int64_t size = in.model_config.llava.vision_config.image_size;
+      RIL_CONFIG_CHECK(in.dataset->image_height() == size && in.dataset->image_width() == size, "ril sft: ",
+                       s.dataset, " has ", in.dataset->image_height(), "x", in.dataset->image_width(),
+                       " images; the model's vision tower takes ", size, "x", size);
+    }
+  }
+  try {  // a vision family takes images of this size (Qwen2.5-VL: min/max pixels; InternVL: tiles)
+    in.batch_options = roles::model_batch_options(in.model_config, in.dataset->image_height(), in.dataset->image_width());
+  } catch (const ConfigError& e) {
+    throw ConfigError(cat("ril sft: --dataset ", s.dataset, ": ", e.what()));
   }
   return in;
 }
@@ -148,14 +152,7 @@ PolicyModel make_student(const SftConfig& s, const Inputs& in, uint64_t seed) {
     st.m = model::load_pretrained(s.init);
     return st;
   }
-  st.m.config = in.model_config;
-  if (st.m.config.kind == model::ModelKind::kLlava) {
-    st.m.llava = model::LlavaForConditionalGeneration(st.m.config.llava);
-    st.m.llava->init_weights(seed);
-  } else {
-    st.m.lm = model::Qwen2ForCausalLM(st.m.config.qwen2);
-    st.m.lm->init_weights(seed);
-  }
+  st.m = model::PretrainedModel::create(in.model_config, seed);
   return st;
 }
 
@@ -179,11 +176,8 @@ void run_sft_job(const dist::RankGroups& groups, const Config& config) {
 
   PolicyModel st = make_student(s, in, seed);
   torch::nn::Module& module = st.module();
-  const bool llava = st.m.config.kind == model::ModelKind::kLlava;
-  SftBatchOptions bo;
-  bo.with_image = llava;
-  bo.image_token_id = in.image_token_id;
-  bo.image_tokens = llava ? st.m.config.llava.num_image_tokens() : 0;
+  const bool with_image = st.m.has_vision();
+  SftBatchOptions bo = in.batch_options;
   bo.max_response_tokens = s.max_response_tokens;
   bo.style = s.style;
   const SftBatchBuilder builder(*in.tokenizer, bo);
@@ -259,7 +253,7 @@ void run_sft_job(const dist::RankGroups& groups, const Config& config) {
                                : cat(in.cached.size(), " cached teacher responses to train questions (", s.teacher_cache, "); "),
              ranks, " learner rank(s) x ",
              s.batch, " = ", s.batch * ranks, " examples per update; ", s.steps, " updates, lr ", s.lr, " -> ",
-             s.lr_end, llava ? cat(", ", bo.image_tokens, " image tokens per prompt") : std::string());
+             s.lr_end, with_image ? cat(", ", bo.image_tokens, " image tokens per prompt") : std::string());
   }
 
   auto save_checkpoint = [&](int64_t at_step) {

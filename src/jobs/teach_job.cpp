@@ -19,10 +19,9 @@
 #include "ril/io/teacher_cache.h"
 #include "ril/model/checkpoint.h"
 #include "ril/model/generator.h"
-#include "ril/model/llava_model.h"
 #include "ril/model/sampler.h"
+#include "ril/roles/sft_batch.h"
 #include "ril/text/bpe_tokenizer.h"
-#include "ril/text/chat_template.h"
 
 namespace ril::jobs {
 namespace {
@@ -63,32 +62,33 @@ std::vector<int64_t> split_questions(const data::Dataset& dataset, const TeachCo
   return ids;
 }
 
-// A loaded teacher: model, tokenizer, prompt pieces.
+// A loaded teacher: model, tokenizer, prompts (the student's layout, with the teacher's family's
+// image placeholders and markers: roles/sft_batch.h).
 struct LoadedTeacher {
   model::PretrainedModel model;
   std::unique_ptr<text::BpeTokenizer> tokenizer;
-  text::ChatTemplate chat;
+  std::unique_ptr<roles::SftBatchBuilder> prompts;
   model::GenerationOptions options;
   at::Device device = at::kCPU;
 };
 
-LoadedTeacher load_teacher(const TeacherSpec& spec, const TeachConfig& t, at::Device device) {
+LoadedTeacher load_teacher(const TeacherSpec& spec, const TeachConfig& t, const data::Dataset& dataset,
+                           at::Device device) {
   LoadedTeacher lt;
   lt.model = model::load_pretrained(spec.dir);
   lt.device = device;
-  if (lt.model.config.kind == model::ModelKind::kLlava) {
-    lt.model.llava->to(device);
-    lt.model.llava->eval();
-  } else {
-    lt.model.lm->to(device);
-    lt.model.lm->eval();
-  }
+  lt.model.module().to(device);
+  lt.model.module().eval();
   const std::string tok_path = (std::filesystem::path(spec.dir) / "tokenizer.json").string();
   lt.tokenizer = std::make_unique<text::BpeTokenizer>(text::BpeTokenizer::from_tokenizer_json(tok_path));
   const int64_t vocab = lt.model.config.text().vocab_size;
   RIL_CHECK(lt.tokenizer->vocab_size() <= vocab, "teacher '", spec.name, "': tokenizer '", tok_path, "' has ",
             lt.tokenizer->vocab_size(), " tokens but the model in '", spec.dir, "' only ", vocab,
             " (vocab_size): they do not belong together");
+  const std::string who = cat("teacher '", spec.name, "' (", spec.dir, ")");
+  roles::check_image_token(lt.model.config, *lt.tokenizer, who);
+  lt.prompts = std::make_unique<roles::SftBatchBuilder>(
+      *lt.tokenizer, roles::model_batch_options(lt.model.config, dataset.image_height(), dataset.image_width()));
   lt.options.max_new_tokens = t.max_new_tokens;
   lt.options.sampling.do_sample = true;
   lt.options.sampling.temperature = t.temperature;
@@ -109,47 +109,19 @@ LoadedTeacher load_teacher(const TeacherSpec& spec, const TeachConfig& t, at::De
   return lt;
 }
 
-// Image bytes [H, W, 3] -> pixel_values [1, 3, S, S] in [-1, 1] (SigLIP normalisation).
-torch::Tensor pixel_values(const data::Dataset& dataset, int64_t index, int64_t size) {
-  std::vector<uint8_t> bytes = dataset.image_bytes(index);
-  const int64_t h = dataset.image_height(), w = dataset.image_width();
-  torch::Tensor img = torch::from_blob(bytes.data(), {h, w, 3}, torch::kUInt8).clone();
-  img = img.permute({2, 0, 1}).unsqueeze(0).to(torch::kFloat32).div(255.0).sub(0.5).div(0.5);
-  if (h != size || w != size) {
-    img = torch::nn::functional::interpolate(
-        img, torch::nn::functional::InterpolateFuncOptions().size(std::vector<int64_t>{size, size})
-                 .mode(torch::kBilinear).align_corners(false));
-  }
-  return img;
-}
-
 // One response: generated alone, with its own generator.
 std::string generate_one(LoadedTeacher& lt, const data::Dataset& dataset, int64_t question, uint64_t seed) {
   torch::NoGradGuard no_grad;
-  const bool llava = lt.model.config.kind == model::ModelKind::kLlava;
-  std::vector<text::ChatMessage> messages;
-  if (llava) {
-    messages.push_back(text::ChatMessage::user_with_image(
-        dataset.question(question), static_cast<int>(lt.model.config.llava.num_image_tokens())));
-  } else {
-    messages.push_back(text::ChatMessage::text("user", dataset.question(question)));
-  }
-  const std::string prompt = lt.chat.render(messages, /*add_generation_prompt=*/true);
-  const std::vector<int32_t> ids32 = lt.tokenizer->encode(prompt);
-  std::vector<int64_t> ids(ids32.begin(), ids32.end());
+  const std::vector<int64_t> ids = lt.prompts->prompt_ids(dataset.question(question));
   const int64_t p = static_cast<int64_t>(ids.size());
   torch::Tensor input_ids = torch::tensor(ids, torch::kInt64).view({1, p}).to(lt.device);
   torch::Tensor mask = torch::ones({1, p}, torch::kInt64).to(lt.device);
-  model::GenerationInput input;
-  if (llava) {
-    torch::Tensor pixels = pixel_values(dataset, question, lt.model.config.llava.vision_config.image_size).to(lt.device);
-    input = model::llava_generation_input(lt.model.llava, input_ids, mask, pixels);
-  } else {
-    input.input_ids = input_ids;
-    input.attention_mask = mask;
+  model::ImageInputs images;
+  if (lt.prompts->options().with_image) {
+    images = lt.prompts->images(dataset, {question}).to(torch::TensorOptions().device(lt.device));
   }
   model::GenerationResult result =
-      model::generate(lt.model.language_model(), input, lt.options, model::make_cpu_generator(seed));
+      lt.model.generate(input_ids, mask, images, lt.options, model::make_cpu_generator(seed));
   const int64_t n = result.lengths.defined() ? result.lengths[0].item<int64_t>() : 0;
   torch::Tensor tokens = result.tokens.to(torch::kCPU);
   std::vector<int32_t> out;
@@ -301,7 +273,7 @@ void run_teach_job(const dist::RankGroups& groups, const Config& config) {
     for (const auto& s : share) rounds = std::max<int64_t>(rounds, (static_cast<int64_t>(s.size()) + t.batch - 1) / t.batch);
     const auto& mine = share[static_cast<size_t>(comm.rank())];
     LoadedTeacher lt;
-    if (!mine.empty()) lt = load_teacher(teachers[k], t, groups.device());
+    if (!mine.empty()) lt = load_teacher(teachers[k], t, dataset, groups.device());
     const Stopwatch clock;
     int64_t done = 0, responses = 0;
     for (int64_t r = 0; r < rounds; ++r) {

@@ -12,6 +12,7 @@
 #include "ril/io/teacher_cache.h"
 #include "ril/model/checkpoint.h"
 #include "ril/roles/discriminator_prompt.h"
+#include "ril/roles/sft_batch.h"
 
 namespace ril::jobs {
 namespace {
@@ -96,6 +97,15 @@ void check_student(const TrainConfig& t, TrainInputs& in) {
     RIL_CONFIG_CHECK(in.dataset->image_height() == size && in.dataset->image_width() == size, "ril train: ",
                      t.dataset, " has ", in.dataset->image_height(), "x", in.dataset->image_width(),
                      " images; the student's vision tower takes ", size, "x", size);
+  }
+  if (in.student_config.has_vision()) {
+    roles::check_image_token(in.student_config, *in.tokenizer, cat("ril train: --student ", t.student));
+    // The family takes images of the dataset's size (Qwen2.5-VL: min/max pixels; InternVL: tiles).
+    try {
+      roles::model_batch_options(in.student_config, in.dataset->image_height(), in.dataset->image_width());
+    } catch (const Error& e) {
+      throw ConfigError(cat("ril train: --dataset ", t.dataset, ": ", e.what()));
+    }
   }
 }
 

@@ -38,8 +38,11 @@ torch::Tensor normalise_image(const RgbImage& image, const std::array<double, 3>
 ImageInputs siglip_preprocess(const LlavaConfig& config, const RgbImage& image) {
   const int64_t s = config.vision_config.image_size;
   const RgbImage sized = (image.height == s && image.width == s) ? image : resize_bicubic(image, s, s);
+  // (x / 255 - 0.5) / 0.5 in float32, as ril's jobs always computed it (HF's processor agrees to
+  // float32 rounding): a model trained here sees the same pixel values as before.
+  torch::Tensor x = torch::from_blob(const_cast<uint8_t*>(sized.pixels.data()), {s, s, 3}, torch::kUInt8);
   ImageInputs out;
-  out.pixel_values = normalise_image(sized, {0.5, 0.5, 0.5}, {0.5, 0.5, 0.5}).unsqueeze(0);
+  out.pixel_values = ((x.permute({2, 0, 1}).to(torch::kFloat32) / 255.0 - 0.5) / 0.5).unsqueeze(0).contiguous();
   out.tokens = {config.num_image_tokens()};
   return out;
 }

@@ -72,6 +72,15 @@ int64_t ModelConfig::image_token_id() const {
   }
 }
 
+void ModelConfig::set_image_token_id(int64_t id) {
+  switch (kind) {
+    case ModelKind::kLlava: llava.image_token_index = id; break;
+    case ModelKind::kQwen2_5_VL: qwen2_5_vl.image_token_id = id; break;
+    case ModelKind::kInternVL: internvl.image_token_id = id; break;
+    default: throw Error(cat("set_image_token_id: a text-only ", model_kind_name(kind), " model has no image token"));
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Validation
 

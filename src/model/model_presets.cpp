@@ -9,6 +9,7 @@
 //     MLP 4096, qkv bias, LayerNorm, no q/k norm, layer scale), pixel shuffle 0.5, 256 tokens a
 //     tile; Qwen2.5-0.5B / 1.5B / 7B text models with vocab 151674 and untied heads. The
 //     dynamic-NTK rope_scaling (factor 2) is the one InternVL3-1B's llm_config carries.
+#include <filesystem>
 #include <functional>
 #include <map>
 
@@ -233,6 +234,11 @@ ModelConfig model_preset(const std::string& name) {
   ModelConfig m = it->second();
   m.validate("preset " + name);
   return m;
+}
+
+ModelConfig model_preset_or_config(const std::string& name_or_path) {
+  if (std::filesystem::exists(name_or_path)) return load_model_config(name_or_path);
+  return model_preset(name_or_path);
 }
 
 }  // namespace ril::model

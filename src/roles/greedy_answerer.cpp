@@ -1,17 +1,15 @@
 #include "ril/roles/greedy_answerer.h"
 
 #include <algorithm>
-#include <cstring>
 #include <optional>
 
 #include "ril/common/error.h"
 #include "ril/dist/sharding.h"
-#include "ril/model/llava_model.h"
 
 namespace ril::roles {
 
 GreedyAnswerer::GreedyAnswerer(const text::BpeTokenizer& tokenizer, const model::ModelConfig& config,
-                               int64_t max_new_tokens, const std::string& who)
+                               const data::Dataset& dataset, int64_t max_new_tokens, const std::string& who)
     : tokenizer_(tokenizer) {
   const int64_t model_vocab = config.text().vocab_size;
   const int64_t tok_vocab = tokenizer.vocab_size();
@@ -21,18 +19,12 @@ GreedyAnswerer::GreedyAnswerer(const text::BpeTokenizer& tokenizer, const model:
   const auto& special = tokenizer.special_ids();
   RIL_CONFIG_CHECK(special.im_start && special.im_end, who,
                    ": the tokenizer has no <|im_start|>/<|im_end|> tokens; prompts use the ChatML template as SFT does");
+  check_image_token(config, tokenizer, who);
   SftBatchOptions prompt;
-  llava_ = config.kind == model::ModelKind::kLlava;
-  prompt.with_image = llava_;
-  if (llava_) {
-    const model::LlavaConfig& llava = config.llava;
-    prompt.image_token_id = llava.image_token_index;
-    prompt.image_tokens = llava.num_image_tokens();
-    image_size_ = llava.vision_config.image_size;
-    const std::optional<int32_t> pad = tokenizer.token_to_id("<|image_pad|>");
-    RIL_CONFIG_CHECK(llava.image_token_index >= tok_vocab || (pad && *pad == llava.image_token_index), who,
-                     ": the model's image token id ", llava.image_token_index, " is an ordinary token of its tokenizer ('",
-                     tokenizer.id_to_token(static_cast<int32_t>(llava.image_token_index)), "')");
+  try {
+    prompt = model_batch_options(config, dataset.image_height(), dataset.image_width());
+  } catch (const ConfigError& e) {
+    throw ConfigError(cat(who, ": ", dataset.file().path(), ": ", e.what()));
   }
   builder_ = std::make_unique<SftBatchBuilder>(tokenizer, prompt);  // throws ConfigError like SFT would
 
@@ -68,26 +60,6 @@ std::vector<std::vector<int64_t>> eval_batches_for_rank(const std::vector<int64_
   return out;
 }
 
-torch::Tensor eval_pixel_values(const data::Dataset& dataset, const std::vector<int64_t>& ids, int64_t size) {
-  const int64_t b = static_cast<int64_t>(ids.size()), h = dataset.image_height(), w = dataset.image_width();
-  torch::Tensor pixels = torch::empty({b, h, w, 3}, torch::TensorOptions().dtype(torch::kUInt8));
-  for (int64_t i = 0; i < b; ++i) {
-    const std::vector<uint8_t> bytes = dataset.image_bytes(ids[static_cast<size_t>(i)]);
-    RIL_CHECK(static_cast<int64_t>(bytes.size()) == h * w * 3, "image of example ", ids[static_cast<size_t>(i)],
-              " has ", bytes.size(), " bytes, expected ", h * w * 3);
-    std::memcpy(pixels[i].data_ptr<uint8_t>(), bytes.data(), bytes.size());
-  }
-  torch::Tensor values = ((pixels.permute({0, 3, 1, 2}).to(torch::kFloat32) / 255.0 - 0.5) / 0.5).contiguous();
-  if (h != size || w != size) {
-    values = torch::nn::functional::interpolate(
-        values, torch::nn::functional::InterpolateFuncOptions()
-                    .size(std::vector<int64_t>{size, size})
-                    .mode(torch::kBilinear)
-                    .align_corners(false));
-  }
-  return values;
-}
-
 std::vector<EvalAnswer> GreedyAnswerer::answer(model::PretrainedModel& m, const data::Dataset& dataset,
                                                const std::vector<int64_t>& ids, at::Device device) const {
   torch::NoGradGuard no_grad;
@@ -110,15 +82,9 @@ std::vector<EvalAnswer> GreedyAnswerer::answer(model::PretrainedModel& m, const 
   }
   input_ids = input_ids.to(device);
   mask = mask.to(device);
-  model::GenerationInput input;
-  if (llava_) {
-    input = model::llava_generation_input(m.llava, input_ids, mask, eval_pixel_values(dataset, ids, image_size_).to(device));
-  } else {
-    input.input_ids = input_ids;
-    input.attention_mask = mask;
-  }
-  const model::GenerationResult result =
-      model::generate(m.language_model(), input, generation_, model::make_cpu_generator(0));
+  model::ImageInputs images;
+  if (builder_->options().with_image) images = builder_->images(dataset, ids).to(torch::TensorOptions().device(device));
+  const model::GenerationResult result = m.generate(input_ids, mask, images, generation_, model::make_cpu_generator(0));
   const torch::Tensor tokens = result.tokens.to(torch::kCPU).contiguous();
   const torch::Tensor lengths = result.lengths.to(torch::kCPU).contiguous();
   const auto& stops = generation_.stop_token_ids;

@@ -68,7 +68,7 @@ Learner::Learner(std::shared_ptr<PolicyModel> student, const text::BpeTokenizer&
       options_(options),
       group_(group),
       host_(host_group),
-      builder_(tokenizer, rl_batch_options(*student_, options.budget)) {
+      builder_(tokenizer, rl_batch_options(*student_, dataset, options.budget)) {
   for (auto& [name, p] : named_parameters(student_->module())) params_.push_back(p);
   if (!options_.train) return;
   reference_.emplace();
@@ -249,7 +249,7 @@ Learner::PolicySums Learner::backward_on(int64_t step, const Responses& response
 
 double Learner::validation_accuracy(const std::vector<int64_t>& questions, at::Device device) {
   if (!val_answerer_) {
-    val_answerer_ = std::make_unique<GreedyAnswerer>(tokenizer_, student_->m.config, options_.val_max_new_tokens,
+    val_answerer_ = std::make_unique<GreedyAnswerer>(tokenizer_, student_->m.config, dataset_, options_.val_max_new_tokens,
                                                      "ril train --val-every");
   }
   student_->module().eval();

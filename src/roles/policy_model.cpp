@@ -14,20 +14,13 @@ io::NamedTensors named_parameters(torch::nn::Module& module) {
 }
 
 torch::Tensor response_logprobs(PolicyModel& policy, const SftBatch& batch, torch::Tensor* entropy) {
-  model::TeacherForcedInput input;
-  input.prompt_ids = batch.prompt_ids;
-  input.prompt_mask = batch.prompt_mask;
-  input.response_ids = batch.response_ids;
-  input.response_mask = batch.response_mask;
-  if (policy.llava()) input.prompt_embeds = policy.m.llava->inputs_embeds(batch.prompt_ids, batch.pixel_values);
+  const model::TeacherForcedInput input = policy.m.teacher_forced_input(
+      batch.prompt_ids, batch.prompt_mask, batch.images, batch.response_ids, batch.response_mask);
   return model::sequence_logprobs(policy.m.language_model(), input, entropy);
 }
 
-SftBatchOptions rl_batch_options(const PolicyModel& policy, int64_t budget) {
-  SftBatchOptions o;
-  o.with_image = policy.llava();
-  o.image_token_id = policy.llava() ? policy.m.config.llava.image_token_index : -1;
-  o.image_tokens = policy.llava() ? policy.m.config.llava.num_image_tokens() : 0;
+SftBatchOptions rl_batch_options(const PolicyModel& policy, const data::Dataset& dataset, int64_t budget) {
+  SftBatchOptions o = model_batch_options(policy.m.config, dataset.image_height(), dataset.image_width());
   o.max_response_tokens = budget + 1;
   return o;
 }
@@ -43,12 +36,6 @@ bool step_if_finite(torch::optim::Optimizer& optimizer, const std::vector<torch:
   return true;
 }
 
-void save_policy(PolicyModel& policy, const std::string& dir) {
-  if (policy.llava()) {
-    model::save_pretrained(policy.m.llava, dir);
-  } else {
-    model::save_pretrained(policy.m.lm, dir);
-  }
-}
+void save_policy(PolicyModel& policy, const std::string& dir) { policy.m.save(dir); }
 
 }  // namespace ril::roles

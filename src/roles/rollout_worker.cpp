@@ -4,7 +4,6 @@
 
 #include "ril/common/seed.h"
 #include "ril/dist/sharding.h"
-#include "ril/model/llava_model.h"
 #include "ril/model/sampler.h"
 
 namespace ril::roles {
@@ -35,7 +34,7 @@ RolloutWorker::RolloutWorker(std::shared_ptr<PolicyModel> student, const text::B
       dataset_(dataset),
       options_(options),
       generation_(generation_options(tokenizer, options)),
-      builder_(tokenizer, rl_batch_options(*student_, options.max_new_tokens)) {}
+      builder_(tokenizer, rl_batch_options(*student_, dataset, options.max_new_tokens)) {}
 
 Responses RolloutWorker::sample(int64_t step, const std::vector<int64_t>& questions, const dist::Communicator& group) {
   Responses out;
@@ -52,16 +51,9 @@ Responses RolloutWorker::sample(int64_t step, const std::vector<int64_t>& questi
 Responses RolloutWorker::sample_question(int64_t step, int64_t question) {
   const std::vector<int64_t> rows(static_cast<size_t>(options_.group), question);
   const SftBatch b = builder_.build_with_responses(dataset_, rows, std::vector<std::vector<int64_t>>(rows.size()));
-  model::GenerationInput input;
-  if (student_->llava()) {
-    input = model::llava_generation_input(student_->m.llava, b.prompt_ids, b.prompt_mask, b.pixel_values);
-  } else {
-    input.input_ids = b.prompt_ids;
-    input.attention_mask = b.prompt_mask;
-  }
   const model::GenerationResult r =
-      model::generate(student_->m.language_model(), input, generation_,
-                      model::make_cpu_generator(step_question_seed(options_.seed, step, question, kRolloutStream)));
+      student_->m.generate(b.prompt_ids, b.prompt_mask, b.images, generation_,
+                           model::make_cpu_generator(step_question_seed(options_.seed, step, question, kRolloutStream)));
   const std::vector<int64_t>& stops = generation_.stop_token_ids;
   Responses out;
   for (int64_t i = 0; i < options_.group; ++i) {

@@ -1,20 +1,27 @@
 #include "ril/roles/sft_batch.h"
 
 #include <algorithm>
-#include <cstring>
 #include <random>
 
 #include "ril/common/error.h"
 #include "ril/common/seed.h"
+#include "ril/model/image_processor.h"
 
 namespace ril::roles {
 namespace {
 
-text::ChatTemplateOptions template_options(const text::BpeTokenizer& tokenizer) {
+// A marker is kept when its token (without a trailing newline: InternVL's "</img>\n") is one of
+// the tokenizer's; spelled out as plain text it would only mislead the model.
+bool has_marker(const text::BpeTokenizer& tokenizer, const std::string& marker) {
+  std::string token = marker;
+  while (!token.empty() && token.back() == '\n') token.pop_back();
+  return !token.empty() && tokenizer.token_to_id(token).has_value();
+}
+
+text::ChatTemplateOptions template_options(const text::BpeTokenizer& tokenizer, const SftBatchOptions& options) {
   text::ChatTemplateOptions o;
-  // Markers the tokenizer lacks would be spelled out as plain text: leave them out instead.
-  if (!tokenizer.token_to_id(o.image_start)) o.image_start.clear();
-  if (!tokenizer.token_to_id(o.image_end)) o.image_end.clear();
+  o.image_start = has_marker(tokenizer, options.image_start) ? options.image_start : std::string();
+  o.image_end = has_marker(tokenizer, options.image_end) ? options.image_end : std::string();
   o.image_token = "<|image_pad|>";  // split point only; replaced by the model's placeholder ids
   o.image_token_count = 1;
   return o;
@@ -24,8 +31,38 @@ std::vector<int64_t> to_int64(const std::vector<int32_t>& ids) { return std::vec
 
 }  // namespace
 
+SftBatchOptions model_batch_options(const model::ModelConfig& config, int64_t image_height, int64_t image_width) {
+  SftBatchOptions o;
+  o.with_image = config.has_vision();
+  if (!o.with_image) return o;
+  o.image_token_id = config.image_token_id();
+  o.image_tokens = model::num_image_tokens(config, image_height, image_width);
+  o.image_model = config;
+  if (config.kind != model::ModelKind::kLlava) {  // ril's LLaVA prompts keep the vision markers they always had
+    const model::ImagePromptFormat format = model::image_prompt_format(config);
+    o.image_start = format.start;
+    o.image_end = format.end;
+  }
+  return o;
+}
+
+std::optional<int32_t> tokenizer_image_token(const model::ModelConfig& config, const text::BpeTokenizer& tokenizer) {
+  if (auto own = tokenizer.token_to_id(model::image_prompt_format(config).token)) return own;
+  return tokenizer.token_to_id("<|image_pad|>");
+}
+
+void check_image_token(const model::ModelConfig& config, const text::BpeTokenizer& tokenizer, const std::string& who) {
+  if (!config.has_vision()) return;
+  const int64_t id = config.image_token_id();
+  if (id >= tokenizer.vocab_size()) return;
+  const std::optional<int32_t> own = tokenizer.token_to_id(model::image_prompt_format(config).token);
+  const std::optional<int32_t> pad = tokenizer.token_to_id("<|image_pad|>");
+  RIL_CONFIG_CHECK((own && *own == id) || (pad && *pad == id), who, ": the model's image token id ", id,
+                   " is an ordinary token of its tokenizer ('", tokenizer.id_to_token(static_cast<int32_t>(id)), "')");
+}
+
 SftBatchBuilder::SftBatchBuilder(const text::BpeTokenizer& tokenizer, SftBatchOptions options)
-    : tokenizer_(tokenizer), options_(std::move(options)), template_(template_options(tokenizer)) {
+    : tokenizer_(tokenizer), options_(std::move(options)), template_(template_options(tokenizer, options_)) {
   const auto& special = tokenizer.special_ids();
   RIL_CONFIG_CHECK(special.im_start && special.im_end,
                    "the tokenizer has no <|im_start|>/<|im_end|> tokens; SFT prompts use the ChatML template");
@@ -33,8 +70,8 @@ SftBatchBuilder::SftBatchBuilder(const text::BpeTokenizer& tokenizer, SftBatchOp
   pad_ = special.pad ? *special.pad : 0;
   RIL_CONFIG_CHECK(options_.max_response_tokens >= 1, "--max-response-tokens must be >= 1");
   if (options_.with_image) {
-    RIL_CONFIG_CHECK(options_.image_token_id >= 0 && options_.image_tokens >= 1,
-                     "SFT batches with images need the model's image token id and count");
+    RIL_CONFIG_CHECK(options_.image_token_id >= 0 && options_.image_tokens >= 1 && options_.image_model.has_vision(),
+                     "SFT batches with images need the model's image token id and count and a vision model config");
   }
 }
 
@@ -124,19 +161,27 @@ SftBatch SftBatchBuilder::build_with_responses(const data::Dataset& dataset, con
     batch.response_tokens += static_cast<int64_t>(rs.size());
     batch.total_tokens += static_cast<int64_t>(rs.size() + pr.size());
   }
-  if (options_.with_image) {
-    const int64_t h = dataset.image_height(), w = dataset.image_width();
-    torch::Tensor pixels = torch::empty({b, h, w, 3}, torch::TensorOptions().dtype(torch::kUInt8));
-    for (int64_t i = 0; i < b; ++i) {
-      const std::vector<uint8_t> bytes = dataset.image_bytes(indices[i]);
-      RIL_CHECK(static_cast<int64_t>(bytes.size()) == h * w * 3, "image of example ", indices[i], " has ",
-                bytes.size(), " bytes, expected ", h * w * 3);
-      std::memcpy(pixels[i].data_ptr<uint8_t>(), bytes.data(), bytes.size());
-    }
-    batch.pixel_values = (pixels.permute({0, 3, 1, 2}).to(torch::kFloat32) / 255.0 - 0.5) / 0.5;
-    batch.pixel_values = batch.pixel_values.contiguous();
-  }
+  if (options_.with_image) batch.images = images(dataset, indices);
   return batch;
+}
+
+model::ImageInputs SftBatchBuilder::images(const data::Dataset& dataset, const std::vector<int64_t>& indices) const {
+  RIL_CHECK(options_.with_image, "SftBatchBuilder::images: a text-only batch layout");
+  const int64_t h = dataset.image_height(), w = dataset.image_width();
+  std::vector<model::RgbImage> rgb;
+  rgb.reserve(indices.size());
+  for (int64_t index : indices) {
+    std::vector<uint8_t> bytes = dataset.image_bytes(index);
+    RIL_CHECK(static_cast<int64_t>(bytes.size()) == h * w * 3, "image of example ", index, " has ", bytes.size(),
+              " bytes, expected ", h * w * 3);
+    rgb.push_back(model::rgb_image(h, w, std::move(bytes)));
+  }
+  model::ImageInputs out = model::preprocess_images(options_.image_model, rgb);
+  for (int64_t n : out.tokens) {
+    RIL_CHECK(n == options_.image_tokens, "an image of ", h, "x", w, " takes ", n, " placeholder tokens, the prompts hold ",
+              options_.image_tokens, " (the batch options were made for another image size)");
+  }
+  return out;
 }
 
 SftSampler::SftSampler(std::vector<int64_t> pool, uint64_t seed, int64_t per_rank, int ranks)

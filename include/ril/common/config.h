@@ -21,9 +21,10 @@ struct CommonConfig {
   std::string run_dir = "runs/default";  // --run-dir: where a run writes its files
 };
 
-// `ril info FILE`
+// `ril info FILE` or `ril info --model PRESET_OR_DIR` (one of them)
 struct InfoConfig {
   std::string path;
+  std::string model;  // a model preset or an HF model directory: its sizes, memory and FLOPs
 };
 
 // `ril teach`: fill the teacher cache (roles/teach_job.h). Sampling defaults are the paper's.

@@ -1,7 +1,8 @@
 // `ril eval`: held-out accuracy of one or more models on a dataset split, per task family.
 //
 // - Models (--model NAME=PATH, repeatable), evaluated one after the other:
-//     PATH a directory: an HF-layout model (model::load_pretrained: LLaVA or text-only Qwen2);
+//     PATH a directory: an HF-layout model (model::load_pretrained: text-only Qwen2, LLaVA,
+//       Qwen2.5-VL or InternVL);
 //       tokenizer --tokenizer, else PATH/tokenizer.json;
 //     PATH a file: a `ril train` checkpoint (kind "checkpoint"): the student's tensors in group
 //       "student" (io::save_tensors, names = model::module_tensors names, i.e. HF 4.x names),
@@ -11,8 +12,8 @@
 //       Tokenizer --tokenizer, else student_tokenizer.
 // - Questions: the --split of --dataset (ascending example index), the first --limit of them.
 // - Prompt: exactly as SFT builds it (SftBatchBuilder::prompt_ids: ChatML user turn with the
-//   model's image placeholders for LLaVA, text only for Qwen2), left-padded; LLaVA pixels
-//   normalised as in SFT (images of another size than the vision tower's are resized bilinearly).
+//   model's image placeholders for a vision family, text only for Qwen2), left-padded; images
+//   preprocessed by the model's family as in SFT (model::preprocess_images).
 // - Generation: greedy, at most --max-new-tokens, a row ends at <|im_end|> (also at the
 //   tokenizer's eos and the model's eos ids). The response is the decoded text before the stop
 //   token (special tokens skipped); its length counts the stop token.
@@ -104,7 +105,7 @@ struct EvalQuestionResult {
 struct EvalModelResult {
   std::string name, path;
   std::string source;        // "hf_dir" | "checkpoint"
-  std::string model_type;    // "qwen2" | "llava"
+  std::string model_type;    // "qwen2" | "llava" | "qwen2_5_vl" | "internvl"
   std::string tokenizer;
   int64_t checkpoint_step = -1;
   std::vector<std::pair<std::string, EvalScore>> families;  // in the given family order, present ones only

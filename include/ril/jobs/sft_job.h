@@ -1,8 +1,11 @@
-// `ril sft`: supervised fine-tuning (Stage 0, DESIGN.md section 1) of a LLaVA or text-only Qwen2
-// student on a dataset's reference rationales; the result is both the initial policy and pi_ref.
+// `ril sft`: supervised fine-tuning (Stage 0, DESIGN.md section 1) of a student of any supported
+// family (text-only Qwen2, LLaVA, Qwen2.5-VL, InternVL) on a dataset's reference rationales; the
+// result is both the initial policy and pi_ref.
 //
 // - Model: a preset (--model, HF-style init from --seed) or an HF-layout directory (--init).
-//   LLaVA from a preset takes the tokenizer's <|image_pad|> id as its image_token_index.
+//   A vision model from a preset takes the tokenizer's image token as its image token id
+//   (roles::tokenizer_image_token: the family's own, else <|image_pad|>). Prompts and images
+//   follow the family (roles::model_batch_options); images it cannot take are a ConfigError.
 // - Data: the train split as an endless stream of seeded epochs (SftSampler, sft_batch.h); every
 //   learner rank takes a disjoint slice of each global batch; --batch is per learner rank.
 //   Targets: the dataset's --style rationales, or (--teacher-cache FILE [--teachers a,b]) the

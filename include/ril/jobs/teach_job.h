@@ -13,6 +13,10 @@
 //   the group gathers the finished rows (one host message per rank, dist/byte_codec.h) to the
 //   writer, which sorts them by (question, sample), appends and commits, then logs done/total,
 //   responses/s, ETA.
+// - A teacher is a model directory of any supported family with its tokenizer.json; its prompt is
+//   the student's layout with its own family's image placeholders, markers and image
+//   preprocessing (roles::model_batch_options). Responses are stored as text, so a student of
+//   another family and tokenizer re-tokenizes them.
 // - --import-jsonl FILE --teacher-name NAME: the writer imports responses made elsewhere.
 #pragma once
 

@@ -3,7 +3,7 @@
 // placeholder tokens it takes in a prompt (fixed for LLaVA, size-dependent for Qwen2.5-VL and
 // InternVL), and how the chat template writes an image.
 //   LLaVA (SigLIP): bicubic resize to image_size x image_size (when the size differs), then
-//                   (x / 255 - 0.5) / 0.5, as SiglipImageProcessor.
+//                   (x / 255 - 0.5) / 0.5 in float32, as SiglipImageProcessor.
 //   Qwen2.5-VL:     qwen2_vl_image_processor.h.   InternVL: internvl_image_processor.h.
 #pragma once
 

@@ -79,6 +79,7 @@ struct ModelConfig {
   bool has_vision() const { return kind != ModelKind::kQwen2; }
   // The id of the image placeholder token; -1 for a text-only model.
   int64_t image_token_id() const;
+  void set_image_token_id(int64_t id);  // a vision config only (throws for a text-only one)
   void validate(const std::string& source) const;
 };
 
@@ -107,5 +108,8 @@ void save_model_config(const ModelConfig& config, const std::string& path);
 // checkpoints' config.json). Throws ConfigError listing the names for an unknown one.
 ModelConfig model_preset(const std::string& name);
 std::vector<std::string> model_preset_names();
+// An existing path (directory or config.json) is loaded, anything else is a preset name
+// (`ril info --model`).
+ModelConfig model_preset_or_config(const std::string& name_or_path);
 
 }  // namespace ril::model

@@ -1,5 +1,6 @@
-// The policy a learner trains (SFT student, RIL student, its frozen reference): a LLaVA or a
-// text-only Qwen2 model, with the few operations the training jobs share.
+// The policy a learner trains (SFT student, RIL student, its frozen reference): a model of any
+// supported family (model::PretrainedModel: text-only Qwen2, LLaVA, Qwen2.5-VL, InternVL), with the
+// few operations the training jobs share.
 #pragma once
 
 #include <string>
@@ -14,10 +15,7 @@ namespace ril::roles {
 
 struct PolicyModel {
   model::PretrainedModel m;
-  bool llava() const { return m.config.kind == model::ModelKind::kLlava; }
-  torch::nn::Module& module() {
-    return llava() ? static_cast<torch::nn::Module&>(*m.llava) : static_cast<torch::nn::Module&>(*m.lm);
-  }
+  torch::nn::Module& module() { return m.module(); }
 };
 
 // Every parameter with its (HF) name, in registration order.
@@ -27,9 +25,10 @@ io::NamedTensors named_parameters(torch::nn::Module& module);
 // `entropy` as in model::sequence_logprobs.
 torch::Tensor response_logprobs(PolicyModel& policy, const SftBatch& batch, torch::Tensor* entropy = nullptr);
 
-// The batch layout of RL responses for this policy: its image placeholders (LLaVA), responses of
-// up to `budget` tokens plus the stop token. Rollout and learner build their batches alike.
-SftBatchOptions rl_batch_options(const PolicyModel& policy, int64_t budget);
+// The batch layout of RL responses for this policy on `dataset`'s images: its image placeholders
+// and preprocessing (model_batch_options), responses of up to `budget` tokens plus the stop token.
+// Rollout and learner build their batches alike.
+SftBatchOptions rl_batch_options(const PolicyModel& policy, const data::Dataset& dataset, int64_t budget);
 
 // The update of a data-parallel role once its gradients are summed over the group: when the
 // group's loss and every gradient are finite, clip the gradient norm (max_grad_norm > 0) and
@@ -37,7 +36,7 @@ SftBatchOptions rl_batch_options(const PolicyModel& policy, int64_t budget);
 bool step_if_finite(torch::optim::Optimizer& optimizer, const std::vector<torch::Tensor>& params, double loss,
                     double max_grad_norm);
 
-// save_pretrained of whichever model it is.
+// The model's HF directory (PretrainedModel::save: config.json and safetensors of its family).
 void save_policy(PolicyModel& policy, const std::string& dir);
 
 }  // namespace ril::roles

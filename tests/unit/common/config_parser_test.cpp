@@ -114,4 +114,12 @@ TEST(Logging, LevelsParseAndFilter) {
   logger.set_level(saved);
 }
 
+TEST(ConfigParser, InfoTakesAFileOrAModel) {
+  EXPECT_EQ(parse({"info", "x.h5"}).config.info.path, "x.h5");
+  const ril::Config c = parse({"info", "--model", "qwen2.5-vl-3b"}).config;
+  EXPECT_EQ(c.info.model, "qwen2.5-vl-3b");
+  EXPECT_TRUE(c.info.path.empty());
+  EXPECT_NE(parse_error({"info", "x.h5", "--model", "tiny"}).find("one of them"), std::string::npos);
+}
+
 }  // namespace
