@@ -22,7 +22,7 @@ RUN=${RUN:-$BASE/experiment}
 NP=${NP:-2}
 MPIRUN=${MPIRUN:-mpirun --oversubscribe}
 # The pipeline's RIL settings (jobs/ril-pipeline.sh), so that ril-two here is the main job's RIL.
-STEPS=${STEPS:-150}
+STEPS=${STEPS:-300}
 SEEDS=${SEEDS:-1 2 3}
 QUESTIONS=${QUESTIONS:-8}
 GROUP=${GROUP:-4}
@@ -32,10 +32,11 @@ EVAL_MAX_NEW_TOKENS=${EVAL_MAX_NEW_TOKENS:-64}
 LR=${LR:-2e-5}
 BETA=${BETA:-0.01}                 # beta0 sets 0
 DISC_LR=${DISC_LR:-1e-4}
+ADVANTAGE=${ADVANTAGE:-group}      # the pipeline's (group: the paper's)
 CONFIGS=${CONFIGS:-drgrpo ril-one ril-two frozen-d beta0 no-answer}
 OUT_MD=${OUT_MD:-bench/experiment.md}
 OUT_PNG=${OUT_PNG:-bench/experiment.png}
-PY=${PY:-python3}
+PY=${PY:-/usr/bin/python3}                # the Debian python: python3-matplotlib and -numpy come from apt (install-deps.sh)
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
 for need in "$BASE/data/synth.h5" "$BASE/student/model/config.json" "$BASE/teacher_cache.h5" \
@@ -68,7 +69,7 @@ for cfg in $CONFIGS; do
     cmd=("$RIL" train --stage ril --layout "all=$NP" --dataset "$BASE/data/synth.h5" --student "$BASE/student/model"
          --teacher-cache "$BASE/teacher_cache.h5" --train-limit "$RIL_QUESTIONS" --questions "$QUESTIONS"
          --group "$GROUP" --max-new-tokens "$MAX_NEW_TOKENS" --steps "$STEPS" --lr "$LR" --disc-lr "$DISC_LR"
-         --beta "$([ "$cfg" = beta0 ] && echo 0 || echo "$BETA")" --seed "$seed" --log-every 25 --run-dir "$dir"
+         --beta "$([ "$cfg" = beta0 ] && echo 0 || echo "$BETA")" --advantage "$ADVANTAGE" --seed "$seed" --log-every 25 --run-dir "$dir"
          $(args_for "$cfg"))
     echo "$MPIRUN -np $NP ${cmd[*]}" >>"$commands"
     if [ -f "$dir/model/config.json" ]; then
@@ -91,5 +92,5 @@ wall=$(( $(date +%s) - start ))
 
 "$PY" "$(dirname "$0")/ril-experiment-report.py" --eval "$RUN/eval.json" --runs "$RUN" --configs "$CONFIGS" \
   --baseline drgrpo --out-md "$OUT_MD" --out-png "$OUT_PNG" --commands "$commands" --wall-seconds "$wall" \
-  --settings "BASE=$BASE STEPS=$STEPS SEEDS='$SEEDS' QUESTIONS=$QUESTIONS GROUP=$GROUP LR=$LR BETA=$BETA DISC_LR=$DISC_LR NP=$NP"
+  --settings "BASE=$BASE STEPS=$STEPS SEEDS='$SEEDS' QUESTIONS=$QUESTIONS GROUP=$GROUP LR=$LR BETA=$BETA DISC_LR=$DISC_LR ADVANTAGE=$ADVANTAGE NP=$NP"
 echo "== done in $((wall / 60)) min $((wall % 60)) s: $OUT_MD, $OUT_PNG"

@@ -59,12 +59,17 @@ EVAL_MAX_NEW_TOKENS=${EVAL_MAX_NEW_TOKENS:-64}
 GROUP=${GROUP:-4}                              # G: student and teacher responses per question
 QUESTIONS=${QUESTIONS:-8}                      # questions per step
 STEPS_DISC=${STEPS_DISC:-30}
-STEPS_RIL=${STEPS_RIL:-150}
+STEPS_RIL=${STEPS_RIL:-300}
 RIL_LR=${RIL_LR:-2e-5}                         # the paper: 1e-6 at 7B; 1e-4 made the KL jump at once here
 BETA=${BETA:-0.01}                             # the paper's
 DISC_LR=${DISC_LR:-1e-4}
 DISC_PRETRAIN_LR=${DISC_PRETRAIN_LR:-3e-4}
-VAL_EVERY=${VAL_EVERY:-25}                     # the val curve: accuracy on VAL_QUESTIONS every VAL_EVERY RIL steps
+# D's system message: the paper's last sentence only. The paper's full message is ~100 tokens of
+# this tiny tokenizer, constant, and most of D's input for 10-30-token answers; this one halves
+# D's time per step with the same D accuracy (0.75 after pre-training, measured on the default job).
+DISC_SYSTEM=${DISC_SYSTEM:-Return 0 if teacher, 1 if student.}
+ADVANTAGE=${ADVANTAGE:-group}                  # group (the paper) | student-baseline (README: steadier, not more accurate here)
+VAL_EVERY=${VAL_EVERY:-50}                     # the val curve: accuracy on VAL_QUESTIONS every VAL_EVERY RIL steps
 VAL_QUESTIONS=${VAL_QUESTIONS:-100}
 TRAIN_LAYOUT=${TRAIN_LAYOUT:-all=$NP}          # every rank does every role: no idle ranks on few cores
 EXTRA_TRAIN_ARGS=${EXTRA_TRAIN_ARGS:-}         # e.g. --frozen-discriminator
@@ -131,7 +136,7 @@ if [ -f "$RUN/disc/discriminator/config.json" ]; then
   skip "$RUN/disc/discriminator"
 else
   $MPIRUN -np "$NP" "$RIL" train --stage disc "${train_common[@]}" --steps "$STEPS_DISC" \
-    --pretrain-lr "$DISC_PRETRAIN_LR" --pretrain-lr-end "$DISC_PRETRAIN_LR" --run-dir "$RUN/disc"
+    --pretrain-lr "$DISC_PRETRAIN_LR" --pretrain-lr-end "$DISC_PRETRAIN_LR" --disc-system "$DISC_SYSTEM" --run-dir "$RUN/disc"
 fi
 
 stage "RIL: $STEPS_RIL steps of $QUESTIONS questions, G = $GROUP, two teachers, discriminator + answer reward"
@@ -140,7 +145,7 @@ if [ -f "$RUN/ril/model/config.json" ]; then
 else
   # shellcheck disable=SC2086  # EXTRA_TRAIN_ARGS is a list of options
   $MPIRUN -np "$NP" "$RIL" train --stage ril "${train_common[@]}" --discriminator "$RUN/disc/discriminator" \
-    --steps "$STEPS_RIL" --lr "$RIL_LR" --beta "$BETA" --disc-lr "$DISC_LR" --val-every "$VAL_EVERY" \
+    --steps "$STEPS_RIL" --lr "$RIL_LR" --beta "$BETA" --disc-lr "$DISC_LR" --advantage "$ADVANTAGE" --val-every "$VAL_EVERY" \
     --val-questions "$VAL_QUESTIONS" --val-max-new-tokens "$EVAL_MAX_NEW_TOKENS" --run-dir "$RUN/ril" $EXTRA_TRAIN_ARGS
 fi
 

@@ -240,6 +240,8 @@ const std::vector<Command>& commands() {
              ("no-discriminator", po::bool_switch(&t.no_discriminator), "ablation: plain Dr.GRPO on student responses only")
              ("frozen-discriminator", po::bool_switch(&t.frozen_discriminator), "ablation: score with D but never update it")
              ("no-answer-reward", po::bool_switch(&t.no_answer_reward), "ablation: reward from the discriminator only")
+             ("disc-system", bind(&t.disc_system), "discriminator's system message (default: the paper's; a discriminator directory keeps the one it was trained with)")
+             ("advantage", bind(&t.advantage), "group: A = R - mean of the 2G group (paper) | student-baseline: baseline = mean of the student responses, teacher A clipped at >= 0")
              ("checkpoint-every", bind(&t.checkpoint_every, kCountOrOff), "checkpoint every K steps (0: at the end and on SIGTERM/SIGUSR1 only)")
              ("resume", bind(&t.resume), "auto (newest complete checkpoint in <run-dir>, if any) | no | PATH")
              ("log-every", bind(&t.log_every, kCount), "log a progress line every K steps")
@@ -413,6 +415,8 @@ void check_values(const Config& c) {
     RIL_CONFIG_CHECK(!(t.no_discriminator && t.no_answer_reward), "--no-discriminator with --no-answer-reward leaves no reward");
     RIL_CONFIG_CHECK(t.stage == "ril" || !(t.no_discriminator || t.frozen_discriminator || t.no_answer_reward),
                      "the ablation switches apply to --stage ril only");
+    RIL_CONFIG_CHECK(t.advantage == "group" || t.advantage == "student-baseline",
+                     "--advantage must be group or student-baseline, got '", t.advantage, "'");
     RIL_CONFIG_CHECK(!t.resume.empty(), "--resume must be auto, no or a checkpoint path");
   }
   if (c.command == "eval") {

@@ -11,6 +11,7 @@
 #include "ril/common/fault_injection.h"
 #include "ril/io/teacher_cache.h"
 #include "ril/model/checkpoint.h"
+#include "ril/roles/discriminator_prompt.h"
 #include "ril/roles/generation_budget.h"
 #include "ril/roles/policy_model.h"
 #include "ril/roles/sft_batch.h"
@@ -160,6 +161,11 @@ void check_discriminator(const TrainConfig& t, const TrainInputs& in) {
                    d.text().hidden_size, ", layers ", d.text().num_hidden_layers,
                    ") is not a mirror of the student (vocab ", s.vocab_size, ", hidden ", s.hidden_size, ", layers ",
                    s.num_hidden_layers, ")");
+  // D is scored under the system message it was trained with (stored beside it).
+  const std::string stored = as_config_error("--discriminator", [&] { return roles::stored_discriminator_system(t.discriminator); });
+  RIL_CONFIG_CHECK(t.disc_system.empty() || t.disc_system == stored, "ril train: --disc-system '", t.disc_system,
+                   "' differs from the system message the discriminator in ", t.discriminator, " was trained with ('",
+                   stored, "'); drop --disc-system or pass that one");
 }
 
 }  // namespace
@@ -202,7 +208,8 @@ std::string describe_run(const TrainInputs& in, const TrainConfig& t, int64_t fr
              in.train.size(), " train questions, ", t.questions, " per step, G = ", t.group,
              in.use_teachers ? cat(", teachers ", joined(in.teachers)) : std::string(", no teachers"),
              in.use_disc ? (in.train_disc ? ", discriminator updated" : ", discriminator frozen") : ", no discriminator",
-             t.no_answer_reward ? ", no answer reward" : "", "; steps ", from_step, " -> ", t.steps);
+             t.no_answer_reward ? ", no answer reward" : "",
+             t.advantage == "student-baseline" ? ", student-baseline advantages" : "", "; steps ", from_step, " -> ", t.steps);
 }
 
 }  // namespace ril::jobs

@@ -109,10 +109,11 @@ class TrainLoop {
               double seconds_per_step) {
     const TrainMetricsRow row = metrics_row(report, world, in_, t_, step, seconds);
     table_->append(step, row.values());
-    if (step % t_.log_every == 0 || step == t_.steps || step == first_logged_ + 1) {
+    const bool progress_step = step % t_.log_every == 0 || step == t_.steps || step == first_logged_ + 1;
+    if (progress_step) {
       log_info("train", progress_line(row, in_, t_, step, seconds_per_step * static_cast<double>(t_.steps - step)));
     }
-    warn_on_collapse(row, in_, t_, step);
+    warn_on_collapse(row, in_, t_, step, progress_step, collapse_watch_);
   }
 
   const dist::RankGroups& groups_;
@@ -124,6 +125,7 @@ class TrainLoop {
   TrainStep driver_;
   std::optional<io::MetricsTable> table_;
   int64_t first_logged_ = 0;
+  CollapseWatch collapse_watch_;
 };
 
 }  // namespace

@@ -88,13 +88,25 @@ std::string progress_line(const TrainMetricsRow& row, const TrainInputs& in, con
   return line.str();
 }
 
-void warn_on_collapse(const TrainMetricsRow& row, const TrainInputs& in, const TrainConfig& t, int64_t step) {
+void warn_on_collapse(const TrainMetricsRow& row, const TrainInputs& in, const TrainConfig& t, int64_t step,
+                      bool progress_step, CollapseWatch& watch) {
   if (!in.ril()) return;
-  if (row.kl_student > t.warn_kl) {
+  const bool kl_over = row.kl_student > t.warn_kl;
+  const bool limit_over = row.limit_hit_student > t.warn_limit_share;
+  if (watch.kl_over && !kl_over) log_info("train", "step ", step, ": KL on student tokens back below --warn-kl ", t.warn_kl);
+  if (watch.limit_over && !limit_over) {
+    log_info("train", "step ", step, ": share of student responses at the token limit back below --warn-limit-share ",
+             t.warn_limit_share);
+  }
+  const bool kl_warn = kl_over && (!watch.kl_over || progress_step);
+  const bool limit_warn = limit_over && (!watch.limit_over || progress_step);
+  watch.kl_over = kl_over;
+  watch.limit_over = limit_over;
+  if (kl_warn) {
     log_warn("train", "step ", step, ": KL to the reference on student tokens is ", row.kl_student, " (> --warn-kl ",
              t.warn_kl, "): the student is drifting; lower --lr or raise --beta if it keeps growing");
   }
-  if (row.limit_hit_student > t.warn_limit_share) {
+  if (limit_warn) {
     log_warn("train", "step ", step, ": ", std::lround(100 * row.limit_hit_student),
              "% of student responses hit --max-new-tokens ", t.max_new_tokens, " without a stop token (> --warn-limit-share ",
              t.warn_limit_share, "): a sign of collapse into repetition");

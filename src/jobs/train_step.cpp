@@ -18,6 +18,7 @@ roles::LearnerOptions learner_options(const TrainInputs& in, const TrainConfig& 
   o.use_discriminator = in.use_disc;
   o.use_teachers = in.use_teachers;
   o.use_answer = !t.no_answer_reward;
+  o.student_baseline = t.advantage == "student-baseline";
   o.reference_dir = t.student;
   o.lr = t.lr;
   o.weight_decay = t.weight_decay;
@@ -43,6 +44,7 @@ roles::DiscriminatorTrainerOptions discriminator_options(const TrainInputs& in, 
   o.weight_decay = t.weight_decay;
   o.max_grad_norm = t.max_grad_norm;
   o.budget = t.max_new_tokens;
+  o.system = t.disc_system;
   return o;
 }
 

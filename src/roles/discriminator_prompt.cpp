@@ -1,14 +1,16 @@
 #include "ril/roles/discriminator_prompt.h"
 
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
 #include "ril/common/error.h"
 #include "ril/text/chat_template.h"
 
 namespace ril::roles {
 namespace {
 
-constexpr const char* kSystem =
-    "You are a discriminator assistant. Read the response and decide who wrote it: a teacher model "
-    "or the student model. Return 0 if teacher, 1 if student.";
+constexpr const char* kPromptFile = "/discriminator_prompt.json";
 constexpr const char* kMarker = "\x01RESPONSE\x01";  // split point, never in the rendered template
 
 std::vector<int64_t> encode_control(const text::BpeTokenizer& tokenizer, const std::string& text) {
@@ -18,10 +20,38 @@ std::vector<int64_t> encode_control(const text::BpeTokenizer& tokenizer, const s
 
 }  // namespace
 
-DiscriminatorPrompt::DiscriminatorPrompt(const text::BpeTokenizer& tokenizer, int64_t max_response_tokens)
-    : tokenizer_(tokenizer), max_response_tokens_(max_response_tokens) {
+const char* const kPaperDiscriminatorSystem =
+    "You are a discriminator assistant. Read the response and decide who wrote it: a teacher model "
+    "or the student model. Return 0 if teacher, 1 if student.";
+
+std::string stored_discriminator_system(const std::string& dir) {
+  const std::string file = dir + kPromptFile;
+  std::ifstream in(file);
+  if (!in) return kPaperDiscriminatorSystem;
+  nlohmann::json j;
+  try {
+    in >> j;
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(cat(file, ": not valid JSON (", e.what(), ")"));
+  }
+  RIL_CHECK(j.is_object() && j.contains("system") && j["system"].is_string() && !j["system"].get<std::string>().empty(),
+            file, ": expected {\"system\": \"<the discriminator's system message>\"}");
+  return j["system"].get<std::string>();
+}
+
+void store_discriminator_system(const std::string& dir, const std::string& system) {
+  const std::string file = dir + kPromptFile;
+  std::ofstream out(file);
+  out << nlohmann::json{{"system", system}}.dump(2) << "\n";
+  RIL_CHECK(out.good(), file, ": write failed");
+}
+
+DiscriminatorPrompt::DiscriminatorPrompt(const text::BpeTokenizer& tokenizer, int64_t max_response_tokens,
+                                         const std::string& system)
+    : tokenizer_(tokenizer), max_response_tokens_(max_response_tokens), system_(system) {
+  RIL_CHECK(!system_.empty(), "discriminator prompt: the system message is empty");
   const text::ChatTemplate chat;
-  const std::string rendered = chat.render({text::ChatMessage::text("system", kSystem),
+  const std::string rendered = chat.render({text::ChatMessage::text("system", system_),
                                             text::ChatMessage::text("user", cat("<response>", kMarker, "</response>"))},
                                            /*add_generation_prompt=*/true);
   const size_t at = rendered.find(kMarker);

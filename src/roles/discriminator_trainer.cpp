@@ -65,10 +65,20 @@ struct DiscriminatorTrainer::Sums {
   }
 };
 
+// D's system message: the one it was trained with when it comes from a directory (a different
+// --disc-system is refused), else --disc-system or the paper's.
+static std::string discriminator_system(const DiscriminatorTrainerOptions& o) {
+  if (o.init_dir.empty()) return o.system.empty() ? std::string(kPaperDiscriminatorSystem) : o.system;
+  const std::string stored = stored_discriminator_system(o.init_dir);
+  RIL_CHECK(o.system.empty() || o.system == stored, "--disc-system '", o.system, "' differs from the system message the discriminator in ",
+            o.init_dir, " was trained with ('", stored, "'); drop --disc-system or pass that one");
+  return stored;
+}
+
 DiscriminatorTrainer::DiscriminatorTrainer(PolicyModel& student, const text::BpeTokenizer& tokenizer,
                                            const DiscriminatorTrainerOptions& options, dist::Communicator& group,
                                            dist::Communicator& host_group)
-    : options_(options), group_(group), host_(host_group), prompt_(tokenizer, options.budget) {
+    : options_(options), group_(group), host_(host_group), prompt_(tokenizer, options.budget, discriminator_system(options)) {
   if (!options_.init_dir.empty()) {
     disc_ = model::load_discriminator(options_.init_dir);
   } else {
@@ -191,6 +201,9 @@ void DiscriminatorTrainer::load_state(const io::H5File& file) {
   io::load_adamw(file, names::kDiscOptimizer, *optimizer_, named_parameters(*disc_));
 }
 
-void DiscriminatorTrainer::save_model(const std::string& dir) { model::save_discriminator(disc_, dir); }
+void DiscriminatorTrainer::save_model(const std::string& dir) {
+  model::save_discriminator(disc_, dir);
+  store_discriminator_system(dir, prompt_.system());
+}
 
 }  // namespace ril::roles

@@ -97,7 +97,9 @@ Learner::Scored Learner::score(const std::vector<int64_t>& questions, const Resp
   const std::map<int64_t, int64_t> position = question_positions(questions);
   std::vector<std::string> texts, truths, question_texts;
   std::vector<int64_t> group_index;
+  std::vector<uint8_t> is_student;
   for (const Response& r : responses) {
+    is_student.push_back(r.is_student() ? 1 : 0);
     texts.push_back(r.text);
     truths.push_back(dataset_.answer(r.question));
     question_texts.push_back(dataset_.question(r.question));
@@ -115,7 +117,11 @@ Learner::Scored Learner::score(const std::vector<int64_t>& questions, const Resp
   ro.use_discriminator = options_.use_discriminator;
   ro.use_answer = options_.use_answer;
   out.rewards = algo::compute_rewards(prob, out.correct, ro);
-  out.advantages = algo::group_advantages(out.rewards.total, torch::tensor(group_index, torch::kInt64));
+  const torch::Tensor groups = torch::tensor(group_index, torch::kInt64);
+  out.advantages = options_.student_baseline
+                       ? algo::student_baseline_advantages(out.rewards.total, groups,
+                                                           torch::tensor(is_student, torch::kUInt8).to(torch::kBool))
+                       : algo::group_advantages(out.rewards.total, groups);
   return out;
 }
 

@@ -34,6 +34,12 @@ if grep -q "^ *init = $RUN/teacher-a/model$" "$work/first.log"; then
 else
   fail "teacher B did not start from teacher A's model" "$work/first.log"
 fi
+if grep -q '"system": "Return 0 if teacher, 1 if student."' "$RUN/disc/discriminator/discriminator_prompt.json" \
+   && grep -q "^ *advantage = group$" "$work/first.log"; then
+  ok "D keeps the pipeline's short system message; RIL uses the paper's group advantages"
+else
+  fail "D system message / advantage setting" "$RUN/disc/discriminator/discriminator_prompt.json"
+fi
 table=$RUN/eval.txt
 if [ -f "$table" ] && grep -q 'student-after - student-before \[95% CI\]' "$table" &&
    grep -q '^overall ' "$table" && grep -q '^mean tokens' "$table" && grep -q '^unparsed (%)' "$table" &&

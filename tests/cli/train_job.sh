@@ -171,6 +171,23 @@ abl no-disc --no-discriminator
 abl frozen --frozen-discriminator --discriminator runs/disc/discriminator
 abl no-answer --no-answer-reward --discriminator runs/disc/discriminator
 abl one-teacher --teachers a
+abl student-baseline --advantage student-baseline
+# Collapse warnings: a tiny --warn-kl trips at once (the KL is > 0 from step 2); the sign warns
+# when it crosses and then only on progress-line steps (--log-every 3 over 6 steps: steps 3, 6).
+$MPIRUN -np 1 "$RIL_BIN" train "${common[@]}" --lr 1e-3 --steps 6 --log-every 3 --warn-kl 1e-12 --run-dir runs/abl-warn \
+  >abl-warn.log 2>&1
+nwarn=$(grep -c "KL to the reference on student tokens is" abl-warn.log)
+if [ "$nwarn" -ge 2 ] && [ "$nwarn" -le 3 ]; then
+  ok "collapse warning: --warn-kl crossed, warned $nwarn times in 6 steps (crossing + progress steps)"
+else
+  fail "collapse warning (warned $nwarn times)" abl-warn.log
+fi
+grep -q "student-baseline advantages" abl-student-baseline.log && ok "--advantage student-baseline: the run says so" \
+  || fail "--advantage student-baseline banner" abl-student-baseline.log
+# D's system message is stored beside it (the paper's by default) and a different one is refused below.
+grep -q "You are a discriminator assistant" runs/disc/discriminator/discriminator_prompt.json \
+  && ok "the pre-trained D keeps its system message (discriminator_prompt.json)" \
+  || fail "discriminator_prompt.json" runs/disc/discriminator/discriminator_prompt.json
 grep -q "no discriminator" abl-no-disc.log && ok "no-discriminator run says so" || fail "no-discriminator banner" abl-no-disc.log
 # --no-discriminator: no teacher response reaches the loss (no teacher tokens: kl_teacher, the
 # teacher reward and length are NaN), while the full run's loss has teacher tokens.
@@ -243,6 +260,9 @@ expect_error other-dataset "built for another dataset" \
   $MPIRUN -np 2 "$RIL_BIN" train --dataset other.h5 --student runs/student/model --teacher-cache cache.h5 --steps 1 --run-dir runs/x1
 expect_error missing-teacher "teacher 'zed' is not in" \
   $MPIRUN -np 1 "$RIL_BIN" train "${common[@]}" --teachers zed --steps 1 --run-dir runs/x2
+expect_error disc-system "differs from the system message" \
+  $MPIRUN -np 2 "$RIL_BIN" train "${common[@]}" --discriminator runs/disc/discriminator --disc-system "Teacher or student?" \
+  --steps 1 --run-dir runs/x4
 expect_error empty-split "empty train split" \
   $MPIRUN -np 1 "$RIL_BIN" train --dataset empty.h5 --student runs/student/model --teacher-cache cache.h5 --steps 1 --run-dir runs/x3
 before_ckpt=$(cat runs/a/checkpoints/* | sha256sum)

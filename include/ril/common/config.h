@@ -112,6 +112,8 @@ struct TrainConfig {
   bool no_discriminator = false;      // ablation: plain Dr.GRPO (no D, no teacher responses)
   bool frozen_discriminator = false;  // ablation: score with D, never update it
   bool no_answer_reward = false;      // ablation: reward from D only
+  std::string disc_system;            // D's system message ("": the paper's, or the one stored with --discriminator)
+  std::string advantage = "group";    // group (paper: 2G mean) | student-baseline (algo/advantages.h)
   int64_t checkpoint_every = 0;       // 0: only at the end (and on SIGTERM/SIGUSR1)
   std::string resume = "auto";        // auto (newest complete checkpoint if any) | no | PATH
   int64_t log_every = 1;

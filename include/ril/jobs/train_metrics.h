@@ -54,7 +54,14 @@ std::string progress_line(const TrainMetricsRow& row, const TrainInputs& in, con
 
 // Collapse is visible, not silent (ril stage): a warning when the KL to the reference on the
 // student's own tokens passes --warn-kl, or when more than --warn-limit-share of the sampled
-// responses run to --max-new-tokens without a stop token.
-void warn_on_collapse(const TrainMetricsRow& row, const TrainInputs& in, const TrainConfig& t, int64_t step);
+// responses run to --max-new-tokens without a stop token. A sign warns on the step it crosses its
+// threshold and then again on progress-line steps while it stays above (not on every step: a
+// collapsed run would bury its log); an info line says when it falls back below.
+struct CollapseWatch {
+  bool kl_over = false;
+  bool limit_over = false;
+};
+void warn_on_collapse(const TrainMetricsRow& row, const TrainInputs& in, const TrainConfig& t, int64_t step,
+                      bool progress_step, CollapseWatch& watch);
 
 }  // namespace ril::jobs

@@ -67,6 +67,7 @@ struct LearnerOptions {
   bool use_discriminator = true;   // the D part of the reward (and D's scores are expected)
   bool use_teachers = true;        // teacher responses take part
   bool use_answer = true;          // the answer part of the reward
+  bool student_baseline = false;   // --advantage student-baseline (algo/advantages.h)
   std::string reference_dir;       // pi_ref: the SFT warm-up (HF-layout dir)
   double lr = 1e-6;
   double weight_decay = 0.0;

@@ -76,6 +76,21 @@ TEST(Advantages, SumToZeroPerGroupAndMatchLayouts) {
   EXPECT_THROW(group_advantages(f64({1, 2}), torch::tensor({0, -1})), c10::Error);
 }
 
+TEST(Advantages, StudentBaselineComparesStudentsAmongThemselvesAndNeverPushesTeachersDown) {
+  // One group: students rewards {2, 0, 1, 1} (mean 1), teachers {2, 0, 1}; a second group with
+  // students {0, 0} and a teacher at 2.
+  const auto rewards = f64({2, 0, 1, 1, 2, 0, 1, 0, 0, 2});
+  const auto groups = torch::tensor({0, 0, 0, 0, 0, 0, 0, 1, 1, 1});
+  const auto student = torch::tensor({true, true, true, true, false, false, false, true, true, false});
+  const auto a = student_baseline_advantages(rewards, groups, student);
+  EXPECT_EQ(max_abs_diff(a, f64({1, -1, 0, 0, 1, 0, 0, 0, 0, 2})), 0.0);
+  // Students alone: the same as the paper's group advantages.
+  const auto s = torch::tensor({true, true, true, true});
+  EXPECT_EQ(max_abs_diff(student_baseline_advantages(f64({2, 0, 1, 1}), torch::tensor({0, 0, 1, 1}), s),
+                         group_advantages(f64({2, 0, 1, 1}), 2)), 0.0);
+  EXPECT_THROW(student_baseline_advantages(f64({1, 2}), torch::tensor({0, 0}), torch::tensor({1, 0})), c10::Error);
+}
+
 // ----- policy loss -----------------------------------------------------------------------------
 struct Case {
   torch::Tensor logp, old, ref, adv, mask;

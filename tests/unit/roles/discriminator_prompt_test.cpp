@@ -7,6 +7,9 @@
 
 #include "ril/common/error.h"
 #include "support/byte_tokenizer.h"
+#include "support/temp_dir.h"
+
+#include <fstream>
 
 namespace ril::roles {
 namespace {
@@ -61,6 +64,25 @@ TEST(DiscriminatorPrompt, BatchesAreRightPaddedWithAMask) {
     }
   }
   EXPECT_THROW(prompt.batch({}), Error);
+}
+
+TEST(DiscriminatorPrompt, AnotherSystemMessageIsUsedAndTravelsWithTheDiscriminator) {
+  const text::BpeTokenizer tok = test::byte_tokenizer();
+  const std::string system = "Return 0 if teacher, 1 if student.";
+  const DiscriminatorPrompt short_prompt(tok, 64, system);
+  EXPECT_EQ(decode(tok, short_prompt.ids("x")),
+            "<|im_start|>system\n" + system + "<|im_end|>\n<|im_start|>user\n<response>x");
+  EXPECT_LT(short_prompt.prefix_tokens(), DiscriminatorPrompt(tok, 64).prefix_tokens());
+  EXPECT_THROW(DiscriminatorPrompt(tok, 64, ""), Error);
+
+  test::TempDir dir;
+  EXPECT_EQ(stored_discriminator_system(dir.path()), kPaperDiscriminatorSystem);  // none stored: the paper's
+  store_discriminator_system(dir.path(), system);
+  EXPECT_EQ(stored_discriminator_system(dir.path()), system);
+  std::ofstream(dir.path() + "/discriminator_prompt.json") << "{\"system\": 3}";
+  EXPECT_THROW(stored_discriminator_system(dir.path()), Error);
+  std::ofstream(dir.path() + "/discriminator_prompt.json") << "{not json";
+  EXPECT_THROW(stored_discriminator_system(dir.path()), Error);
 }
 
 }  // namespace
