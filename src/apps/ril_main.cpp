@@ -1,13 +1,16 @@
 // ril: the one executable. Parses and validates the configuration on every rank before anything
-// is allocated, sets up the rank groups, runs the subcommand, and ends the job cleanly on error:
-// - bad input found while parsing or validating (ConfigError, the same on every rank): the
-//   lowest failing rank prints it once, every rank exits with status 2;
-// - any other failure: the failing rank logs it and aborts the job (MPI_Abort), so that no rank
-//   is left waiting in a collective.
+// is allocated, sets up the rank groups, takes the run directory's lock (sft, train), runs the
+// subcommand, and ends the job with one message and one exit status (README "Exit codes"):
+// 0 ok, 1 runtime error, 2 bad input (ConfigError), 3 stopped by a signal with a checkpoint
+// (resumable). Every stage ends in a collective verdict (dist::agree_on_status): the lowest
+// failing rank prints "ril: error: ..." once and every rank exits with its status, without
+// MPI_Abort. A rank that failed while others still work (or wait for it in a collective) waits
+// for them a few seconds, then prints its error and ends the job with MPI_Abort: the last resort.
 #include <cstdio>
 #include <exception>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "ril/common/config_parser.h"
 #include "ril/common/error.h"
@@ -18,7 +21,9 @@
 #include "ril/dist/mpi_context.h"
 #include "ril/dist/rank_groups.h"
 #include "ril/dist/role_map.h"
+#include "ril/io/atomic_file.h"
 #include "ril/io/file_summary.h"
+#include "ril/io/run_dir_lock.h"
 #include "ril/io/teacher_cache.h"
 #include "ril/jobs/eval_job.h"
 #include "ril/jobs/plot_job.h"
@@ -30,24 +35,36 @@
 
 namespace {
 
-constexpr int kExitConfigError = 2;
-
 void print_stdout(const std::string& text) {
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fflush(stdout);
 }
 
-// Collective: true if every rank is fine; otherwise the lowest failing rank prints its error.
-bool agree_or_report(const std::string& error) {
-  const int failing = ril::dist::lowest_rank_with(!error.empty());
-  if (failing < 0) return true;
-  if (failing == ril::error_rank()) std::fprintf(stderr, "ril: error: %s\n", error.c_str());
-  return false;
+int status_of(const std::exception& e) {
+  return ril::exit_status(dynamic_cast<const ril::ConfigError*>(&e) ? ril::ExitCode::kBadInput
+                                                                     : ril::ExitCode::kRuntimeError);
+}
+
+// Every rank: the job's status from every rank's `code`; the lowest failing rank prints its
+// `error` (escaped: it may quote a file's bytes). Returns the agreed status.
+int settle(int code, const std::string& error) {
+  const ril::dist::StatusVerdict verdict = ril::dist::agree_on_status(code);
+  if (verdict.report_here) {
+    std::string text = "ril: error: " + ril::printable(error, /*keep_newlines=*/true) + "\n";
+    if (verdict.others_unreachable) {
+      text += ril::cat("ril: rank ", ril::error_rank(), " failed while the other ranks were still working; ending the job (MPI_Abort)\n");
+    }
+    std::fwrite(text.data(), 1, text.size(), stderr);
+    std::fflush(stderr);
+  }
+  if (verdict.others_unreachable) ril::dist::abort_job(code);
+  return verdict.code;
 }
 
 // `ril info FILE`: rank 0 reads; every rank learns the verdict, so none is left behind.
 int run_info(const ril::Config& config) {
   std::string error;
+  int code = 0;
   if (ril::error_rank() == 0) {
     try {
       print_stdout(config.info.model.empty() ? ril::io::summarize_file(config.info.path)
@@ -55,10 +72,14 @@ int run_info(const ril::Config& config) {
                                                    ril::model::model_preset_or_config(config.info.model), config.info.model));
     } catch (const std::exception& e) {
       error = e.what();
+      code = status_of(e);
     }
   }
-  return agree_or_report(error) ? 0 : 1;
+  return settle(code, error);
 }
+
+// Commands that keep state in their run directory (checkpoints, metrics) hold its lock.
+bool holds_run_dir_lock(const std::string& command) { return command == "sft" || command == "train"; }
 
 }  // namespace
 
@@ -75,12 +96,14 @@ int main(int argc, char** argv) {
   // 1. Parse and check options: local, deterministic.
   ril::ParseResult parsed;
   std::string error;
+  int code = 0;
   try {
     parsed = ril::parse_command_line(argc, argv);
   } catch (const std::exception& e) {
     error = e.what();
+    code = ril::exit_status(ril::ExitCode::kBadInput);
   }
-  if (!agree_or_report(error)) return kExitConfigError;
+  if (settle(code, error) != 0) return ril::exit_status(ril::ExitCode::kBadInput);
   if (parsed.exit_now) {
     if (rank == 0) print_stdout(parsed.output);
     return 0;
@@ -106,11 +129,32 @@ int main(int argc, char** argv) {
     group_options.backend = ril::dist::parse_comm_backend(config.common.comm);
   } catch (const std::exception& e) {
     error = e.what();
+    code = ril::exit_status(ril::ExitCode::kBadInput);
   }
-  if (!agree_or_report(error)) return kExitConfigError;
+  if (settle(code, error) != 0) return ril::exit_status(ril::ExitCode::kBadInput);
   ril::Logger::instance().set_identity(rank, map->roles_text(rank));
 
-  // 3. Run. From here a failure on one rank aborts the job.
+  // 3. The run directory: one job at a time (rank 0 holds the lock until it returns); under the
+  //    lock no writer of the directory can be alive, so every NAME.tmp.PID in it is stale.
+  std::unique_ptr<ril::io::RunDirLock> run_dir_lock;
+  if (rank == 0 && holds_run_dir_lock(config.command)) {
+    try {
+      ril::io::RunDirLockOptions lock_options;
+      lock_options.command = "ril " + config.command;
+      run_dir_lock = std::make_unique<ril::io::RunDirLock>(config.common.run_dir, lock_options);
+      ril::io::StaleTemporaryOptions stale;
+      stale.recursive = true;
+      stale.any_pid = true;
+      const std::vector<std::string> removed = ril::io::remove_stale_temporaries(config.common.run_dir, stale);
+      for (const std::string& path : removed) ril::log_warn("main", "removed ", path, ", left by a killed writer");
+    } catch (const std::exception& e) {
+      error = e.what();
+      code = status_of(e);
+    }
+  }
+  if (const int agreed = settle(code, error)) return agreed;
+
+  // 4. Run. Any failure ends in the same verdict: one message, one status on every rank.
   try {
     auto groups = ril::dist::RankGroups::create(*map, group_options);
     if (groups->is_metrics_rank()) {
@@ -136,15 +180,10 @@ int main(int argc, char** argv) {
     if (config.command == "plot") {
       ril::jobs::run_plot_job(*groups, config);
     }
-    ril::dist::world_barrier();
-  } catch (const ril::ConfigError& e) {
-    // Thrown alike on every rank (see RankGroups::create): report once, exit cleanly.
-    if (rank == 0) std::fprintf(stderr, "ril: error: %s\n", e.what());
-    return kExitConfigError;
   } catch (const std::exception& e) {
-    ril::log_error("main", e.what());
-    ril::log_error("main", "aborting the job");
-    ril::dist::abort_job(1);
+    error = e.what();
+    code = status_of(e);
   }
-  return 0;
+  if (code == 0 && ril::stopped_with_checkpoint()) code = ril::exit_status(ril::ExitCode::kStoppedResumable);
+  return settle(code, error);
 }

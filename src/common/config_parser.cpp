@@ -2,8 +2,13 @@
 
 #include <boost/program_options.hpp>
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <fstream>
+#include <limits>
 #include <iomanip>
 #include <type_traits>
 #include <functional>
@@ -26,16 +31,106 @@ struct Command {
   std::function<void(po::options_description&, po::positional_options_description&, Config&)> add_options;
 };
 
-template <typename T>
-po::typed_value<T>* bind(T* field) {
-  if constexpr (std::is_floating_point_v<T>) {
-    std::ostringstream text;  // 0.95, not Boost's 0.94999999999999996
-    text << std::setprecision(15) << *field;
-    return po::value<T>(field)->default_value(*field, text.str());
-  } else {
-    return po::value<T>(field)->default_value(*field);
+// Ranges of the numeric options (NumericRange: finite, min..max).
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kMaxTokens = 1 << 20;  // generation and sequence budgets; the model's limit is checked later
+constexpr double kMaxBatch = 1 << 20;
+NumericRange at_least(double min) { return {min, kInf, false, false}; }
+NumericRange between(double min, double max) { return {min, max, false, false}; }
+NumericRange positive_up_to(double max) { return {0, max, true, false}; }  // (0, max]
+const NumericRange kCount = at_least(1);            // steps, log intervals: [1, inf)
+const NumericRange kCountOrOff = at_least(0);       // 0 switches a feature off or means "all"
+const NumericRange kBatch = between(1, kMaxBatch);
+const NumericRange kTokens = between(1, kMaxTokens);
+const NumericRange kTemperature = positive_up_to(100);
+const NumericRange kTopP = positive_up_to(1);
+const NumericRange kTopK = between(0, 2147483647);  // 0: off
+const NumericRange kRepetitionPenalty = positive_up_to(100);
+const NumericRange kLearningRate = positive_up_to(1);  // AdamW step sizes above 1 are meaningless
+const NumericRange kLearningRateOrZero = between(0, 1);
+const NumericRange kWeightDecay = between(0, 1);
+
+// A numeric option's value semantic: Boost's typed_value plus the range, checked as soon as the
+// text is parsed (command line and INI alike), so the message names the option and the text.
+class RangedSemantic {
+ public:
+  virtual ~RangedSemantic() = default;
+  virtual const NumericRange& range() const = 0;
+};
+
+// Thrown from xparse: a validation_error, so that Boost fills in the option's name.
+class RangeError : public po::validation_error {
+ public:
+  RangeError(const std::string& message_template, const std::string& token)
+      : po::validation_error(po::validation_error::invalid_option_value, "", token) {
+    m_error_template = message_template;
+    set_substitute("value", token);
   }
+};
+
+std::string must_be(const NumericRange& range) {
+  const std::string text = range.text();
+  return text[0] == '>' || text[0] == '<' ? text : "in " + text;
 }
+
+template <typename T>
+class RangedValue : public po::typed_value<T>, public RangedSemantic {
+ public:
+  RangedValue(T* field, NumericRange range) : po::typed_value<T>(field), range_(range) {}
+  const NumericRange& range() const override { return range_; }
+
+  void xparse(boost::any& store, const std::vector<std::string>& tokens) const override {
+    if constexpr (std::is_unsigned_v<T>) {
+      // lexical_cast reads "-1" as 2^64-1: refuse the sign instead of wrapping.
+      for (const std::string& token : tokens) {
+        if (token.find('-') != std::string::npos) {
+          throw RangeError(cat("%canonical_option% must be ", must_be(range_),
+                               " (a negative value is not wrapped around), got %value%"), token);
+        }
+      }
+    }
+    try {
+      po::typed_value<T>::xparse(store, tokens);
+    } catch (const po::validation_error&) {  // not a number of this type: say what is expected
+      throw RangeError(cat("%canonical_option% must be ", std::is_integral_v<T> ? "an integer " : "a number ",
+                           must_be(range_), ", got %value%"),
+                       tokens.empty() ? std::string() : tokens.front());
+    }
+    const double value = static_cast<double>(boost::any_cast<T>(store));
+    if (!range_.contains(value)) {
+      throw RangeError(cat("%canonical_option% must be ", std::isfinite(value) ? "" : "a finite number ",
+                           must_be(range_), ", got %value%"),
+                       tokens.empty() ? std::string() : tokens.front());
+    }
+  }
+
+ private:
+  NumericRange range_;
+};
+
+template <typename T>
+const char* numeric_kind() {
+  return std::is_floating_point_v<T> ? "REAL" : "INT";
+}
+
+// Binds a numeric option: every numeric option has a range (no overload without one).
+template <typename T>
+po::typed_value<T>* bind(T* field, const NumericRange& range) {
+  static_assert(std::is_arithmetic_v<T> && !std::is_same_v<T, bool>, "ranges are for numeric options");
+  auto* value = new RangedValue<T>(field, range);
+  const std::string text = range.text();
+  value->value_name(cat(numeric_kind<T>(), text[0] == '>' || text[0] == '<' ? " " : " in ", text));
+  if constexpr (std::is_floating_point_v<T>) {
+    std::ostringstream shown;  // 0.95, not Boost's 0.94999999999999996
+    shown << std::setprecision(15) << *field;
+    value->default_value(*field, shown.str());
+  } else {
+    value->default_value(*field);
+  }
+  return value;
+}
+
+po::typed_value<std::string>* bind(std::string* field) { return po::value<std::string>(field)->default_value(*field); }
 
 void add_common_options(po::options_description& desc, Config& c) {
   desc.add_options()
@@ -46,7 +141,7 @@ void add_common_options(po::options_description& desc, Config& c) {
        "rank roles: auto, or blocks role[+role]=count, e.g. teacher=2,rollout=1,discriminator=1,learner=1")
       ("device", bind(&c.common.device), "auto | cpu | cuda | cuda:N (auto: the local rank's GPU if any)")
       ("comm", bind(&c.common.comm), "communicator backend between ranks: auto | mpi | nccl")
-      ("seed", bind(&c.common.seed), "seed of every random draw")
+      ("seed", bind(&c.common.seed, kCountOrOff), "seed of every random draw")
       ("run-dir", bind(&c.common.run_dir), "directory for the run's files");
 }
 
@@ -66,15 +161,15 @@ const std::vector<Command>& commands() {
              ("split", bind(&c.teach.split), "train | val | test")
              ("teacher", po::value(&c.teach.teachers)->composing(),
               "NAME=DIR: an HF-layout model directory with tokenizer.json (repeatable)")
-             ("responses", bind(&c.teach.responses), "responses per question and teacher (N)")
+             ("responses", bind(&c.teach.responses, between(1, 65536)), "responses per question and teacher (N)")
              ("out", bind(&c.teach.out), "teacher cache file (default <run-dir>/teacher_cache.h5)")
-             ("batch", bind(&c.teach.batch), "questions per teacher rank per commit")
-             ("max-new-tokens", bind(&c.teach.max_new_tokens), "tokens generated per response at most")
-             ("temperature", bind(&c.teach.temperature), "sampling temperature")
-             ("top-p", bind(&c.teach.top_p), "nucleus sampling threshold (1: off)")
-             ("top-k", bind(&c.teach.top_k), "top-k filter (0: off)")
-             ("repetition-penalty", bind(&c.teach.repetition_penalty), "repetition penalty (1: off)")
-             ("limit", bind(&c.teach.limit), "only the first K questions of the split (0: all)")
+             ("batch", bind(&c.teach.batch, kBatch), "questions per teacher rank per commit")
+             ("max-new-tokens", bind(&c.teach.max_new_tokens, kTokens), "tokens generated per response at most")
+             ("temperature", bind(&c.teach.temperature, kTemperature), "sampling temperature")
+             ("top-p", bind(&c.teach.top_p, kTopP), "nucleus sampling threshold (1: off)")
+             ("top-k", bind(&c.teach.top_k, kTopK), "top-k filter (0: off)")
+             ("repetition-penalty", bind(&c.teach.repetition_penalty, kRepetitionPenalty), "repetition penalty (1: off)")
+             ("limit", bind(&c.teach.limit, kCountOrOff), "only the first K questions of the split (0: all)")
              ("import-jsonl", bind(&c.teach.import_jsonl),
               "import responses from a JSONL file ({question_id|index, teacher, response}) instead of generating")
              ("teacher-name", bind(&c.teach.teacher_name), "the teacher the imported lines belong to");
@@ -82,13 +177,13 @@ const std::vector<Command>& commands() {
       {"smoke", "exchange real tensors between the rank groups as training will, with timings",
        [](po::options_description& d, po::positional_options_description&, Config& c) {
          d.add_options()
-             ("iterations", bind(&c.smoke.iterations), "exchange rounds")
-             ("layers", bind(&c.smoke.layers), "decoder layers of the synced parameter set")
-             ("hidden", bind(&c.smoke.hidden), "hidden size of the synced parameter set")
-             ("vocab", bind(&c.smoke.vocab), "vocabulary size of the synced parameter set")
-             ("batch", bind(&c.smoke.batch), "responses per rollout/teacher rank per round")
-             ("seq-len", bind(&c.smoke.seq_len), "tokens per response")
-             ("bucket-mb", bind(&c.smoke.bucket_mb), "weight-sync bucket size in MiB")
+             ("iterations", bind(&c.smoke.iterations, between(1, 1e6)), "exchange rounds")
+             ("layers", bind(&c.smoke.layers, between(1, 1024)), "decoder layers of the synced parameter set")
+             ("hidden", bind(&c.smoke.hidden, between(8, 65536)), "hidden size of the synced parameter set")
+             ("vocab", bind(&c.smoke.vocab, between(2, 1 << 24)), "vocabulary size of the synced parameter set")
+             ("batch", bind(&c.smoke.batch, between(1, 65536)), "responses per rollout/teacher rank per round")
+             ("seq-len", bind(&c.smoke.seq_len, kTokens), "tokens per response")
+             ("bucket-mb", bind(&c.smoke.bucket_mb, between(1, 65536)), "weight-sync bucket size in MiB")
              ("output", bind(&c.smoke.output), "HDF5 file to write and re-read (default <run-dir>/smoke.h5)");
        }},
       {"sft", "supervised fine-tuning (Stage 0) on a dataset's rationales or cached teacher responses, data-parallel over learners",
@@ -102,17 +197,17 @@ const std::vector<Command>& commands() {
              ("teacher-cache", bind(&c.sft.teacher_cache), "train on the train-split responses of this teacher cache instead of --style rationales")
              ("teachers", po::value(&c.sft.teachers)->composing(), "with --teacher-cache: teacher names to use (default: all; repeatable or comma-separated)")
              ("out", bind(&c.sft.out), "final model directory (default <run-dir>/model)")
-             ("steps", bind(&c.sft.steps), "optimizer updates")
-             ("batch", bind(&c.sft.batch), "examples per learner rank per update")
-             ("lr", po::value(&c.sft.lr)->default_value(c.sft.lr, "1e-05"), "learning rate of the first update")
-             ("lr-end", po::value(&c.sft.lr_end)->default_value(c.sft.lr_end, "1e-06"), "learning rate of the last update (linear decay)")
-             ("warmup-steps", bind(&c.sft.warmup_steps), "linear warm-up from 0 to --lr over the first K updates, then the decay")
-             ("weight-decay", bind(&c.sft.weight_decay), "AdamW weight decay")
-             ("max-response-tokens", bind(&c.sft.max_response_tokens), "response tokens kept per example")
-             ("checkpoint-every", bind(&c.sft.checkpoint_every), "checkpoint every K updates (0: only at the end)")
+             ("steps", bind(&c.sft.steps, kCount), "optimizer updates")
+             ("batch", bind(&c.sft.batch, kBatch), "examples per learner rank per update")
+             ("lr", bind(&c.sft.lr, kLearningRateOrZero), "learning rate of the first update (0: no change, writes the initial model)")
+             ("lr-end", bind(&c.sft.lr_end, kLearningRateOrZero), "learning rate of the last update (linear decay)")
+             ("warmup-steps", bind(&c.sft.warmup_steps, kCountOrOff), "linear warm-up from 0 to --lr over the first K updates, then the decay")
+             ("weight-decay", bind(&c.sft.weight_decay, kWeightDecay), "AdamW weight decay")
+             ("max-response-tokens", bind(&c.sft.max_response_tokens, kTokens), "response tokens kept per example")
+             ("checkpoint-every", bind(&c.sft.checkpoint_every, kCountOrOff), "checkpoint every K updates (0: only at the end)")
              ("resume", po::bool_switch(&c.sft.resume), "continue from the newest checkpoint in <run-dir>/checkpoints")
-             ("log-every", bind(&c.sft.log_every), "log progress every K updates")
-             ("val-examples", bind(&c.sft.val_examples), "val examples scored at the end (0: none)");
+             ("log-every", bind(&c.sft.log_every, kCount), "log progress every K updates")
+             ("val-examples", bind(&c.sft.val_examples, kCountOrOff), "val examples scored at the end (0: none)");
        }},
       {"train", "train: --stage disc (discriminator pre-training) or --stage ril (the RIL loop, Dr.GRPO + D + answer reward)",
        [](po::options_description& d, po::positional_options_description&, Config& c) {
@@ -126,38 +221,38 @@ const std::vector<Command>& commands() {
              ("teacher-cache", bind(&t.teacher_cache), "teacher cache file (ril teach)")
              ("teachers", po::value(&t.teachers)->composing(), "teacher names in the cache to use (default: all; repeatable)")
              ("out", bind(&t.out), "final model directory (default <run-dir>/model, disc stage <run-dir>/discriminator)")
-             ("steps", bind(&t.steps), "optimizer updates")
-             ("questions", bind(&t.questions), "questions per step (global)")
-             ("group", bind(&t.group), "G: student and teacher responses per question")
-             ("max-new-tokens", bind(&t.max_new_tokens), "tokens generated per response at most")
-             ("temperature", bind(&t.temperature), "sampling temperature")
-             ("top-p", bind(&t.top_p), "nucleus sampling threshold (1: off)")
-             ("top-k", bind(&t.top_k), "top-k filter (0: off)")
-             ("repetition-penalty", bind(&t.repetition_penalty), "repetition penalty (1: off)")
-             ("clip-eps", bind(&t.clip_eps), "ratio clip epsilon")
-             ("beta", bind(&t.beta), "weight of the per-token KL to the frozen reference")
-             ("lr", po::value(&t.lr)->default_value(t.lr, "1e-06"), "ril: student learning rate (constant)")
-             ("disc-lr", po::value(&t.disc_lr)->default_value(t.disc_lr, "1e-06"), "ril: discriminator learning rate (constant)")
-             ("pretrain-lr", po::value(&t.pretrain_lr)->default_value(t.pretrain_lr, "1e-05"), "disc stage: first update's learning rate")
-             ("pretrain-lr-end", po::value(&t.pretrain_lr_end)->default_value(t.pretrain_lr_end, "1e-06"), "disc stage: last update's learning rate (linear decay)")
-             ("weight-decay", bind(&t.weight_decay), "AdamW weight decay")
-             ("max-grad-norm", bind(&t.max_grad_norm), "gradient norm clip (0: off)")
+             ("steps", bind(&t.steps, kCount), "optimizer updates")
+             ("questions", bind(&t.questions, kBatch), "questions per step (global)")
+             ("group", bind(&t.group, between(1, 1024)), "G: student and teacher responses per question")
+             ("max-new-tokens", bind(&t.max_new_tokens, kTokens), "tokens generated per response at most")
+             ("temperature", bind(&t.temperature, kTemperature), "sampling temperature")
+             ("top-p", bind(&t.top_p, kTopP), "nucleus sampling threshold (1: off)")
+             ("top-k", bind(&t.top_k, kTopK), "top-k filter (0: off)")
+             ("repetition-penalty", bind(&t.repetition_penalty, kRepetitionPenalty), "repetition penalty (1: off)")
+             ("clip-eps", bind(&t.clip_eps, NumericRange{0, 1, true, true}), "ratio clip epsilon")
+             ("beta", bind(&t.beta, between(0, 100)), "weight of the per-token KL to the frozen reference")
+             ("lr", bind(&t.lr, kLearningRate), "ril: student learning rate (constant)")
+             ("disc-lr", bind(&t.disc_lr, kLearningRate), "ril: discriminator learning rate (constant)")
+             ("pretrain-lr", bind(&t.pretrain_lr, kLearningRate), "disc stage: first update's learning rate")
+             ("pretrain-lr-end", bind(&t.pretrain_lr_end, kLearningRateOrZero), "disc stage: last update's learning rate (linear decay)")
+             ("weight-decay", bind(&t.weight_decay, kWeightDecay), "AdamW weight decay")
+             ("max-grad-norm", bind(&t.max_grad_norm, between(0, 1e6)), "gradient norm clip (0: off)")
              ("no-discriminator", po::bool_switch(&t.no_discriminator), "ablation: plain Dr.GRPO on student responses only")
              ("frozen-discriminator", po::bool_switch(&t.frozen_discriminator), "ablation: score with D but never update it")
              ("no-answer-reward", po::bool_switch(&t.no_answer_reward), "ablation: reward from the discriminator only")
              ("disc-system", bind(&t.disc_system), "discriminator's system message (default: the paper's; a discriminator directory keeps the one it was trained with)")
              ("advantage", bind(&t.advantage), "group: A = R - mean of the 2G group (paper) | student-baseline: baseline = mean of the student responses, teacher A clipped at >= 0")
-             ("checkpoint-every", bind(&t.checkpoint_every), "checkpoint every K steps (0: at the end and on SIGTERM/SIGUSR1 only)")
+             ("checkpoint-every", bind(&t.checkpoint_every, kCountOrOff), "checkpoint every K steps (0: at the end and on SIGTERM/SIGUSR1 only)")
              ("resume", bind(&t.resume), "auto (newest complete checkpoint in <run-dir>, if any) | no | PATH")
-             ("log-every", bind(&t.log_every), "log a progress line every K steps")
-             ("max-bad-steps", bind(&t.max_bad_steps), "steps with a non-finite loss skipped before the job aborts")
-             ("keep-checkpoints", bind(&t.keep_checkpoints), "complete checkpoints kept (0: all)")
-             ("train-limit", bind(&t.train_limit), "only the first K train questions (0: all); fill their teacher cache with ril teach --limit K")
-             ("val-every", bind(&t.val_every), "greedy accuracy on val questions every K steps and at the end, metrics column val_acc (0: never)")
-             ("val-questions", bind(&t.val_questions), "with --val-every: the first K val questions")
-             ("val-max-new-tokens", bind(&t.val_max_new_tokens), "with --val-every: greedy tokens per answer at most")
-             ("warn-kl", bind(&t.warn_kl), "warn when the KL to the reference on student tokens exceeds this (collapse)")
-             ("warn-limit-share", bind(&t.warn_limit_share), "warn when this share of student responses hits --max-new-tokens (collapse)");
+             ("log-every", bind(&t.log_every, kCount), "log a progress line every K steps")
+             ("max-bad-steps", bind(&t.max_bad_steps, kCountOrOff), "steps with a non-finite loss skipped before the job aborts")
+             ("keep-checkpoints", bind(&t.keep_checkpoints, kCountOrOff), "complete checkpoints kept (0: all)")
+             ("train-limit", bind(&t.train_limit, kCountOrOff), "only the first K train questions (0: all); fill their teacher cache with ril teach --limit K")
+             ("val-every", bind(&t.val_every, kCountOrOff), "greedy accuracy on val questions every K steps and at the end, metrics column val_acc (0: never)")
+             ("val-questions", bind(&t.val_questions, kCount), "with --val-every: the first K val questions")
+             ("val-max-new-tokens", bind(&t.val_max_new_tokens, kTokens), "with --val-every: greedy tokens per answer at most")
+             ("warn-kl", bind(&t.warn_kl, NumericRange{0, kInf, true, false}), "warn when the KL to the reference on student tokens exceeds this (collapse)")
+             ("warn-limit-share", bind(&t.warn_limit_share, kTopP), "warn when this share of student responses hits --max-new-tokens (collapse)");
        }},
       {"eval", "held-out accuracy of models (HF dirs or train checkpoints) per task family: JSON + table",
        [](po::options_description& d, po::positional_options_description&, Config& c) {
@@ -167,9 +262,9 @@ const std::vector<Command>& commands() {
              ("dataset", bind(&e.dataset), "dataset file (.h5)")
              ("split", bind(&e.split), "train | val | test")
              ("tokenizer", bind(&e.tokenizer), "tokenizer.json (default <model dir>/tokenizer.json)")
-             ("limit", bind(&e.limit), "only the first K questions of the split (0: all)")
-             ("batch", bind(&e.batch), "questions per generate call")
-             ("max-new-tokens", bind(&e.max_new_tokens), "tokens generated per answer at most (greedy)")
+             ("limit", bind(&e.limit, kCountOrOff), "only the first K questions of the split (0: all)")
+             ("batch", bind(&e.batch, kBatch), "questions per generate call")
+             ("max-new-tokens", bind(&e.max_new_tokens, kTokens), "tokens generated per answer at most (greedy)")
              ("compare", po::value(&e.compare)->composing(), "A:B: accuracy of model A minus model B on the same questions, with a 95% paired bootstrap interval (repeatable)")
              ("out", bind(&e.out), "JSON results (default <run-dir>/eval.json)");
        }},
@@ -198,11 +293,29 @@ std::string top_level_help() {
   return out.str();
 }
 
+const char* file_type_name(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device";
+  return "not a regular file";
+}
+
 // INI text restricted to the lines that apply to `command`; other lines become blank so that
 // Program_options' errors and ours keep the file's line numbers.
+// Lines are echoed in messages through printable(): a binary file must not drive the terminal.
 std::string applicable_ini(const std::string& path, const std::string& command) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    throw ConfigError(cat("cannot read config file '", path, "': ", std::strerror(errno)));
+  }
+  // A directory opens as an empty stream (its defaults would be used silently); a FIFO would block.
+  if (!S_ISREG(st.st_mode)) {
+    throw ConfigError(cat("config file '", path, "' is not a file (it is ", file_type_name(st.st_mode),
+                          "); give an INI file"));
+  }
   std::ifstream in(path);
-  if (!in) throw ConfigError(cat("cannot read config file '", path, "'"));
+  if (!in) throw ConfigError(cat("cannot read config file '", path, "': ", std::strerror(errno)));
   std::ostringstream out;
   std::string line, section;
   int number = 0;
@@ -215,12 +328,12 @@ std::string applicable_ini(const std::string& path, const std::string& command) 
       out << "\n";
     } else if (t[0] == '[') {
       if (t.back() != ']' || t.size() < 3) {
-        throw ConfigError(cat("config file '", path, "' line ", number, ": malformed section header '", t, "'"));
+        throw ConfigError(cat("config file '", path, "' line ", number, ": malformed section header '", printable(t), "'"));
       }
       section = t.substr(1, t.size() - 2);
       out << "\n";
     } else if (t.find('=') == std::string::npos || t[0] == '=') {
-      throw ConfigError(cat("config file '", path, "' line ", number, ": expected 'name = value', got '", t, "'"));
+      throw ConfigError(cat("config file '", path, "' line ", number, ": expected 'name = value', got '", printable(t), "'"));
     } else if (section.empty() || section == "common" || section == command) {
       out << t << "\n";
     } else {
@@ -278,39 +391,18 @@ void check_values(const Config& c) {
                          "--teacher name '", spec.substr(0, eq), "' given twice");
       }
     }
-    RIL_CONFIG_CHECK(t.responses >= 1, "--responses must be >= 1, got ", t.responses);
-    RIL_CONFIG_CHECK(t.batch >= 1, "--batch must be >= 1, got ", t.batch);
-    RIL_CONFIG_CHECK(t.max_new_tokens >= 1, "--max-new-tokens must be >= 1, got ", t.max_new_tokens);
-    RIL_CONFIG_CHECK(t.temperature > 0, "--temperature must be > 0, got ", t.temperature);
-    RIL_CONFIG_CHECK(t.top_p > 0 && t.top_p <= 1, "--top-p must be in (0, 1], got ", t.top_p);
-    RIL_CONFIG_CHECK(t.top_k >= 0, "--top-k must be >= 0, got ", t.top_k);
-    RIL_CONFIG_CHECK(t.repetition_penalty > 0, "--repetition-penalty must be > 0, got ", t.repetition_penalty);
-    RIL_CONFIG_CHECK(t.limit >= 0, "--limit must be >= 0, got ", t.limit);
   }
   if (c.command == "smoke") {
     const SmokeConfig& s = c.smoke;
-    RIL_CONFIG_CHECK(s.iterations >= 1, "--iterations must be >= 1, got ", s.iterations);
-    RIL_CONFIG_CHECK(s.layers >= 1 && s.hidden >= 8 && s.vocab >= 2, "--layers >= 1, --hidden >= 8 and --vocab >= 2 "
-                     "are needed, got ", s.layers, ", ", s.hidden, ", ", s.vocab);
     RIL_CONFIG_CHECK(s.hidden % 8 == 0, "--hidden must be a multiple of 8, got ", s.hidden);
-    RIL_CONFIG_CHECK(s.batch >= 1 && s.seq_len >= 1, "--batch and --seq-len must be >= 1");
-    RIL_CONFIG_CHECK(s.bucket_mb >= 1, "--bucket-mb must be >= 1, got ", s.bucket_mb);
   }
   if (c.command == "sft") {
     const SftConfig& s = c.sft;
     RIL_CONFIG_CHECK(!s.dataset.empty(), "ril sft: --dataset is required");
     RIL_CONFIG_CHECK(!s.tokenizer.empty(), "ril sft: --tokenizer is required");
     RIL_CONFIG_CHECK(!s.init.empty() || !s.model.empty(), "ril sft: give --model PRESET or --init DIR");
-    RIL_CONFIG_CHECK(s.steps >= 1, "--steps must be >= 1, got ", s.steps);
-    RIL_CONFIG_CHECK(s.batch >= 1, "--batch must be >= 1, got ", s.batch);
-    RIL_CONFIG_CHECK(s.lr >= 0 && s.lr_end >= 0, "--lr and --lr-end must be >= 0");
-    RIL_CONFIG_CHECK(s.warmup_steps >= 0 && s.warmup_steps < s.steps, "--warmup-steps must be in [0, --steps), got ",
+    RIL_CONFIG_CHECK(s.warmup_steps < s.steps, "--warmup-steps must be below --steps (", s.steps, "), got ",
                      s.warmup_steps);
-    RIL_CONFIG_CHECK(s.weight_decay >= 0, "--weight-decay must be >= 0, got ", s.weight_decay);
-    RIL_CONFIG_CHECK(s.max_response_tokens >= 1, "--max-response-tokens must be >= 1, got ", s.max_response_tokens);
-    RIL_CONFIG_CHECK(s.checkpoint_every >= 0, "--checkpoint-every must be >= 0, got ", s.checkpoint_every);
-    RIL_CONFIG_CHECK(s.log_every >= 1, "--log-every must be >= 1, got ", s.log_every);
-    RIL_CONFIG_CHECK(s.val_examples >= 0, "--val-examples must be >= 0, got ", s.val_examples);
   }
   if (c.command == "train") {
     const TrainConfig& t = c.train;
@@ -325,32 +417,7 @@ void check_values(const Config& c) {
                      "the ablation switches apply to --stage ril only");
     RIL_CONFIG_CHECK(t.advantage == "group" || t.advantage == "student-baseline",
                      "--advantage must be group or student-baseline, got '", t.advantage, "'");
-    RIL_CONFIG_CHECK(t.steps >= 1, "--steps must be >= 1, got ", t.steps);
-    RIL_CONFIG_CHECK(t.questions >= 1, "--questions must be >= 1, got ", t.questions);
-    RIL_CONFIG_CHECK(t.group >= 1, "--group must be >= 1, got ", t.group);
-    RIL_CONFIG_CHECK(t.max_new_tokens >= 1, "--max-new-tokens must be >= 1, got ", t.max_new_tokens);
-    RIL_CONFIG_CHECK(t.temperature > 0, "--temperature must be > 0, got ", t.temperature);
-    RIL_CONFIG_CHECK(t.top_p > 0 && t.top_p <= 1, "--top-p must be in (0, 1], got ", t.top_p);
-    RIL_CONFIG_CHECK(t.top_k >= 0, "--top-k must be >= 0, got ", t.top_k);
-    RIL_CONFIG_CHECK(t.repetition_penalty > 0, "--repetition-penalty must be > 0, got ", t.repetition_penalty);
-    RIL_CONFIG_CHECK(t.clip_eps > 0 && t.clip_eps < 1, "--clip-eps must be in (0, 1), got ", t.clip_eps);
-    RIL_CONFIG_CHECK(t.beta >= 0, "--beta must be >= 0, got ", t.beta);
-    RIL_CONFIG_CHECK(t.lr >= 0 && t.disc_lr >= 0 && t.pretrain_lr >= 0 && t.pretrain_lr_end >= 0,
-                     "learning rates must be >= 0");
-    RIL_CONFIG_CHECK(t.weight_decay >= 0, "--weight-decay must be >= 0, got ", t.weight_decay);
-    RIL_CONFIG_CHECK(t.max_grad_norm >= 0, "--max-grad-norm must be >= 0, got ", t.max_grad_norm);
-    RIL_CONFIG_CHECK(t.checkpoint_every >= 0, "--checkpoint-every must be >= 0, got ", t.checkpoint_every);
     RIL_CONFIG_CHECK(!t.resume.empty(), "--resume must be auto, no or a checkpoint path");
-    RIL_CONFIG_CHECK(t.log_every >= 1, "--log-every must be >= 1, got ", t.log_every);
-    RIL_CONFIG_CHECK(t.max_bad_steps >= 0, "--max-bad-steps must be >= 0, got ", t.max_bad_steps);
-    RIL_CONFIG_CHECK(t.keep_checkpoints >= 0, "--keep-checkpoints must be >= 0, got ", t.keep_checkpoints);
-    RIL_CONFIG_CHECK(t.train_limit >= 0, "--train-limit must be >= 0, got ", t.train_limit);
-    RIL_CONFIG_CHECK(t.val_every >= 0, "--val-every must be >= 0, got ", t.val_every);
-    RIL_CONFIG_CHECK(t.val_questions >= 1, "--val-questions must be >= 1, got ", t.val_questions);
-    RIL_CONFIG_CHECK(t.val_max_new_tokens >= 1, "--val-max-new-tokens must be >= 1, got ", t.val_max_new_tokens);
-    RIL_CONFIG_CHECK(std::isfinite(t.warn_kl) && t.warn_kl > 0, "--warn-kl must be finite and > 0, got ", t.warn_kl);
-    RIL_CONFIG_CHECK(t.warn_limit_share > 0 && t.warn_limit_share <= 1, "--warn-limit-share must be in (0, 1], got ",
-                     t.warn_limit_share);
   }
   if (c.command == "eval") {
     const EvalConfig& e = c.eval;
@@ -363,9 +430,6 @@ void check_values(const Config& c) {
       RIL_CONFIG_CHECK(eq != std::string::npos && eq > 0 && eq + 1 < spec.size(),
                        "--model must be NAME=PATH, got '", spec, "'");
     }
-    RIL_CONFIG_CHECK(e.limit >= 0, "--limit must be >= 0, got ", e.limit);
-    RIL_CONFIG_CHECK(e.batch >= 1, "--batch must be >= 1, got ", e.batch);
-    RIL_CONFIG_CHECK(e.max_new_tokens >= 1, "--max-new-tokens must be >= 1, got ", e.max_new_tokens);
   }
   if (c.command == "plot") {
     RIL_CONFIG_CHECK(!c.plot.out.empty(), "ril plot: --out is required");
@@ -383,6 +447,66 @@ std::string Config::resolved_text() const {
 std::string version_text() {
   return cat("ril ", RIL_VERSION_STRING, " (LibTorch ", RIL_TORCH_VERSION, ", CUDA ", RIL_WITH_CUDA ? "on" : "off",
              ", ", RIL_BUILD_TYPE, ", ", RIL_CXX_COMPILER, ")");
+}
+
+bool NumericRange::contains(double value) const {
+  if (!std::isfinite(value)) return false;
+  if (min_open ? !(value > min) : !(value >= min)) return false;
+  if (max_open ? !(value < max) : !(value <= max)) return false;
+  return true;
+}
+
+std::string NumericRange::text() const {
+  const auto number = [](double v) {
+    std::ostringstream out;
+    out << std::setprecision(15) << v;
+    return out.str();
+  };
+  const bool low = std::isfinite(min), high = std::isfinite(max);
+  if (low && !high) return cat(min_open ? "> " : ">= ", number(min));
+  if (!low && high) return cat(max_open ? "< " : "<= ", number(max));
+  if (!low && !high) return "any finite number";
+  return cat(min_open ? "(" : "[", number(min), ", ", number(max), max_open ? ")" : "]");
+}
+
+std::vector<std::string> command_names() {
+  std::vector<std::string> names;
+  for (const Command& cmd : commands()) names.push_back(cmd.name);
+  return names;
+}
+
+std::vector<OptionSpec> option_specs(const std::string& command) {
+  const Command* found = nullptr;
+  for (const Command& cmd : commands()) {
+    if (command == cmd.name) found = &cmd;
+  }
+  if (!found) throw ConfigError(cat("unknown command '", printable(command), "'"));
+  Config c;
+  po::options_description all;
+  po::positional_options_description positional;
+  add_common_options(all, c);
+  found->add_options(all, positional, c);
+  std::vector<OptionSpec> specs;
+  for (const auto& option : all.options()) {
+    OptionSpec spec;
+    spec.name = option->long_name();
+    const auto semantic = option->semantic();
+    if (const auto* typed = dynamic_cast<const po::typed_value_base*>(semantic.get())) {
+      const std::type_info& type = typed->value_type();
+      spec.value_type = type == typeid(int64_t)                    ? "int64"
+                        : type == typeid(uint64_t)                 ? "uint64"
+                        : type == typeid(double)                   ? "double"
+                        : type == typeid(std::string)              ? "string"
+                        : type == typeid(bool)                     ? "bool"
+                        : type == typeid(std::vector<std::string>) ? "strings"
+                                                                   : type.name();
+    }
+    if (const auto* ranged = dynamic_cast<const RangedSemantic*>(semantic.get())) spec.range = ranged->range();
+    boost::any default_value;
+    if (semantic->apply_default(default_value)) spec.default_text = any_text(default_value);
+    specs.push_back(std::move(spec));
+  }
+  return specs;
 }
 
 ParseResult parse_command_line(int argc, const char* const argv[]) {
@@ -434,7 +558,7 @@ ParseResult parse_command_line(int argc, const char* const argv[]) {
       try {
         po::store(po::parse_config_file(ini, all, /*allow_unregistered=*/false), vm);
       } catch (const po::error& e) {
-        throw ConfigError(cat("config file '", path, "': ", e.what()));
+        throw ConfigError(cat("config file '", path, "': ", printable(e.what())));
       }
     }
     po::notify(vm);

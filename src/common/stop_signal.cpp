@@ -14,6 +14,7 @@ namespace {
 // A lock-free atomic is the only shared state a signal handler may touch (C++17 [support.signal]).
 static_assert(std::atomic<int>::is_always_lock_free, "the stop flag must be lock-free for a signal handler");
 std::atomic<int> g_first_signal{0};
+std::atomic<bool> g_stopped_with_checkpoint{false};
 
 extern "C" void on_stop_signal(int signal_number) {
   int none = 0;
@@ -49,6 +50,13 @@ bool stop_signal_received() { return g_first_signal.load() != 0; }
 
 int stop_signal_number() { return g_first_signal.load(); }
 
-void reset_stop_signal_for_tests() { g_first_signal.store(0); }
+void note_stopped_with_checkpoint() { g_stopped_with_checkpoint.store(true); }
+
+bool stopped_with_checkpoint() { return g_stopped_with_checkpoint.load(); }
+
+void reset_stop_signal_for_tests() {
+  g_first_signal.store(0);
+  g_stopped_with_checkpoint.store(false);
+}
 
 }  // namespace ril

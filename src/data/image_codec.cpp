@@ -4,10 +4,14 @@
 #include <stb_image_resize.h>
 #include <stb_image_write.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 #include <limits>
 
 #include "ril/common/error.h"
@@ -27,9 +31,32 @@ Image decode_image(const std::vector<uint8_t>& bytes, const std::string& what) {
 }
 
 Image read_image_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(cat("cannot open image ", path, ": ", std::strerror(errno)));
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; the type is checked before reading
+  // (a directory, FIFO or device is a bad image path, not a reason to block or abort).
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) throw Error(cat("cannot open image ", path, ": ", std::strerror(errno)));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw Error(cat("cannot stat image ", path, ": ", std::strerror(errno)));
+  if (!S_ISREG(st.st_mode)) {
+    throw Error(cat("image ", path, " is not a file (it is ",
+                    S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO" : "a special file", ")"));
+  }
+  constexpr off_t kMaxImageBytes = off_t{1} << 30;
+  if (st.st_size > kMaxImageBytes) throw Error(cat("image ", path, " is too large (", st.st_size, " bytes)"));
+  std::vector<uint8_t> bytes(static_cast<size_t>(st.st_size));
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw Error(cat("cannot read image ", path, ": ", std::strerror(errno)));
+    if (n == 0) break;  // shrank while reading
+    done += static_cast<size_t>(n);
+  }
+  bytes.resize(done);
   return decode_image(bytes, path);
 }
 

@@ -228,7 +228,7 @@ ImportReport import_llava(const ImportOptions& o) {
       if (o.on_error == OnError::kFail) throw Error(cat(o.input, ":", raw.line, ": ", e.what()));
       report.issues.push_back({raw.line, e.what()});
       ++report.skipped;
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {  // any failure of one record (a directory as image, a read error) names its line
       if (o.on_error == OnError::kFail) {
         throw Error(cat(o.input, ":", raw.line, ": ", e.what(), " (--on-error skip imports around it)"));
       }

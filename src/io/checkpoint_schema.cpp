@@ -37,4 +37,13 @@ std::string student_tensor_group(const H5File& file) {
   return "";
 }
 
+std::string checkpoint_origin(const CheckpointHeader& header) {
+  if (header.stage == "sft") return "sft";
+  if (!header.stage.empty()) return "train --stage " + header.stage;
+  const std::string head = "# ril ";
+  if (header.config_text.compare(0, head.size(), head) != 0) return "";
+  const size_t end = header.config_text.find_first_of(", \n", head.size());
+  return header.config_text.substr(head.size(), end == std::string::npos ? std::string::npos : end - head.size());
+}
+
 }  // namespace ril::io

@@ -121,6 +121,41 @@ CheckpointStore::CheckpointStore(std::string run_dir, CheckpointStoreOptions opt
   if (ec) throw Error(cat("cannot create checkpoint directory '", directory_, "': ", ec.message()));
 }
 
+CheckpointStore::CheckpointStore(std::string directory, NoCreate) : directory_(std::move(directory)) {}
+
+CheckpointStore CheckpointStore::in_directory(std::string checkpoint_dir) {
+  return CheckpointStore(std::move(checkpoint_dir), NoCreate{});
+}
+
+CheckpointInfo locate_checkpoint(const std::string& path) {
+  std::error_code ec;
+  const fs::file_status status = fs::status(path, ec);
+  if (ec || !fs::exists(status)) throw ConfigError(cat("checkpoint '", path, "' does not exist"));
+  CheckpointInfo info;
+  if (fs::is_directory(status)) {
+    for (const fs::path& dir : {fs::path(path), fs::path(path) / "checkpoints"}) {
+      if (!fs::is_directory(dir, ec)) continue;
+      const CheckpointStore store = CheckpointStore::in_directory(dir.string());
+      const std::vector<CheckpointInfo> complete = store.list_complete();
+      if (!complete.empty()) {
+        if (auto latest = store.find_latest()) return *latest;
+      }
+    }
+    throw ConfigError(cat("'", path, "' holds no complete checkpoint (step-NNNNNN.h5), nor does its checkpoints/ folder"));
+  }
+  const std::string name = file_name(path);
+  const std::optional<int64_t> step = parse_main_name(name);
+  if (!step) {
+    throw ConfigError(cat("'", path, "' is not a checkpoint: its name is not step-NNNNNN.h5 (give the main file; ",
+                          "its rank parts step-NNNNNN.rank-RRRR.h5 are found beside it)"));
+  }
+  const fs::path parent = fs::path(path).parent_path();
+  const CheckpointStore store = CheckpointStore::in_directory(parent.empty() ? "." : parent.string());
+  const std::string reason = store.check(*step, &info);
+  if (!reason.empty()) throw ConfigError(cat("checkpoint '", path, "' is not usable: ", reason));
+  return info;
+}
+
 std::string CheckpointStore::main_path(int64_t step) const {
   return (fs::path(directory_) / (step_name(step) + kMainSuffix)).string();
 }

@@ -1,7 +1,6 @@
 #include "ril/io/teacher_cache.h"
 
 #include <hdf5.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <fstream>
@@ -11,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ril/common/error.h"
+#include "ril/common/paths.h"
 #include "h5_check.h"
 
 namespace ril::io {
@@ -20,11 +20,6 @@ std::string teacher_group(const std::string& name) { return "teachers/" + name; 
 std::string qid_name(const std::string& name) { return teacher_group(name) + "/question_id"; }
 std::string sample_name(const std::string& name) { return teacher_group(name) + "/sample_index"; }
 std::string response_name(const std::string& name) { return teacher_group(name) + "/response"; }
-
-bool file_exists(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0;
-}
 
 void check_name(const std::string& name) {
   RIL_CONFIG_CHECK(!name.empty() && name.find('/') == std::string::npos && name.find('=') == std::string::npos,
@@ -179,12 +174,44 @@ TeacherCache TeacherCache::open(const std::string& path, OpenMode mode) {
     H5File::open(path, kTeacherCacheKind, OpenMode::kRead).close();
     truncate_uncommitted(path);
   }
-  return TeacherCache(H5File::open(path, kTeacherCacheKind, mode));
+  TeacherCache cache(H5File::open(path, kTeacherCacheKind, mode));
+  cache.check_question_ids(cache.dataset_count());
+  return cache;
+}
+
+void TeacherCache::check_question_ids(int64_t dataset_size) const {
+  for (const std::string& teacher : teachers()) {
+    // Readers take the ids as int64 and the sample indices as int32, bit for bit: another type
+    // (a float64 column written by another tool) would read as garbage ids.
+    for (const auto& [dataset, wanted] : {std::pair{qid_name(teacher), ElementType::kInt64},
+                                          std::pair{sample_name(teacher), ElementType::kInt32}}) {
+      RIL_CONFIG_CHECK(file_->exists(dataset), "teacher cache '", path(), "': dataset '", dataset,
+                       "' is missing; rebuild the cache with ril teach");
+      ElementType type = wanted;
+      try {
+        type = file_->element_type(dataset);
+      } catch (const Error& e) {
+        throw ConfigError(cat("teacher cache '", path(), "': ", e.what()));
+      }
+      RIL_CONFIG_CHECK(type == wanted, "teacher cache '", path(), "': dataset '", dataset, "' has type ",
+                       element_type_name(type), ", expected ", element_type_name(wanted),
+                       "; it was not written by ril teach: rebuild it, or import the responses with ril teach --import-jsonl");
+    }
+    const int64_t rows = committed(teacher);
+    if (rows == 0) continue;
+    const RawArray q = file_->read_rows(qid_name(teacher), 0, rows);
+    const int64_t* ids = q.as<int64_t>();
+    const auto [low, high] = std::minmax_element(ids, ids + rows);
+    RIL_CONFIG_CHECK(*low >= 0 && *high < dataset_size, "teacher cache '", path(), "', teacher '", teacher,
+                     "': question ids ", *low < 0 ? cat("from ", *low) : cat("up to ", *high), ", the dataset has ",
+                     dataset_size, " questions (ids 0..", dataset_size - 1,
+                     "); the cache does not belong to this dataset: rebuild it with ril teach");
+  }
 }
 
 TeacherCache TeacherCache::open_for_dataset(const std::string& path, const std::string& dataset_path) {
   const DatasetFingerprint fp = dataset_fingerprint(dataset_path);
-  if (file_exists(path)) {
+  if (path_exists(path)) {
     TeacherCache cache = open(path, OpenMode::kReadWrite);
     const std::string theirs = cache.dataset_fingerprint_text();
     if (theirs != fp.text) {

@@ -32,6 +32,7 @@
 #include "ril/model/checkpoint.h"
 #include "ril/model/generator.h"
 #include "ril/model/model_config.h"
+#include "ril/roles/generation_budget.h"
 #include "ril/roles/greedy_answerer.h"
 #include "ril/roles/sft_batch.h"
 #include "ril/text/bpe_tokenizer.h"
@@ -96,7 +97,9 @@ struct Evaluator {
 };
 
 // Every check that needs no weights; ConfigError alike on every rank.
-Evaluator prepare(const EvalModelSpec& spec, const EvalConfig& e, const data::Dataset& dataset) {
+// `questions`: the ones it will answer (the generation budget must fit each prompt).
+Evaluator prepare(const EvalModelSpec& spec, const EvalConfig& e, const data::Dataset& dataset,
+                  const std::vector<int64_t>& questions) {
   Evaluator ev;
   ev.source = resolve_eval_model(spec, e.tokenizer);
   const std::string who = cat("ril eval: --model ", spec.name);
@@ -111,6 +114,16 @@ Evaluator prepare(const EvalModelSpec& spec, const EvalConfig& e, const data::Da
   ev.answerer = std::make_unique<GreedyAnswerer>(
       *ev.tokenizer, ev.config, dataset, e.max_new_tokens,
       cat(who, " (tokenizer ", ev.source.tokenizer_path, ", model ", config_source(ev.source), ")"));
+  roles::GenerationBudget budget;
+  budget.option = "--max-new-tokens";
+  budget.max_new_tokens = e.max_new_tokens;
+  budget.model = cat("the model ", config_source(ev.source));
+  budget.max_positions = ev.config.text().max_position_embeddings;
+  try {
+    roles::check_generation_budget(budget, roles::longest_prompt(ev.answerer->prompts(), dataset, questions));
+  } catch (const ConfigError& err) {
+    throw ConfigError(cat(who, ": ", err.what()));
+  }
   if (ev.config.kind == model::ModelKind::kLlava) {
     const int64_t size = ev.config.llava.vision_config.image_size;
     if (dataset.image_height() != size || dataset.image_width() != size) {
@@ -511,7 +524,7 @@ void run_eval_job(const dist::RankGroups& groups, const Config& config) {
   RIL_CONFIG_CHECK(!ids.empty(), "ril eval: the ", e.split, " split of ", e.dataset, " is empty (the file has ",
                    dataset.size(), " examples, none in ", e.split, ")");
   std::vector<Evaluator> evaluators;
-  for (const EvalModelSpec& spec : specs) evaluators.push_back(prepare(spec, e, dataset));
+  for (const EvalModelSpec& spec : specs) evaluators.push_back(prepare(spec, e, dataset, ids));
 
   dist::Communicator& world = *groups.channel(dist::Channel::kWorld);
   const int rank = world.rank(), ranks = world.size();

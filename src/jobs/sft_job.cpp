@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <iomanip>
+#include <limits>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -13,11 +14,13 @@
 
 #include "ril/algo/schedules.h"
 #include "ril/common/error.h"
+#include "ril/common/fault_injection.h"
 #include "ril/common/logging.h"
 #include "ril/common/paths.h"
 #include "ril/common/stop_signal.h"
 #include "ril/common/stopwatch.h"
 #include "ril/data/dataset.h"
+#include "ril/dist/agreement.h"
 #include "ril/dist/gradient_sync.h"
 #include "ril/dist/host_messages.h"
 #include "ril/dist/sharding.h"
@@ -28,6 +31,7 @@
 #include "ril/io/teacher_cache.h"
 #include "ril/model/checkpoint.h"
 #include "ril/model/generator.h"
+#include "ril/roles/finite_parameters.h"
 #include "ril/roles/policy_model.h"
 #include "ril/roles/sft_batch.h"
 #include "ril/text/bpe_tokenizer.h"
@@ -41,6 +45,7 @@ using roles::SftBatch;
 using roles::SftBatchBuilder;
 using roles::SftBatchOptions;
 using roles::SftSampler;
+using roles::first_non_finite;
 using roles::named_parameters;
 using roles::response_logprobs;
 using roles::save_policy;
@@ -215,15 +220,31 @@ void run_sft_job(const dist::RankGroups& groups, const Config& config) {
   lo.warmup_steps = s.warmup_steps;
   const algo::LrSchedule schedule(lo);
   at::Generator cpu_rng = at::detail::getDefaultCPUGenerator();
+  const std::set<int64_t> inf_param_steps = fault_steps("RIL_FAULT_INF_PARAM_STEPS");
 
   // Resume: the learner root picks the checkpoint; every learner rank loads it.
   io::CheckpointStore store(config.common.run_dir);
   int64_t step = 0;
   if (s.resume) {
     int64_t resume_step = -1;
+    std::string refusal;  // a checkpoint of ril train in this run dir is not ours to continue
     if (rank == 0) {
-      if (auto info = store.find_latest()) resume_step = info->step;
+      try {
+        if (auto info = store.find_latest()) {
+          resume_step = info->step;
+          const std::string origin = io::checkpoint_origin(
+              io::read_checkpoint_header(io::H5File::open(info->path, io::kCheckpointKind)));
+          if (origin != "sft") {
+            refusal = cat("the newest checkpoint in ", store.directory(), " (", info->path, ") is a checkpoint of `ril ",
+                          origin.empty() ? std::string("?") : origin,
+                          "`; `ril sft --resume` continues only its own. Give ril sft another --run-dir");
+          }
+        }
+      } catch (const std::exception& e) {
+        refusal = e.what();
+      }
     }
+    dist::agree_or_throw(host, refusal, dist::ErrorKind::kConfig, "ril sft: cannot resume: ");
     resume_step = dist::broadcast_value(host, resume_step, 0);
     if (resume_step >= 0) {
       const std::string path = store.main_path(resume_step);
@@ -301,6 +322,18 @@ void run_sft_job(const dist::RankGroups& groups, const Config& config) {
     dist::allreduce_gradients(comm, plist, dist::ReduceOp::kAvg);
     const double step_loss = dist::allreduce_values(host, {loss.detach().item<double>()}, dist::ReduceOp::kAvg).at(0);
     optimizer.step();
+    if (inf_param_steps.count(step + 1)) {  // fault injection (tests)
+      torch::NoGradGuard no_grad;
+      plist.back().view(-1)[0].fill_(std::numeric_limits<float>::infinity());
+    }
+    // Learner ranks hold the same parameters; agreeing keeps them together even so.
+    if (const std::string bad = first_non_finite(params); !bad.empty() || ranks > 1) {
+      dist::agree_or_throw(host, bad.empty() ? bad : cat("ril sft: step ", step + 1, ": parameter ", bad,
+                                                         " is not finite after the update (loss ", step_loss,
+                                                         ", lr ", schedule.lr(step), "); the run stops before it ",
+                                                         "reaches a checkpoint or the model directory. Lower --lr"),
+                           dist::ErrorKind::kRuntime);
+    }
     ++step;
     if (first_loss < 0) first_loss = step_loss;
     last_loss = step_loss;
@@ -331,6 +364,7 @@ void run_sft_job(const dist::RankGroups& groups, const Config& config) {
         dist::allreduce_values(host, {static_cast<double>(stop_signal_number())}, dist::ReduceOp::kMax).at(0));
     if (stop_signal != 0 && step < s.steps) {
       if (!checkpointed_last) save_checkpoint(step);
+      note_stopped_with_checkpoint();  // main exits with status 3: resumable
       if (metrics) {
         log_info("sft", "stopped by signal ", stop_signal, " at step ", step, "; checkpoint written: ",
                  store.main_path(step), "; resume with the same command", s.resume ? "" : " and --resume");

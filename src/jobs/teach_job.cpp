@@ -20,6 +20,7 @@
 #include "ril/model/checkpoint.h"
 #include "ril/model/generator.h"
 #include "ril/model/sampler.h"
+#include "ril/roles/generation_budget.h"
 #include "ril/roles/sft_batch.h"
 #include "ril/text/bpe_tokenizer.h"
 
@@ -107,6 +108,37 @@ LoadedTeacher load_teacher(const TeacherSpec& spec, const TeachConfig& t, const 
   }
   lt.options.pad_token_id = special.pad ? *special.pad : 0;
   return lt;
+}
+
+// Each teacher's prompts (its family's layout) + --max-new-tokens must fit its positions; checked
+// on every rank from the config and tokenizer alone, before the cache is opened or a model
+// loaded (as ril train and ril eval check theirs). A teacher whose config, tokenizer or image
+// layout cannot be read is left to the checks that load it.
+void check_teach_budgets(const std::vector<TeacherSpec>& teachers, const TeachConfig& t,
+                         const data::Dataset& dataset, const std::vector<int64_t>& questions) {
+  for (const TeacherSpec& spec : teachers) {
+    roles::GenerationBudget budget;
+    budget.option = "--max-new-tokens";
+    budget.max_new_tokens = t.max_new_tokens;
+    budget.model = cat("teacher '", spec.name, "' (", spec.dir, ")");
+    int64_t longest = 0;
+    try {
+      const model::ModelConfig config = model::load_model_config(spec.dir);
+      budget.max_positions = config.text().max_position_embeddings;
+      const text::BpeTokenizer tokenizer =
+          text::BpeTokenizer::from_tokenizer_json((std::filesystem::path(spec.dir) / "tokenizer.json").string());
+      const roles::SftBatchBuilder prompts(
+          tokenizer, roles::model_batch_options(config, dataset.image_height(), dataset.image_width()));
+      longest = roles::longest_prompt(prompts, dataset, questions);
+    } catch (const std::exception&) {
+      continue;
+    }
+    try {
+      roles::check_generation_budget(budget, longest);
+    } catch (const ConfigError& e) {
+      throw ConfigError(cat("ril teach: ", e.what()));
+    }
+  }
 }
 
 // One response: generated alone, with its own generator.
@@ -228,6 +260,7 @@ void run_teach_job(const dist::RankGroups& groups, const Config& config) {
   }
 
   const std::vector<TeacherSpec> teachers = parse_teachers(t.teachers);
+  check_teach_budgets(teachers, t, dataset, questions);
   std::unique_ptr<io::TeacherCache> cache;
   std::string out;
   // Per teacher, missing work as (question, first missing sample) pairs, flattened.

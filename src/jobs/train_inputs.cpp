@@ -1,7 +1,6 @@
 #include "ril/jobs/train_inputs.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <sstream>
@@ -9,9 +8,12 @@
 #include <nlohmann/json.hpp>
 
 #include "ril/common/error.h"
+#include "ril/common/fault_injection.h"
 #include "ril/io/teacher_cache.h"
 #include "ril/model/checkpoint.h"
 #include "ril/roles/discriminator_prompt.h"
+#include "ril/roles/generation_budget.h"
+#include "ril/roles/policy_model.h"
 #include "ril/roles/sft_batch.h"
 
 namespace ril::jobs {
@@ -48,18 +50,6 @@ auto as_config_error(const std::string& what, F&& f) {
   } catch (const Error& e) {
     throw ConfigError(cat("ril train: ", what, ": ", e.what()));
   }
-}
-
-std::set<int64_t> fault_nan_steps() {
-  std::set<int64_t> out;
-  if (const char* env = std::getenv("RIL_FAULT_NAN_STEPS")) {
-    std::stringstream in(env);
-    std::string item;
-    while (std::getline(in, item, ',')) {
-      if (!item.empty()) out.insert(std::stoll(item));
-    }
-  }
-  return out;
 }
 
 void check_data(const TrainConfig& t, TrainInputs& in) {
@@ -137,6 +127,29 @@ void check_teachers(const TrainConfig& t, TrainInputs& in) {
   }
 }
 
+// Rollouts (+ the learner's stop token) and the val answers must fit the student's positions.
+void check_budgets(const TrainConfig& t, const TrainInputs& in) {
+  roles::GenerationBudget b;
+  b.model = cat("the student ", t.student);
+  b.max_positions = in.student_config.text().max_position_embeddings;
+  try {
+    const roles::SftBatchBuilder prompts(*in.tokenizer, roles::rl_batch_options(in.student_config, in.dataset->image_height(),
+                                                                                in.dataset->image_width(), t.max_new_tokens));
+    b.option = "--max-new-tokens";
+    b.max_new_tokens = t.max_new_tokens;
+    b.extra_positions = 1;
+    roles::check_generation_budget(b, roles::longest_prompt(prompts, *in.dataset, in.train));
+    if (!in.val.empty()) {
+      b.option = "--val-max-new-tokens";
+      b.max_new_tokens = t.val_max_new_tokens;
+      b.extra_positions = 0;
+      roles::check_generation_budget(b, roles::longest_prompt(prompts, *in.dataset, in.val));
+    }
+  } catch (const ConfigError& e) {
+    throw ConfigError(cat("ril train: ", e.what()));
+  }
+}
+
 void check_discriminator(const TrainConfig& t, const TrainInputs& in) {
   RIL_CONFIG_CHECK(fs::exists(fs::path(t.discriminator) / "config.json"), "ril train: --discriminator '",
                    t.discriminator, "' is not a model directory (run ril train --stage disc first)");
@@ -180,9 +193,11 @@ TrainInputs check_train_inputs(const TrainConfig& t) {
   in.use_disc = in.use_teachers;
   in.train_disc = (!in.ril() || !t.frozen_discriminator) && in.use_disc;
   in.train_student = in.ril();
-  in.nan_steps = fault_nan_steps();
+  in.nan_steps = fault_steps("RIL_FAULT_NAN_STEPS");
+  in.inf_param_steps = fault_steps("RIL_FAULT_INF_PARAM_STEPS");
   check_data(t, in);
   check_student(t, in);
+  check_budgets(t, in);
   if (in.use_teachers) check_teachers(t, in);
   if (in.ril() && in.use_disc && !t.discriminator.empty()) check_discriminator(t, in);
   return in;

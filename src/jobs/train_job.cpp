@@ -90,6 +90,7 @@ class TrainLoop {
       }
       if (world.stop_signal != 0 && step < t_.steps) {
         if (!checkpointed_last) checkpoints_.save(step, roles_);
+        note_stopped_with_checkpoint();  // main exits with status 3: resumable
         if (table_) {
           log_info("train", "stopped by signal ", world.stop_signal, " at step ", step, "; checkpoint written: ",
                    checkpoints_.main_path(step), "; resume with the same command");

@@ -2,8 +2,8 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
-#include <cstdlib>
 #include <filesystem>
+#include <optional>
 
 #include "ril/common/logging.h"
 #include "ril/dist/agreement.h"
@@ -31,27 +31,56 @@ bool TrainCheckpoints::is_disc_root() const {
   return groups_.world_rank() == groups_.role_map().root(Role::kDiscriminator);
 }
 
-// The learner root's verdict: "" and *step (-1: none, start fresh), or why the request fails.
-std::string TrainCheckpoints::find_on_root(int64_t* step) const {
-  *step = -1;
+// Why the checkpoint `what` (at `path`) cannot resume this run: it was written by another
+// command or stage, whose own command is named; "" when it belongs here.
+std::string TrainCheckpoints::refuse_other_origin(const std::string& what, const std::string& path) const {
+  const io::H5File file = io::H5File::open(path, io::kCheckpointKind);
+  const std::string origin = io::checkpoint_origin(io::read_checkpoint_header(file));
+  const std::string stage = train_stage_name(in_.stage);
+  const std::string own = cat("train --stage ", stage);
+  if (origin == own) return "";
+  const std::string head = cat(what, " is a checkpoint of `ril ", origin.empty() ? std::string("?") : origin,
+                               "`; `ril ", own, "` resumes only its own checkpoints. ");
+  if (origin == "sft") {
+    return head + "Continue that SFT run with `ril sft --resume` in its run directory, or start ril train from "
+                  "the model it wrote (--student DIR) with --resume no or another --run-dir";
+  }
+  if (origin == "train --stage disc") {
+    return head + "Continue that stage with `ril train --stage disc`, or start --stage ril from the discriminator "
+                  "it wrote (--discriminator DIR) in another --run-dir";
+  }
+  if (origin == "train --stage ril") {
+    return head + "Continue it with `ril train --stage ril`, or give --stage disc another --run-dir";
+  }
+  return head + "This file does not say which command wrote it (no stage attribute, no resolved configuration)";
+}
+
+// The learner root's verdict: "" and *target (fresh when there is nothing to resume), or why
+// the request fails.
+std::string TrainCheckpoints::find_on_root(ResumeTarget* target) const {
+  *target = {};
   try {
+    std::optional<io::CheckpointInfo> found;
+    std::string what;
     switch (in_.resume.mode) {
       case ResumeMode::kAuto:
-        if (auto info = store_.find_latest()) *step = info->step;
-        return "";
+        found = store_.find_latest();
+        if (found) what = cat("the newest checkpoint in ", store_.directory(), " (", found->path, ")");
+        break;
       case ResumeMode::kNo:
         if (store_.list_complete().empty()) return "";
         return cat("--resume no, but ", store_.directory(),
                    " already holds checkpoints; resume (--resume auto) or choose another --run-dir");
-      case ResumeMode::kPath: {
-        const std::string& path = in_.resume.path;
-        const std::string name = fs::path(path).filename().string();
-        if (name.size() == 14 && name.rfind("step-", 0) == 0) *step = std::atoll(name.substr(5, 6).c_str());
-        const io::CheckpointStore there(fs::path(path).parent_path().parent_path().string());
-        const std::string why = *step < 0 ? "not a checkpoint name (step-NNNNNN.h5)" : there.check(*step);
-        return why.empty() ? "" : cat("--resume ", path, ": ", why);
-      }
+      case ResumeMode::kPath:
+        found = io::locate_checkpoint(in_.resume.path);  // a main file anywhere, or a folder holding one
+        what = found->path == in_.resume.path ? cat("--resume ", found->path)
+                                              : cat("--resume ", in_.resume.path, " (", found->path, ")");
+        break;
     }
+    if (!found) return "";
+    const std::string refusal = refuse_other_origin(what, found->path);
+    if (!refusal.empty()) return refusal;
+    *target = {found->step, found->path};
   } catch (const std::exception& e) {
     return e.what();
   }
@@ -61,12 +90,12 @@ std::string TrainCheckpoints::find_on_root(int64_t* step) const {
 ResumeTarget TrainCheckpoints::find_resume_target() const {
   dist::Communicator& world = *groups_.channel(Channel::kWorld);
   const int root = groups_.channel_root(Channel::kWorld, Role::kLearner);
-  int64_t step = -1;
-  const std::string error = world.rank() == root ? find_on_root(&step) : std::string();
+  ResumeTarget target;
+  const std::string error = world.rank() == root ? find_on_root(&target) : std::string();
   dist::agree_or_throw(world, error, dist::ErrorKind::kConfig, "ril train: cannot resume: ");
-  step = dist::broadcast_value(world, step, root);
-  if (step < 0) return {};
-  return {step, in_.resume.mode == ResumeMode::kPath ? in_.resume.path : store_.main_path(step)};
+  target.step = dist::broadcast_value(world, target.step, root);
+  target.main_path = dist::broadcast_text(world, target.main_path, root);
+  return target;
 }
 
 void TrainCheckpoints::check_belongs(const io::H5File& file) const {
@@ -75,8 +104,6 @@ void TrainCheckpoints::check_belongs(const io::H5File& file) const {
   RIL_CONFIG_CHECK(h.student_config == in_.student_config_text, "ril train: checkpoint ", file.path(),
                    " was written for another student model config than --student ", t.student,
                    "; use the same --student or another --run-dir");
-  RIL_CONFIG_CHECK(h.stage == train_stage_name(in_.stage), "ril train: checkpoint ", file.path(), " is from --stage ",
-                   h.stage, ", this run is --stage ", t.stage, "; use another --run-dir");
   RIL_CONFIG_CHECK(h.world_size == groups_.world_size(), "ril train: checkpoint ", file.path(), " was written by ",
                    h.world_size, " ranks, this job has ", groups_.world_size(),
                    "; resume with the same number of ranks and --layout");

@@ -1,6 +1,7 @@
 #include "ril/jobs/train_step.h"
 
 #include "ril/common/stopwatch.h"
+#include "ril/dist/agreement.h"
 #include "ril/dist/host_messages.h"
 #include "ril/model/checkpoint.h"
 
@@ -28,6 +29,7 @@ roles::LearnerOptions learner_options(const TrainInputs& in, const TrainConfig& 
   o.max_bad_steps = t.max_bad_steps;
   o.checkpoint_dir = checkpoint_dir;
   o.nan_steps = in.nan_steps;
+  o.inf_param_steps = in.inf_param_steps;
   o.val_max_new_tokens = t.val_max_new_tokens;
   return o;
 }
@@ -129,6 +131,12 @@ StepReport TrainStep::run(int64_t step) {
     report.learner = timed(report.times.learner,
                            [&] { return roles_.learner->step(step, questions, for_learner, report.disc); });
   }
+  // Before any weights move (here, or into a checkpoint after the step): a role that cannot go
+  // on (too many non-finite losses, a non-finite parameter) ends the job on every rank at once,
+  // with its message, instead of leaving the others waiting in the weight sync.
+  std::string failure = roles_.learner ? roles_.learner->failure() : std::string();
+  if (failure.empty() && roles_.discriminator) failure = roles_.discriminator->failure();
+  dist::agree_or_throw(*groups_.channel(Channel::kWorld), failure, dist::ErrorKind::kRuntime);
   // The new weights to the rollout and discriminator ranks.
   sync_weights(step + 2);
   report.val_acc = validate(step + 1);

@@ -12,6 +12,7 @@
 #include "ril/io/checkpoint_schema.h"
 #include "ril/io/module_state.h"
 #include "ril/model/checkpoint.h"
+#include "ril/roles/finite_parameters.h"
 #include "ril/roles/policy_model.h"
 
 namespace ril::roles {
@@ -130,6 +131,10 @@ DiscriminatorTrainer::Sums DiscriminatorTrainer::update(int64_t step, const Shar
   if (!step_if_finite(*optimizer_, params_, sums.loss, options_.max_grad_norm)) {
     ++skipped_updates_;
     if (group_.rank() == 0) log_warn("train", "step ", step + 1, ": non-finite discriminator loss, update skipped");
+  } else if (const std::string bad = first_non_finite(named_parameters(*disc_)); !bad.empty()) {
+    failure_ = cat("ril train: step ", step + 1, ": the discriminator's parameter ", bad,
+                   " is not finite after the update (finite loss and gradients); the run stops before it reaches a ",
+                   "checkpoint. Lower the discriminator's lr (--disc-lr, --pretrain-lr) or --max-grad-norm");
   }
   return sums;
 }

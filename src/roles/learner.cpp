@@ -1,6 +1,7 @@
 #include "ril/roles/learner.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 
 #include "ril/algo/advantages.h"
@@ -13,6 +14,7 @@
 #include "ril/io/checkpoint_schema.h"
 #include "ril/io/module_state.h"
 #include "ril/model/checkpoint.h"
+#include "ril/roles/finite_parameters.h"
 
 namespace ril::roles {
 namespace {
@@ -184,10 +186,23 @@ PolicyStats Learner::update(int64_t step, const std::vector<int64_t>& questions,
                " so far, --max-bad-steps ", options_.max_bad_steps, ")");
     }
     if (skipped_updates_ > options_.max_bad_steps) {
-      throw Error(cat("ril train: ", skipped_updates_, " steps with a non-finite loss (more than --max-bad-steps ",
-                      options_.max_bad_steps, "); lower --lr, or check the inputs; the last checkpoint is in ",
-                      options_.checkpoint_dir));
+      failure_ = cat("ril train: ", skipped_updates_, " steps with a non-finite loss (more than --max-bad-steps ",
+                     options_.max_bad_steps, "); lower --lr, or check the inputs; the last checkpoint is in ",
+                     options_.checkpoint_dir);
     }
+    return sum.stats();
+  }
+  const io::NamedTensors named = named_parameters(student_->module());
+  if (options_.inf_param_steps.count(step + 1)) {  // fault injection (tests)
+    torch::NoGradGuard no_grad;
+    named.back().second.view(-1)[0].fill_(std::numeric_limits<float>::infinity());
+  }
+  const std::string bad = first_non_finite(named);
+  if (!bad.empty()) {
+    failure_ = cat("ril train: step ", step + 1, ": the student's parameter ", bad,
+                   " is not finite after the update (finite loss and gradients; lr ", options_.lr,
+                   "); the run stops before these weights reach the rollout ranks or a checkpoint. Lower --lr or ",
+                   "--max-grad-norm; the last checkpoint is in ", options_.checkpoint_dir);
   }
   return sum.stats();
 }

@@ -19,10 +19,15 @@ torch::Tensor response_logprobs(PolicyModel& policy, const SftBatch& batch, torc
   return model::sequence_logprobs(policy.m.language_model(), input, entropy);
 }
 
-SftBatchOptions rl_batch_options(const PolicyModel& policy, const data::Dataset& dataset, int64_t budget) {
-  SftBatchOptions o = model_batch_options(policy.m.config, dataset.image_height(), dataset.image_width());
+SftBatchOptions rl_batch_options(const model::ModelConfig& config, int64_t image_height, int64_t image_width,
+                                 int64_t budget) {
+  SftBatchOptions o = model_batch_options(config, image_height, image_width);
   o.max_response_tokens = budget + 1;
   return o;
+}
+
+SftBatchOptions rl_batch_options(const PolicyModel& policy, const data::Dataset& dataset, int64_t budget) {
+  return rl_batch_options(policy.m.config, dataset.image_height(), dataset.image_width(), budget);
 }
 
 bool step_if_finite(torch::optim::Optimizer& optimizer, const std::vector<torch::Tensor>& params, double loss,

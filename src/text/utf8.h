@@ -6,11 +6,12 @@
 #include <string>
 #include <string_view>
 
+#include "ril/common/utf8.h"
+
 namespace ril::text::detail {
 
-// Length of the valid UTF-8 sequence starting at text[pos], or 0 when it is invalid; `bad_len`
-// then receives the length of the maximal invalid subpart (>= 1) to replace by one U+FFFD.
-size_t utf8_sequence_length(std::string_view text, size_t pos, size_t* bad_len);
+// Validation lives in common (ril/common/utf8.h), shared with error messages.
+using ::ril::utf8_sequence_length;
 
 // Decodes the (valid) sequence at text[pos] of length len.
 char32_t utf8_decode(std::string_view text, size_t pos, size_t len);

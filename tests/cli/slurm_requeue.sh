@@ -5,7 +5,7 @@
 #   2. once training is under way, `scancel --signal=USR1 --batch JOBID` (what Slurm's
 #      `--signal=B:USR1@T` does before the time limit): the batch shell passes USR1 through mpirun
 #      to the ranks, the learners agree on a step S, write a checkpoint at S, log "stopped by
-#      signal 10 at step S" and exit 0, and the shell requeues the job;
+#      signal 10 at step S" and exit 3 (resumable), and the shell requeues the job;
 #   3. the requeued job (same id, restart 1) resumes from step S (--resume), trains the remaining
 #      steps and writes the final model; Slurm reports COMPLETED with one restart.
 # Nothing is left running afterwards (slurm_stop in the EXIT trap).

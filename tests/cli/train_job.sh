@@ -5,7 +5,7 @@
 #   a discriminator, checkpoints and a metrics table (HDF5 + CSV) with finite rewards;
 # - restart: 6 uninterrupted steps vs 3 steps, kill -9 of one rank, automatic resume to 6:
 #   student and discriminator weights bitwise identical, metrics rows identical (times aside);
-# - SIGUSR1 to mpirun: every rank stops at the same step with a checkpoint, exit 0, and the same
+# - SIGUSR1 to mpirun: every rank stops at the same step with a checkpoint, exit 3, and the same
 #   command finishes the run; a damaged newest checkpoint is reported, skipped, never overwritten;
 # - ablations show their effect: --no-discriminator (no teacher responses in the loss),
 #   --frozen-discriminator (D bitwise unchanged), --no-answer-reward (reward = D part), --teachers;
@@ -122,7 +122,7 @@ else
   fail "metrics after resume differ"
 fi
 
-# ---- SIGUSR1: checkpoint at the same step on every rank, exit 0, then finish -------------------
+# ---- SIGUSR1: checkpoint at the same step on every rank, exit 3 (resumable), then finish --------
 $MPIRUN -np 4 "$RIL_BIN" train "${common[@]}" --lr 1e-3 --disc-lr 1e-4 --steps 40 --run-dir runs/sig >sig1.log 2>&1 &
 launcher=$!
 for _ in $(seq 1 600); do
@@ -133,9 +133,9 @@ kill -USR1 "$launcher"
 wait "$launcher"
 status=$?
 stop_step=$(sed -n 's/.*stopped by signal [0-9]* at step \([0-9]*\).*/\1/p' sig1.log | head -1)
-if [ "$status" = 0 ] && [ -n "$stop_step" ] && [ "$stop_step" -lt 40 ] \
+if [ "$status" = 3 ] && [ -n "$stop_step" ] && [ "$stop_step" -lt 40 ] \
    && [ -f "runs/sig/checkpoints/$(printf 'step-%06d.h5' "$stop_step")" ]; then
-  ok "SIGUSR1 to mpirun: stopped at step $stop_step with a checkpoint, exit 0"
+  ok "SIGUSR1 to mpirun: stopped at step $stop_step with a checkpoint, exit 3"
 else
   fail "SIGUSR1 stop (status $status, step '$stop_step')" sig1.log
 fi

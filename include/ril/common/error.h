@@ -1,5 +1,6 @@
 // Errors: exceptions that carry context (values, shapes, paths, rank). main() catches them,
-// logs once and ends the job so that no rank hangs (see src/apps/ril_main.cpp).
+// prints one message once and ends the job with a documented exit code so that no rank hangs
+// (see src/apps/ril_main.cpp and README "Exit codes").
 #pragma once
 
 #include <sstream>
@@ -20,6 +21,21 @@ class ConfigError : public Error {
  public:
   explicit ConfigError(const std::string& what) : Error(what) {}
 };
+
+// The exit status of `ril` (and of `ril-data`), the same on every rank; documented in README
+// "Exit codes" and used by the Slurm scripts in jobs/ (they requeue on kStoppedResumable only).
+enum class ExitCode : int {
+  kOk = 0,
+  kRuntimeError = 1,      // a failure while working: damaged file, library call, broken invariant
+  kBadInput = 2,          // options, layout or input files refused (ConfigError), nothing written
+  kStoppedResumable = 3,  // stopped on SIGTERM/SIGUSR1 after writing a checkpoint: run it again to resume
+};
+inline int exit_status(ExitCode code) { return static_cast<int>(code); }
+
+// `text` made safe for a terminal: control characters and bytes that are not valid UTF-8 become
+// \xNN (\n and \t stay when `keep_newlines`), so a file's binary garbage echoed in a message
+// cannot move the cursor, change colours or break a log line.
+std::string printable(const std::string& text, bool keep_newlines = false);
 
 // Streams its arguments into one string: ril::cat("shape ", n, "x", m).
 template <typename... Args>

@@ -7,7 +7,9 @@
 // with the other ranks of its loop (allreduce max over the loop's communicator, so that every rank
 // stops at the same step), writes a checkpoint, logs
 //   "stopped by signal N at step S; checkpoint written: PATH; resume with the same command"
-// and returns normally (exit 0); the job script then requeues the job, which resumes.
+// calls note_stopped_with_checkpoint() and returns normally. main() then ends the job with exit
+// status 3 (ril::ExitCode::kStoppedResumable; every rank agrees, see dist::agree_on_status), and
+// the job script requeues the job on that status only; the requeued job resumes.
 //
 // Which ranks call: any; install once per process after MPI_Init (MPI may install its own
 // handlers for other signals). The handlers are process-wide.
@@ -24,7 +26,13 @@ bool stop_signal_received();
 // The signal number that arrived first (0: none).
 int stop_signal_number();
 
-// For tests: clear the flag.
+// A job that stopped on a signal AFTER writing its checkpoint says so (on the ranks that
+// stopped; the others may return as usual): the process then exits with status 3, "resumable".
+// Never call it when the run finished anyway or no checkpoint was written.
+void note_stopped_with_checkpoint();
+bool stopped_with_checkpoint();
+
+// For tests: clear the flags.
 void reset_stop_signal_for_tests();
 
 }  // namespace ril

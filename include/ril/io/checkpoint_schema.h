@@ -62,4 +62,9 @@ CheckpointHeader read_checkpoint_header(const H5File& file);
 // "" when the file has neither.
 std::string student_tensor_group(const H5File& file);
 
+// The command that wrote a checkpoint, for a refusal that names it: "sft", "train --stage disc",
+// "train --stage ril" (from the stage; an older file without one: from its resolved
+// configuration's first line "# ril <command>, ..."), or "" when the file says neither.
+std::string checkpoint_origin(const CheckpointHeader& header);
+
 }  // namespace ril::io

@@ -57,6 +57,8 @@ using CheckpointFill = std::function<void(H5File&)>;
 class CheckpointStore {
  public:
   explicit CheckpointStore(std::string run_dir, CheckpointStoreOptions options = {});
+  // A store over an existing folder of checkpoints (any name); creates nothing. For reading.
+  static CheckpointStore in_directory(std::string checkpoint_dir);
 
   const std::string& directory() const { return directory_; }  // <run_dir>/checkpoints
   std::string main_path(int64_t step) const;                    // .../step-000123.h5
@@ -83,9 +85,17 @@ class CheckpointStore {
   void prune() const;
 
  private:
+  struct NoCreate {};
+  CheckpointStore(std::string directory, NoCreate);
   std::vector<int64_t> main_file_steps() const;  // steps with a main file on disk, ascending
   std::string directory_;
   CheckpointStoreOptions options_;
 };
+
+// A checkpoint a user names (`--resume PATH`): a main file `step-NNNNNN.h5` in any folder (its
+// rank parts beside it), or a folder: a checkpoints folder, or a run directory holding one (then
+// its newest complete checkpoint). Creates nothing. Throws ConfigError naming the path and what
+// is wrong with it ("does not exist", "not a checkpoint file name", why it is incomplete).
+CheckpointInfo locate_checkpoint(const std::string& path);
 
 }  // namespace ril::io

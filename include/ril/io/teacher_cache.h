@@ -96,8 +96,16 @@ class TeacherCache {
   // built for another dataset (other fingerprint) is refused with a message naming both.
   // Uncommitted rows of every teacher are cut off (see above).
   static TeacherCache open_for_dataset(const std::string& path, const std::string& dataset_path);
-  // Opens an existing cache; kReadWrite also cuts uncommitted rows.
+  // Opens an existing cache; kReadWrite also cuts uncommitted rows. Both modes then run
+  // check_question_ids(dataset_count()) (ConfigError on a column of another type or ids beyond
+  // the dataset the cache records).
   static TeacherCache open(const std::string& path, OpenMode mode = OpenMode::kRead);
+
+  // Every teacher's question_id column is int64 and sample_index int32 (a ConfigError names the
+  // file, the dataset and its type, e.g. float64), and the committed question ids lie in
+  // [0, dataset_size): "question ids up to N, the dataset has M questions". open() checks against
+  // the count the cache recorded; a caller that holds the dataset may check against its size.
+  void check_question_ids(int64_t dataset_size) const;
 
   TeacherCache(TeacherCache&&) noexcept;
   TeacherCache& operator=(TeacherCache&&) noexcept;

@@ -22,12 +22,14 @@
 //   parameters, AdamW state, step, world size and learner ranks, the default CPU generator, the
 //   resolved config, the student's config and tokenizer (so `ril eval` reads it like a train
 //   checkpoint). --resume restarts from the newest complete one (older files with /model read
-//   too); on CPU the resumed run is bitwise identical to an uninterrupted one (the sampler is a
-//   function of the step).
+//   too) and refuses one of ril train (exit 2, naming it); on CPU the resumed run is bitwise
+//   identical to an uninterrupted one (the sampler is a function of the step).
+// - A parameter that is not finite after an update ends the run (exit 1) before it reaches a
+//   checkpoint or the model directory (roles/finite_parameters.h).
 // - End: mean loss on (up to --val-examples of) the val split, the model written with
 //   save_pretrained to --out (default <run-dir>/model) with the tokenizer.json beside it.
 // Which ranks call: every rank. Non-learner ranks only validate the inputs and return (main then
-// waits at the world barrier). Input errors (missing files, vocabulary too large, unknown
+// waits for the job's verdict). Input errors (missing files, vocabulary too large, unknown
 // style, image size mismatch) throw ConfigError alike on every rank, before training starts.
 #pragma once
 

@@ -47,6 +47,7 @@ struct TrainInputs {
   bool train_disc = false;            // D is updated
   bool train_student = false;         // the student is updated (ril stage)
   std::set<int64_t> nan_steps;        // fault injection: RIL_FAULT_NAN_STEPS=3,4 (1-based steps)
+  std::set<int64_t> inf_param_steps;  // fault injection: RIL_FAULT_INF_PARAM_STEPS=2 (a student weight inf after it)
 
   bool ril() const { return stage == TrainStage::kRil; }
 };

@@ -6,11 +6,13 @@
 //   rank part (every rank)     its default CPU generator; the discriminator root also D + AdamW
 //                              (in the main file when the job has one rank)
 // Resume (--resume, jobs/train_inputs.h): the learner root picks the checkpoint (auto: the newest
-// complete one, a damaged one reported and skipped; PATH: that one, checked; no: refuse a run
-// dir that has checkpoints) and every rank agrees on the verdict (dist/agreement.h); then every
-// rank opens it itself (shared file system), so a mismatch of student config, stage or rank
-// count is found alike everywhere and reported as a ConfigError. On CPU a resumed run is
-// bitwise identical to an uninterrupted one.
+// complete one, a damaged one reported and skipped; PATH: a main file anywhere, with its rank
+// parts beside it, or a folder holding one, checked; no: refuse a run dir that has checkpoints),
+// refuses one written by another command or stage (ril sft, the other --stage) naming the command
+// that can use it, and every rank agrees on the verdict (dist/agreement.h); then every rank opens
+// it itself (shared file system), so a mismatch of student config or rank count is found alike
+// everywhere and reported as a ConfigError. On CPU a resumed run is bitwise identical to an
+// uninterrupted one.
 // Which ranks call: every rank (collective over the world).
 #pragma once
 
@@ -51,7 +53,8 @@ class TrainCheckpoints {
   void save(int64_t step, TrainRoles& roles);
 
  private:
-  std::string find_on_root(int64_t* step) const;
+  std::string find_on_root(ResumeTarget* target) const;
+  std::string refuse_other_origin(const std::string& what, const std::string& path) const;
   void check_belongs(const io::H5File& file) const;
   void save_rank_state(io::H5File& file, TrainRoles& roles);
   void load_rank_state(const io::H5File& file, TrainRoles& roles);

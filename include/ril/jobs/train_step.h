@@ -13,6 +13,8 @@
 //   learner        rewards, Dr.GRPO advantages, clipped-ratio loss + k3 KL, AdamW (roles/learner.h)
 //   -> new student weights to every rollout and discriminator rank (kWeights, WeightSync,
 //      version = updates + 1)
+//   -> before that, one world agreement: a learner or D that cannot go on (non-finite parameters
+//      after its update, too many non-finite losses) ends the job on every rank with its message
 // --stage disc runs the same exchange with the student frozen (no weights move); --no-discriminator
 // leaves out the teachers and D. All host messages travel over host communicators (MPI or local).
 // On CPU the result does not depend on the number of ranks when the discriminator and learner

@@ -81,6 +81,10 @@ class DiscriminatorTrainer {
   void load_state(const io::H5File& file);
   void save_model(const std::string& dir);
 
+  // Why the run cannot go on ("" when it can): a non-finite parameter of D after an update (the
+  // step driver ends the job before D reaches a checkpoint); see finite_parameters.h.
+  const std::string& failure() const { return failure_; }
+
  private:
   struct Share;  // this rank's responses as a batch
   struct Sums;   // statistics as sums, added up over the group
@@ -97,6 +101,7 @@ class DiscriminatorTrainer {
   std::unique_ptr<torch::optim::AdamW> optimizer_;
   DiscriminatorPrompt prompt_;
   int64_t skipped_updates_ = 0;
+  std::string failure_;
 };
 
 }  // namespace ril::roles

@@ -45,6 +45,7 @@ class GreedyAnswerer {
                                  const std::vector<int64_t>& ids, at::Device device) const;
 
   const model::GenerationOptions& generation() const { return generation_; }
+  const SftBatchBuilder& prompts() const { return *builder_; }  // how it builds its prompts
 
  private:
   const text::BpeTokenizer& tokenizer_;

@@ -6,7 +6,8 @@
 //   2. (ril stage) the clipped-ratio loss with the k3 KL to pi_ref on this rank's share
 //      (question j belongs to rank j mod L), token sums / (budget * all responses), gradients
 //      summed over the group, grad-norm clip, AdamW. A non-finite loss or gradient skips the
-//      update; more than max_bad_steps of them throw.
+//      update; more than max_bad_steps of them, or a non-finite parameter after the update, make
+//      failure() non-empty: the step driver ends the job on every rank before the weights move.
 // pi_old: with one policy update per batch (mu = 1) pi_old equals pi_theta when the loss is
 // taken, so logp_old = logp.detach() (ratio 1, clip inactive) and no extra forward pass is run.
 // Response tokens: a student response is trained on its sampled ids; a teacher response on its
@@ -77,6 +78,7 @@ struct LearnerOptions {
   int64_t max_bad_steps = 3;
   std::string checkpoint_dir;      // named when too many bad steps end the run
   std::set<int64_t> nan_steps;     // fault injection (tests): the loss is NaN at these steps (1-based)
+  std::set<int64_t> inf_param_steps;  // fault injection (tests): a parameter is inf after these updates
   int64_t val_max_new_tokens = 64; // validation_accuracy's greedy budget
 };
 
@@ -99,6 +101,11 @@ class Learner {
   // for the ril stage only (the disc stage's student stays the SFT model).
   void save_state(io::H5File& file);
   void load_state(const io::H5File& file);
+
+  // Why the run cannot go on after the last step ("" when it can): more than max_bad_steps
+  // non-finite updates, or a non-finite parameter after an update (the student is then unusable
+  // and must not reach the rollout ranks or a checkpoint).
+  const std::string& failure() const { return failure_; }
 
  private:
   struct Scored;      // rewards and advantages of every response
@@ -125,6 +132,7 @@ class Learner {
   data::AnswerChecker checker_;
   std::unique_ptr<GreedyAnswerer> val_answerer_;
   int64_t skipped_updates_ = 0;
+  std::string failure_;
 };
 
 }  // namespace ril::roles

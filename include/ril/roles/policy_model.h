@@ -25,9 +25,12 @@ io::NamedTensors named_parameters(torch::nn::Module& module);
 // `entropy` as in model::sequence_logprobs.
 torch::Tensor response_logprobs(PolicyModel& policy, const SftBatch& batch, torch::Tensor* entropy = nullptr);
 
-// The batch layout of RL responses for this policy on `dataset`'s images: its image placeholders
-// and preprocessing (model_batch_options), responses of up to `budget` tokens plus the stop token.
-// Rollout and learner build their batches alike.
+// The batch layout of RL responses for this policy on images of image_height x image_width (the
+// dataset's): its image placeholders and preprocessing (model_batch_options), responses of up to
+// `budget` tokens plus the stop token. Rollout and learner build their batches alike (and the
+// input checks measure prompts with it, from the config alone, before a model is loaded).
+SftBatchOptions rl_batch_options(const model::ModelConfig& config, int64_t image_height, int64_t image_width,
+                                 int64_t budget);
 SftBatchOptions rl_batch_options(const PolicyModel& policy, const data::Dataset& dataset, int64_t budget);
 
 // The update of a data-parallel role once its gradients are summed over the group: when the

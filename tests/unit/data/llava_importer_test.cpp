@@ -1,6 +1,10 @@
 // The LLaVA importer on the committed fixture (tests/fixtures/data/llava): good PNG/JPEG
 // records import, each kind of bad record is reported with its line, --on-error decides.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "ril/common/error.h"
 #include "ril/data/dataset.h"
@@ -69,6 +73,45 @@ TEST(LlavaImporter, FailModeStopsAtTheFirstBadRecordAndWritesNothing) {
     FAIL() << "no exception";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("records.jsonl:3: image not found"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(testing::file_exists(o.output));
+}
+
+// An image path that names a directory or a FIFO is one bad record, not the end of the import
+// (it was: "basic_filebuf::underflow error reading the file: Is a directory", no line named), and
+// a FIFO is never opened for a blocking read.
+TEST(LlavaImporter, ImagePathsThatAreNotFilesAreBadRecords) {
+  ScratchDir dir;
+  const std::string img = testing::fixtures_dir() + "/data/llava/img";
+  std::filesystem::create_directory(dir.file("a_directory.png"));
+  ASSERT_EQ(::mkfifo(dir.file("a_fifo.png").c_str(), 0600), 0);
+  const std::string record = R"(", "conversations": [{"from": "human", "value": "<image>\nQ?"}, {"from": "gpt", "value": "Answer: 1"}]})";
+  std::ofstream(dir.file("in.jsonl")) << R"({"image": ")" << img << "/red_square.png" << record << "\n"
+                                      << R"({"image": "a_directory.png)" << record << "\n"
+                                      << R"({"image": "a_fifo.png)" << record << "\n";
+  ImportOptions o;
+  o.input = dir.file("in.jsonl");
+  o.output = dir.file("out.h5");
+  o.image_size = 32;
+  const ImportReport report = import_llava(o);
+  EXPECT_EQ(report.imported_records, 1);
+  ASSERT_EQ(report.issues.size(), 2u);
+  EXPECT_EQ(report.issues[0].line, 2);
+  EXPECT_NE(report.issues[0].message.find("a_directory.png is not a file (it is a directory)"), std::string::npos)
+      << report.issues[0].message;
+  EXPECT_EQ(report.issues[1].line, 3);
+  EXPECT_NE(report.issues[1].message.find("a_fifo.png is not a file (it is a FIFO)"), std::string::npos)
+      << report.issues[1].message;
+
+  o.on_error = OnError::kFail;
+  o.output = dir.file("fail.h5");
+  try {
+    import_llava(o);
+    FAIL() << "no exception";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("in.jsonl:2: image " + dir.file("a_directory.png") + " is not a file"),
+              std::string::npos)
+        << e.what();
   }
   EXPECT_FALSE(testing::file_exists(o.output));
 }

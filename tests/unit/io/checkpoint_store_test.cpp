@@ -404,10 +404,11 @@ TEST(CheckpointStore, KilledWriterLeavesTheLatestCheckpointValid) {
   ASSERT_TRUE(latest.has_value());
   EXPECT_EQ(latest->step, 11);
   EXPECT_EQ(H5File::open(latest->path, ril::io::kCheckpointKind).shape("blob"), (std::vector<int64_t>{16 << 20}));
-  // The stale temporary is no checkpoint, and the next writer (another pid) works beside it.
+  // The stale temporary is no checkpoint; the next writer of that step (another pid) removes it,
+  // as its writer is dead (AtomicFile cleans its target's temporaries of dead PIDs).
   store.write(12, fill_step(12));
   EXPECT_EQ(store.find_latest()->step, 12);
-  EXPECT_TRUE(fs::exists(temp));
+  EXPECT_FALSE(fs::exists(temp));
   std::vector<int64_t> steps;
   for (const auto& info : store.list_complete()) steps.push_back(info.step);
   EXPECT_EQ(steps, (std::vector<int64_t>{10, 11, 12}));
