@@ -65,14 +65,11 @@ struct DiscriminatorTrainer::Sums {
   }
 };
 
-// D's system message: the one it was trained with when it comes from a directory (a different
-// --disc-system is refused), else --disc-system or the paper's.
+// D's system message: the one it was trained with when it comes from a directory (train_inputs
+// refuses a different --disc-system before any rank starts), else --disc-system or the paper's.
 static std::string discriminator_system(const DiscriminatorTrainerOptions& o) {
-  if (o.init_dir.empty()) return o.system.empty() ? std::string(kPaperDiscriminatorSystem) : o.system;
-  const std::string stored = stored_discriminator_system(o.init_dir);
-  RIL_CHECK(o.system.empty() || o.system == stored, "--disc-system '", o.system, "' differs from the system message the discriminator in ",
-            o.init_dir, " was trained with ('", stored, "'); drop --disc-system or pass that one");
-  return stored;
+  if (!o.init_dir.empty()) return stored_discriminator_system(o.init_dir);
+  return o.system.empty() ? std::string(kPaperDiscriminatorSystem) : o.system;
 }
 
 DiscriminatorTrainer::DiscriminatorTrainer(PolicyModel& student, const text::BpeTokenizer& tokenizer,
