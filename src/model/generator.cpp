@@ -123,7 +123,7 @@ const char* decode_path_name(DecodePath path) {
 }
 
 GenerationResult generate(Qwen2ForCausalLM& lm, const GenerationInput& input,
-                          const GenerationOptions& options, at::Generator rng) {
+                          const GenerationOptions& options, SamplingGenerators rng) {
   torch::NoGradGuard no_grad;
   options.sampling.validate();
   RIL_CONFIG_CHECK(options.max_new_tokens > 0, "generate: max_new_tokens must be > 0, got ",

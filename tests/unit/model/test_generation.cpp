@@ -75,6 +75,47 @@ TEST(Generation, BatchEqualsEachPromptAlone) {
   EXPECT_LE(max_lp, 1e-5);
 }
 
+// One generator per row (ril teach): each row of a left-padded, sampled batch (penalty, top-k/p,
+// rows ending at their own stop token, a prompt repeated as a question's samples are) gives what
+// it gives alone with one generator of its seed -- the batch-1 path ril teach had before.
+TEST(Generation, PerRowGeneratorsBatchEqualsEachRowAlone) {
+  auto lm = tiny_lm(6);
+  GenerationOptions o;
+  o.max_new_tokens = 20;
+  o.sampling.temperature = 0.8;
+  o.sampling.top_k = 50;
+  o.sampling.top_p = 0.95;
+  o.sampling.repetition_penalty = 1.05;
+  auto prompts = random_prompts({6, 11, 3, 8}, 1024, 12);
+  prompts.push_back(prompts[1]);
+  const std::vector<uint64_t> seeds = {21, 22, 23, 24, 25};
+  auto per_row = [&] {
+    std::vector<at::Generator> g;
+    for (uint64_t s : seeds) g.push_back(make_cpu_generator(s));
+    return SamplingGenerators(std::move(g));
+  };
+  // Stop at the 4th token of row 0's free run: rows end at different steps.
+  const auto free_run = generate(lm, batch_input(prompts), o, per_row());
+  o.stop_token_ids = {free_run.tokens[0][3].item<int64_t>()};
+  o.pad_token_id = 0;
+  const auto batch = generate(lm, batch_input(prompts), o, per_row());
+  ASSERT_LE(batch.lengths[0].item<int64_t>(), 4);
+  double max_lp = 0;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    const auto alone = generate(lm, batch_input({prompts[i]}), o, make_cpu_generator(seeds[i]));
+    const int64_t n = alone.lengths[0].item<int64_t>();
+    ASSERT_EQ(batch.lengths[static_cast<int64_t>(i)].item<int64_t>(), n) << "row " << i;
+    EXPECT_TRUE(torch::equal(batch.tokens[static_cast<int64_t>(i)].narrow(0, 0, n), alone.tokens[0].narrow(0, 0, n)))
+        << "row " << i;
+    max_lp = std::max(max_lp, max_abs_diff(batch.logprobs[static_cast<int64_t>(i)].narrow(0, 0, n),
+                                           alone.logprobs[0].narrow(0, 0, n)));
+  }
+  std::printf("[ generate  ] per-row generators, batch vs alone: max |logprob diff| = %.3e\n", max_lp);
+  EXPECT_LE(max_lp, 1e-5);
+  // Rows 1 and 4 share a prompt but not a seed: different samples.
+  EXPECT_FALSE(torch::equal(batch.tokens[1], batch.tokens[4]));
+}
+
 TEST(Generation, DeterministicUnderSeed) {
   auto lm = tiny_lm(4);
   GenerationOptions o;
