@@ -27,7 +27,9 @@ TEST(Generation, CachedMatchesUncachedOracle) {
   o.max_new_tokens = 24;
   o.sampling.do_sample = false;
   o.return_logits = true;
-  auto in = batch_input(random_prompts({4, 9, 13}, 1024, 5));
+  auto prompts = random_prompts({4, 9, 13}, 1024, 5);
+  prompts.push_back(prompts[1]);  // a repeated prompt: prefilled once with the cache (shared rows)
+  auto in = batch_input(prompts);
   o.use_cache = true;
   auto cached = generate(lm, in, o, make_cpu_generator(0));
   o.use_cache = false;
