@@ -30,13 +30,19 @@ Example make_example(int i, int size, const std::string& family, Split split) {
   return e;
 }
 
-TEST(Dataset, WriterReaderRoundTrip) {
-  ScratchDir dir;
+// A writer of 8x8 images with rationale styles a and b into DIR/d.h5.
+DatasetWriterOptions small_writer(const ScratchDir& dir) {
   DatasetWriterOptions w;
   w.path = dir.file("d.h5");
   w.image_height = w.image_width = 8;
   w.rationale_styles = {"a", "b"};
   w.generator = "test";
+  return w;
+}
+
+TEST(Dataset, WriterReaderRoundTrip) {
+  ScratchDir dir;
+  DatasetWriterOptions w = small_writer(dir);
   w.buffer_examples = 3;  // several flushes: exercises append_rows/append_text
   {
     DatasetWriter writer(w);
@@ -80,11 +86,7 @@ TEST(Dataset, WriterReaderRoundTrip) {
 // example's own image.
 TEST(Dataset, ImagesReadInBlocksGiveEveryExamplesOwnImage) {
   ScratchDir dir;
-  DatasetWriterOptions w;
-  w.path = dir.file("d.h5");
-  w.image_height = w.image_width = 8;
-  w.rationale_styles = {"a", "b"};
-  w.generator = "test";
+  const DatasetWriterOptions w = small_writer(dir);
   {
     DatasetWriter writer(w);
     for (int i = 0; i < 150; ++i) writer.add(make_example(i, 8, "f", Split::kTrain));

@@ -21,6 +21,17 @@ using testing::max_abs_diff;
 using testing::random_prompts;
 using testing::tiny_lm;
 
+// Sampling as the paper's teachers and rollouts do it: temperature, top-k, top-p and a penalty.
+GenerationOptions sampled_options(int64_t max_new_tokens) {
+  GenerationOptions o;
+  o.max_new_tokens = max_new_tokens;
+  o.sampling.temperature = 0.8;
+  o.sampling.top_k = 50;
+  o.sampling.top_p = 0.95;
+  o.sampling.repetition_penalty = 1.05;
+  return o;
+}
+
 TEST(Generation, CachedMatchesUncachedOracle) {
   auto lm = tiny_lm();
   GenerationOptions o;
@@ -44,12 +55,7 @@ TEST(Generation, CachedMatchesUncachedOracle) {
 
 TEST(Generation, SampledCachedMatchesUncachedUnderTheSameSeed) {
   auto lm = tiny_lm(2);
-  GenerationOptions o;
-  o.max_new_tokens = 20;
-  o.sampling.temperature = 0.8;
-  o.sampling.top_k = 50;
-  o.sampling.top_p = 0.95;
-  o.sampling.repetition_penalty = 1.05;
+  GenerationOptions o = sampled_options(20);
   auto in = batch_input(random_prompts({6, 2, 10, 7}, 1024, 6));
   o.use_cache = true;
   auto cached = generate(lm, in, o, make_cpu_generator(11));
@@ -82,12 +88,7 @@ TEST(Generation, BatchEqualsEachPromptAlone) {
 // it gives alone with one generator of its seed -- the batch-1 path ril teach had before.
 TEST(Generation, PerRowGeneratorsBatchEqualsEachRowAlone) {
   auto lm = tiny_lm(6);
-  GenerationOptions o;
-  o.max_new_tokens = 20;
-  o.sampling.temperature = 0.8;
-  o.sampling.top_k = 50;
-  o.sampling.top_p = 0.95;
-  o.sampling.repetition_penalty = 1.05;
+  GenerationOptions o = sampled_options(20);
   auto prompts = random_prompts({6, 11, 3, 8}, 1024, 12);
   prompts.push_back(prompts[1]);
   const std::vector<uint64_t> seeds = {21, 22, 23, 24, 25};
