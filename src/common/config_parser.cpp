@@ -163,7 +163,9 @@ const std::vector<Command>& commands() {
               "NAME=DIR: an HF-layout model directory with tokenizer.json (repeatable)")
              ("responses", bind(&c.teach.responses, between(1, 65536)), "responses per question and teacher (N)")
              ("out", bind(&c.teach.out), "teacher cache file (default <run-dir>/teacher_cache.h5)")
-             ("batch", bind(&c.teach.batch, kBatch), "questions per teacher rank per commit")
+             ("batch", bind(&c.teach.batch, kBatch),
+              "responses ((question, sample) rows) generated as one batch per teacher rank, then committed; "
+              "the cache does not depend on it")
              ("max-new-tokens", bind(&c.teach.max_new_tokens, kTokens), "tokens generated per response at most")
              ("temperature", bind(&c.teach.temperature, kTemperature), "sampling temperature")
              ("top-p", bind(&c.teach.top_p, kTopP), "nucleus sampling threshold (1: off)")

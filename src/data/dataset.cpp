@@ -9,6 +9,14 @@
 #include "ril/io/atomic_file.h"
 
 namespace ril::data {
+namespace {
+
+// Images per chunk of /images: about 1 MiB (64 images of 64x64x3; fewer for large images), so one
+// example read decompresses one chunk and the chunk fits HDF5's default 1 MiB chunk cache. The
+// reader reads blocks of this many rows (Dataset::image_bytes).
+int64_t image_chunk_rows(int64_t row_bytes) { return std::clamp<int64_t>((int64_t{1} << 20) / row_bytes, 1, 64); }
+
+}  // namespace
 
 const char* split_name(Split split) {
   switch (split) {
@@ -124,10 +132,7 @@ void DatasetWriter::flush() {
   if (s.rows_written == 0) {
     io::DatasetOptions rows;
     rows.extendable = true;
-    // About 1 MiB per chunk (64 images of 64x64x3; fewer for large images): one example read
-    // decompresses one chunk, and the chunk fits HDF5's default 1 MiB chunk cache.
-    const int64_t row_bytes = int64_t{s.options.image_height} * s.options.image_width * 3;
-    rows.chunk_rows = std::clamp<int64_t>((int64_t{1} << 20) / row_bytes, 1, 64);
+    rows.chunk_rows = image_chunk_rows(int64_t{s.options.image_height} * s.options.image_width * 3);
     rows.compression = 4;
     f.write_array("images", io::ElementType::kUInt8, {n, s.options.image_height, s.options.image_width, 3},
                   s.images.data(), rows);
@@ -265,7 +270,19 @@ const std::string& Dataset::rationale(int64_t index, const std::string& style) c
 std::vector<uint8_t> Dataset::image_bytes(int64_t index) const {
   RIL_CHECK(index >= 0 && index < size(), "example index ", index, " out of range [0, ", size(), ") in ",
             file_->path());
-  return file_->read_rows("images", index, 1).bytes;
+  // read_rows opens and closes /images on every call, and HDF5's chunk cache goes with the handle:
+  // read alone, every image would decompress its whole chunk (up to 64 images). So the block of
+  // rows around `index`, aligned as the writer's chunks, is read at once and kept.
+  const int64_t row_bytes = int64_t{height_} * width_ * 3;
+  ImageBlock& block = *image_block_;
+  if (index < block.start || index >= block.start + block.rows) {
+    const int64_t per = image_chunk_rows(row_bytes);
+    block.start = index / per * per;
+    block.rows = std::min(per, size() - block.start);
+    block.bytes = file_->read_rows("images", block.start, block.rows).bytes;
+  }
+  const auto first = block.bytes.begin() + static_cast<std::ptrdiff_t>((index - block.start) * row_bytes);
+  return std::vector<uint8_t>(first, first + static_cast<std::ptrdiff_t>(row_bytes));
 }
 
 Example Dataset::example(int64_t index) const {

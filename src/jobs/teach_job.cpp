@@ -141,40 +141,57 @@ void check_teach_budgets(const std::vector<TeacherSpec>& teachers, const TeachCo
   }
 }
 
-// One response: generated alone, with its own generator.
-std::string generate_one(LoadedTeacher& lt, const data::Dataset& dataset, int64_t question, uint64_t seed) {
+// One row of a teacher's work: response `sample` to `question`, sampled from its own CPU
+// generator seeded with `seed` (response_seed), whatever rows it is batched with.
+struct ResponseTask {
+  int64_t question = 0;
+  int32_t sample = 0;
+  uint64_t seed = 0;
+};
+
+// The responses of a batch of rows, in row order: one generate() over the left-padded prompts,
+// one generator per row (so row i draws what it would draw alone), each row ending at its own stop
+// token. `tokens` grows by the tokens generated (stop tokens included), for throughput.
+std::vector<std::string> generate_rows(LoadedTeacher& lt, const data::Dataset& dataset,
+                                       const std::vector<ResponseTask>& rows, int64_t& tokens) {
   torch::NoGradGuard no_grad;
-  const std::vector<int64_t> ids = lt.prompts->prompt_ids(dataset.question(question));
-  const int64_t p = static_cast<int64_t>(ids.size());
-  torch::Tensor input_ids = torch::tensor(ids, torch::kInt64).view({1, p}).to(lt.device);
-  torch::Tensor mask = torch::ones({1, p}, torch::kInt64).to(lt.device);
+  std::vector<int64_t> questions;
+  std::vector<at::Generator> generators;
+  for (const ResponseTask& row : rows) {
+    questions.push_back(row.question);
+    generators.push_back(model::make_cpu_generator(row.seed));
+  }
+  const roles::SftBatch batch =
+      lt.prompts->build_with_responses(dataset, questions, std::vector<std::vector<int64_t>>(rows.size()));
   model::ImageInputs images;
-  if (lt.prompts->options().with_image) {
-    images = lt.prompts->images(dataset, {question}).to(torch::TensorOptions().device(lt.device));
-  }
-  model::GenerationResult result =
-      lt.model.generate(input_ids, mask, images, lt.options, model::make_cpu_generator(seed));
-  const int64_t n = result.lengths.defined() ? result.lengths[0].item<int64_t>() : 0;
-  torch::Tensor tokens = result.tokens.to(torch::kCPU);
-  std::vector<int32_t> out;
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t id = tokens[0][i].item<int64_t>();
-    if (std::find(lt.options.stop_token_ids.begin(), lt.options.stop_token_ids.end(), id) !=
-        lt.options.stop_token_ids.end()) {
-      break;
+  if (batch.images.defined()) images = batch.images.to(torch::TensorOptions().device(lt.device));
+  const model::GenerationResult result =
+      lt.model.generate(batch.prompt_ids.to(lt.device), batch.prompt_mask.to(lt.device), images, lt.options,
+                        model::SamplingGenerators(std::move(generators)));
+  const torch::Tensor ids = result.tokens.to(torch::kCPU).contiguous();  // [B, N]
+  const torch::Tensor lengths = result.lengths.to(torch::kCPU);         // [B]
+  const auto id = ids.accessor<int64_t, 2>();
+  const auto length = lengths.accessor<int64_t, 1>();
+  const std::vector<int64_t>& stops = lt.options.stop_token_ids;
+  std::vector<std::string> texts;
+  for (int64_t i = 0; i < static_cast<int64_t>(rows.size()); ++i) {
+    tokens += length[i];
+    std::vector<int32_t> out;
+    for (int64_t k = 0; k < length[i]; ++k) {
+      if (std::find(stops.begin(), stops.end(), id[i][k]) != stops.end()) break;
+      // Ids the tokenizer does not know (model vocab padding) are dropped.
+      if (id[i][k] < lt.tokenizer->vocab_size()) out.push_back(static_cast<int32_t>(id[i][k]));
     }
-    out.push_back(static_cast<int32_t>(id));
+    texts.push_back(lt.tokenizer->decode(out, /*skip_special=*/true));
   }
-  // Ids the tokenizer does not know (model vocab padding) are dropped.
-  out.erase(std::remove_if(out.begin(), out.end(), [&](int32_t id) { return id >= lt.tokenizer->vocab_size(); }),
-            out.end());
-  return lt.tokenizer->decode(out, /*skip_special=*/true);
+  return texts;
 }
 
-// Finished responses of one rank as one host message (dist/byte_codec.h): count, then per row
-// its question, sample and response text.
-std::string encode_rows(const std::vector<io::TeacherRow>& rows) {
+// Finished responses of one rank as one host message (dist/byte_codec.h): generated tokens, count,
+// then per row its question, sample and response text.
+std::string encode_rows(const std::vector<io::TeacherRow>& rows, int64_t tokens) {
   dist::ByteWriter out;
+  out.put<int64_t>(tokens);
   out.put<int64_t>(static_cast<int64_t>(rows.size()));
   for (const io::TeacherRow& r : rows) {
     out.put<int64_t>(r.question_id);
@@ -184,8 +201,10 @@ std::string encode_rows(const std::vector<io::TeacherRow>& rows) {
   return out.take();
 }
 
-void decode_rows(const std::string& bytes, std::vector<io::TeacherRow>& out) {
+// Appends the rows of one message to `out`; returns its generated tokens.
+int64_t decode_rows(const std::string& bytes, std::vector<io::TeacherRow>& out) {
   dist::ByteReader in(bytes);
+  const int64_t tokens = in.get<int64_t>();
   const int64_t n = in.get<int64_t>();
   for (int64_t i = 0; i < n; ++i) {
     io::TeacherRow row;
@@ -195,6 +214,7 @@ void decode_rows(const std::string& bytes, std::vector<io::TeacherRow>& out) {
     out.push_back(std::move(row));
   }
   in.expect_done("teacher rows");
+  return tokens;
 }
 
 // The settings every teacher of this run shares (sampling, split); the caller adds who it is.
@@ -296,46 +316,58 @@ void run_teach_job(const dist::RankGroups& groups, const Config& config) {
   for (size_t k = 0; k < teachers.size(); ++k) {
     const std::string& name = teachers[k].name;
     const std::vector<int64_t>& work = pending[k];
-    const int64_t total = static_cast<int64_t>(work.size() / 2);
-    if (total == 0) continue;
-    std::vector<std::vector<std::pair<int64_t, int64_t>>> share(static_cast<size_t>(n_ranks));
-    for (int64_t i = 0; i < total; ++i) {
-      share[static_cast<size_t>(teacher_rank_for(work[2 * i], n_ranks))].emplace_back(work[2 * i], work[2 * i + 1]);
+    if (work.empty()) continue;
+    // Every rank's rows in order: each of its pending questions' missing samples, consecutively,
+    // so that a commit leaves every question with a prefix of its samples (what resume assumes).
+    std::vector<std::vector<ResponseTask>> share(static_cast<size_t>(n_ranks));
+    int64_t total_questions = 0, total_rows = 0;
+    for (size_t i = 0; i < work.size(); i += 2) {
+      const int64_t q = work[i];
+      auto& rows = share[static_cast<size_t>(teacher_rank_for(q, n_ranks))];
+      for (int64_t s = work[i + 1]; s < t.responses; ++s) {
+        rows.push_back({q, static_cast<int32_t>(s), response_seed(config.common.seed, name, q, s)});
+      }
+      total_questions += 1;
+      total_rows += t.responses - work[i + 1];
     }
     int64_t rounds = 0;
     for (const auto& s : share) rounds = std::max<int64_t>(rounds, (static_cast<int64_t>(s.size()) + t.batch - 1) / t.batch);
-    const auto& mine = share[static_cast<size_t>(comm.rank())];
+    const std::vector<ResponseTask>& mine = share[static_cast<size_t>(comm.rank())];
     LoadedTeacher lt;
     if (!mine.empty()) lt = load_teacher(teachers[k], t, dataset, groups.device());
     const Stopwatch clock;
-    int64_t done = 0, responses = 0;
+    int64_t done = 0, responses = 0, tokens = 0;
     for (int64_t r = 0; r < rounds; ++r) {
+      // Round r: rows [r * batch, (r + 1) * batch) of every rank, generated as one batch.
+      const size_t begin = std::min(mine.size(), static_cast<size_t>(r * t.batch));
+      const size_t end = std::min(mine.size(), begin + static_cast<size_t>(t.batch));
+      const std::vector<ResponseTask> batch(mine.begin() + static_cast<std::ptrdiff_t>(begin),
+                                            mine.begin() + static_cast<std::ptrdiff_t>(end));
+      int64_t batch_tokens = 0;
       std::vector<io::TeacherRow> rows;
-      const size_t begin = static_cast<size_t>(r * t.batch);
-      for (size_t i = begin; i < std::min(mine.size(), begin + static_cast<size_t>(t.batch)); ++i) {
-        const auto [q, first] = mine[i];
-        for (int64_t s = first; s < t.responses; ++s) {
-          rows.push_back({q, static_cast<int32_t>(s),
-                          generate_one(lt, dataset, q, response_seed(config.common.seed, name, q, s))});
-        }
+      if (!batch.empty()) {
+        std::vector<std::string> texts = generate_rows(lt, dataset, batch, batch_tokens);
+        for (size_t i = 0; i < batch.size(); ++i) rows.push_back({batch[i].question, batch[i].sample, std::move(texts[i])});
       }
-      const std::vector<std::string> parts = dist::gather_bytes(comm, encode_rows(rows), 0);
+      const std::vector<std::string> parts = dist::gather_bytes(comm, encode_rows(rows, batch_tokens), 0);
       if (!writer) continue;
       std::vector<io::TeacherRow> all;
-      for (const std::string& part : parts) decode_rows(part, all);
+      for (const std::string& part : parts) tokens += decode_rows(part, all);
       std::sort(all.begin(), all.end(), [](const io::TeacherRow& a, const io::TeacherRow& b) {
         return std::tie(a.question_id, a.sample_index) < std::tie(b.question_id, b.sample_index);
       });
-      int64_t questions_in_round = 0;
-      for (size_t i = 0; i < all.size(); ++i) questions_in_round += i == 0 || all[i].question_id != all[i - 1].question_id;
       const int64_t committed = cache->append(name, all);
-      done += questions_in_round;
+      // A question is done once its last sample is committed (its samples are committed in order).
+      for (const io::TeacherRow& row : all) done += row.sample_index == t.responses - 1;
       responses += static_cast<int64_t>(all.size());
       const double secs = clock.seconds();
       const double rate = secs > 0 ? static_cast<double>(responses) / secs : 0.0;
-      const double eta = done > 0 ? secs * static_cast<double>(total - done) / static_cast<double>(done) : -1.0;
-      log_info(kTag, "teacher '", name, "': ", done, "/", total, " questions, ", responses, " responses (",
-               committed, " committed), ", cat(static_cast<int64_t>(rate * 10) / 10.0), " responses/s, ETA ",
+      const double token_rate = secs > 0 ? static_cast<double>(tokens) / secs : 0.0;
+      const double eta =
+          responses > 0 ? secs * static_cast<double>(total_rows - responses) / static_cast<double>(responses) : -1.0;
+      log_info(kTag, "teacher '", name, "': ", done, "/", total_questions, " questions, ", responses, "/", total_rows,
+               " responses (", committed, " committed), ", tokens, " tokens, ", cat(static_cast<int64_t>(token_rate * 10) / 10.0),
+               " tokens/s, ", cat(static_cast<int64_t>(rate * 10) / 10.0), " responses/s, ETA ",
                eta >= 0 ? duration_text(eta) : std::string("?"));
     }
   }

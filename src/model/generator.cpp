@@ -23,6 +23,27 @@ torch::Tensor prompt_presence(const torch::Tensor& ids, const torch::Tensor& pro
   return presence;
 }
 
+// For each row, the first row with the same prompt: ids and mask, and (when given) embeddings and
+// positions equal element for element. [B] on the CPU; row i is unique when source[i] == i.
+std::vector<int64_t> first_equal_rows(const torch::Tensor& ids, const torch::Tensor& mask, const torch::Tensor& embeds,
+                                      const torch::Tensor& positions) {
+  const torch::Tensor id_rows = torch::cat({ids.to(torch::kInt64), mask.to(torch::kInt64)}, 1).to(torch::kCPU).contiguous();
+  const int64_t b = id_rows.size(0), width = id_rows.size(1);
+  const int64_t* data = id_rows.data_ptr<int64_t>();
+  std::vector<int64_t> source(static_cast<size_t>(b));
+  for (int64_t i = 0; i < b; ++i) {
+    source[static_cast<size_t>(i)] = i;
+    for (int64_t j = 0; j < i; ++j) {
+      if (source[static_cast<size_t>(j)] != j || !std::equal(data + i * width, data + (i + 1) * width, data + j * width)) continue;
+      if (embeds.defined() && !torch::equal(embeds[i], embeds[j])) continue;
+      if (positions.defined() && !torch::equal(positions.select(-2, i), positions.select(-2, j))) continue;
+      source[static_cast<size_t>(i)] = j;
+      break;
+    }
+  }
+  return source;
+}
+
 // The decoder side of one generation: the KV-cache path, or the uncached oracle (a full forward
 // over the prompt and everything generated so far, every step); positions from the mask, or
 // explicit prompt positions (M-RoPE) continued by rope_delta.
@@ -30,7 +51,12 @@ class DecodeState {
  public:
   DecodeState(Qwen2ForCausalLM& lm, const GenerationInput& input, const torch::Tensor& embeds,
               const torch::Tensor& prompt_mask, int64_t n_max, bool use_cache)
-      : lm_(lm), prompt_pos_(input.position_ids), all_pos_(input.position_ids), all_embeds_(embeds) {
+      : lm_(lm),
+        input_ids_(input.input_ids),
+        embeds_given_(input.inputs_embeds.defined()),
+        prompt_pos_(input.position_ids),
+        all_pos_(input.position_ids),
+        all_embeds_(embeds) {
     const int64_t b = embeds.size(0), p = embeds.size(1);
     auto iopts = torch::TensorOptions().dtype(torch::kInt64).device(embeds.device());
     mask_ = torch::ones({b, p + n_max}, iopts);  // prompt mask, then 1 for every generated column
@@ -50,6 +76,7 @@ class DecodeState {
       co.capacity = p + n_max;
       co.tensor_options = torch::TensorOptions().dtype(embeds.scalar_type()).device(embeds.device());
       cache_ = std::make_unique<KVCache>(co);
+      cache_options_ = co;
     }
     prompt_len_ = p;
   }
@@ -70,9 +97,40 @@ class DecodeState {
     return fused_wanted_ ? DecodePath::kFused : DecodePath::kGeneric;
   }
 
-  // Last-position logits [B, V] float32 after the prompt.
+  // Last-position logits [B, V] float32 after the prompt. With the cache, rows that repeat an
+  // earlier row's prompt (a question's samples in ril teach, a rollout group) are prefilled once:
+  // the U distinct rows go through the forward with a cache of U rows, whose keys and values are
+  // then copied to every row that shares them.
   torch::Tensor prefill() {
-    return last_logits(lm_->model->forward(all_embeds_, mask_.narrow(1, 0, prompt_len_), prompt_pos_, cache_.get()));
+    const torch::Tensor mask = mask_.narrow(1, 0, prompt_len_);
+    const std::vector<int64_t> source =
+        cache_ ? first_equal_rows(input_ids_, mask, embeds_given_ ? all_embeds_ : torch::Tensor(), prompt_pos_)
+               : std::vector<int64_t>();
+    std::vector<int64_t> unique, slot;  // slot[i]: row i's index among the distinct rows
+    for (size_t i = 0; i < source.size(); ++i) {
+      if (source[i] == static_cast<int64_t>(i)) unique.push_back(static_cast<int64_t>(i));
+      slot.push_back(source[i] == static_cast<int64_t>(i) ? static_cast<int64_t>(unique.size()) - 1
+                                                          : slot[static_cast<size_t>(source[i])]);
+    }
+    if (unique.size() == source.size()) {
+      return last_logits(lm_->model->forward(all_embeds_, mask, prompt_pos_, cache_.get()));
+    }
+    const auto device = all_embeds_.device();
+    const torch::Tensor pick = torch::tensor(unique, torch::kInt64).to(device);  // [U]
+    const torch::Tensor spread = torch::tensor(slot, torch::kInt64).to(device);  // [B]
+    KVCacheOptions co = cache_options_;
+    co.batch_size = static_cast<int64_t>(unique.size());
+    co.capacity = prompt_len_;
+    KVCache distinct(co);
+    const torch::Tensor pos = prompt_pos_.defined() ? prompt_pos_.index_select(-2, pick) : torch::Tensor();
+    const torch::Tensor hidden =
+        lm_->model->forward(all_embeds_.index_select(0, pick), mask.index_select(0, pick), pos, &distinct);
+    for (int64_t layer = 0; layer < co.num_layers; ++layer) {
+      cache_->layer_keys(layer).narrow(2, 0, prompt_len_).copy_(distinct.layer_keys(layer).index_select(0, spread));
+      cache_->layer_values(layer).narrow(2, 0, prompt_len_).copy_(distinct.layer_values(layer).index_select(0, spread));
+    }
+    cache_->advance(prompt_len_);
+    return last_logits(hidden).index_select(0, spread);
   }
 
   // Feeds generated token n (0-based) [B]; returns the logits that follow it.
@@ -98,8 +156,11 @@ class DecodeState {
   }
 
   Qwen2ForCausalLM& lm_;
+  torch::Tensor input_ids_;
+  bool embeds_given_ = false;  // embeddings not from the ids alone (VLMs): compared too
   torch::Tensor prompt_pos_, deltas_, all_pos_, all_embeds_, mask_;
   std::unique_ptr<KVCache> cache_;
+  KVCacheOptions cache_options_;
   std::unique_ptr<FusedDecoder> fused_;
   bool fused_wanted_ = false;
   torch::Tensor fused_prompt_mask_;
@@ -123,7 +184,7 @@ const char* decode_path_name(DecodePath path) {
 }
 
 GenerationResult generate(Qwen2ForCausalLM& lm, const GenerationInput& input,
-                          const GenerationOptions& options, at::Generator rng) {
+                          const GenerationOptions& options, SamplingGenerators rng) {
   torch::NoGradGuard no_grad;
   options.sampling.validate();
   RIL_CONFIG_CHECK(options.max_new_tokens > 0, "generate: max_new_tokens must be > 0, got ",

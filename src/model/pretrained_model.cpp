@@ -98,7 +98,7 @@ GenerationInput PretrainedModel::generation_input(const torch::Tensor& input_ids
 
 GenerationResult PretrainedModel::generate(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                                            const ImageInputs& images, const GenerationOptions& options,
-                                           at::Generator rng) {
+                                           SamplingGenerators rng) {
   return model::generate(language_model(), generation_input(input_ids, attention_mask, images), options,
                          std::move(rng));
 }

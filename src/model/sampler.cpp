@@ -58,8 +58,28 @@ at::Generator make_cpu_generator(uint64_t seed) {
   return at::make_generator<at::CPUGeneratorImpl>(seed);
 }
 
-Sampler::Sampler(const SamplingOptions& options, at::Generator generator)
-    : options_(options), generator_(std::move(generator)) {
+SamplingGenerators::SamplingGenerators(at::Generator shared) : generators_{std::move(shared)} {}
+
+SamplingGenerators::SamplingGenerators(std::vector<at::Generator> per_row)
+    : generators_(std::move(per_row)), per_row_(true) {
+  RIL_CHECK(!generators_.empty(), "sampling: no per-row generators");
+}
+
+torch::Tensor SamplingGenerators::uniforms(int64_t rows) {
+  const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
+  if (!per_row_) return torch::rand({rows, 1}, generators_[0], f64);
+  RIL_CHECK(rows == static_cast<int64_t>(generators_.size()), "sampling: ", rows, " rows but ",
+            generators_.size(), " per-row generators");
+  torch::Tensor u = torch::empty({rows, 1}, f64);
+  double* out = u.data_ptr<double>();
+  for (int64_t i = 0; i < rows; ++i) {
+    out[i] = torch::rand({1, 1}, generators_[static_cast<size_t>(i)], f64).item<double>();
+  }
+  return u;
+}
+
+Sampler::Sampler(const SamplingOptions& options, SamplingGenerators generators)
+    : options_(options), generators_(std::move(generators)) {
   options_.validate();
 }
 
@@ -70,7 +90,7 @@ torch::Tensor Sampler::select(const torch::Tensor& processed) {
   torch::Tensor cdf = processed.softmax(-1).cumsum(-1);  // [B, V]
   // u in (0, 1]: 1 - U[0, 1). Token = number of cdf entries strictly below u * total, so the
   // chosen token has cdf_i >= x > cdf_{i-1}, i.e. probability > 0.
-  torch::Tensor u = 1.0 - torch::rand({b, 1}, generator_, torch::TensorOptions().dtype(torch::kFloat64));
+  torch::Tensor u = 1.0 - generators_.uniforms(b);
   torch::Tensor total = cdf.narrow(-1, cdf.size(-1) - 1, 1).to(torch::kFloat64).to(torch::kCPU);
   torch::Tensor x = (u * total).to(cdf.device()).to(torch::kFloat32);
   // float32 rounding of u * total could reach total: clamp to the last index

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # `ril teach` end to end: a tiny synthetic dataset and tokenizer, a random-weight teacher made
 # from the committed ref_qwen2 fixture (vocabulary widened to the tokenizer's, new embeddings),
-# then: 1 rank and 4 ranks (2 teacher ranks) give the same cache; a run killed with SIGKILL
-# midway and resumed gives the same cache as an uninterrupted one; a rerun does nothing new;
-# `ril info` shows full coverage; JSONL import; a cache of another dataset is refused.
+# then: --batch 1, 7 (a question's samples split over commits) and the default (32) on 1 rank,
+# 2 ranks (both teachers) at the default and 4 ranks (2 teacher ranks) at --batch 2 all give the
+# same cache, text for text; a run killed with SIGKILL midway and resumed (at other batch sizes)
+# gives the same cache as an uninterrupted one; a rerun does nothing new; `ril info` shows full
+# coverage; JSONL import; a cache of another dataset is refused.
 set -u
 RIL_BIN=${RIL_BIN:?set RIL_BIN to the ril executable}
 BUILD=${RIL_BUILD_DIR:-$(dirname "$RIL_BIN")}
@@ -90,23 +92,36 @@ small=(--batch 2 --max-new-tokens 12)
 teach() {  # teach LOG NP ARGS...
   local log=$1 np=$2; shift 2
   if [ "$np" = 1 ]; then timeout 300 $MPIRUN -np 1 "$RIL_BIN" teach "${common[@]}" "$@" >"$log" 2>&1
+  elif [ "$np" = 2 ]; then timeout 300 $MPIRUN -np 2 "$RIL_BIN" teach --layout all=2 "${common[@]}" "$@" >"$log" 2>&1
   else timeout 300 $MPIRUN -np "$np" "$RIL_BIN" teach --layout teacher=2,rollout=1,discriminator+learner=1 \
          "${common[@]}" "$@" >"$log" 2>&1; fi
 }
 
-# 1 rank and 4 ranks (2 teacher ranks): same rows.
-teach "$work/np1.log" 1 "${small[@]}" --out "$work/np1.h5"; s1=$?
-teach "$work/np4.log" 4 "${small[@]}" --out "$work/np4.h5"; s4=$?
-if [ $s1 -ne 0 ]; then fail "teach with 1 rank (exit $s1)" "$work/np1.log"
-elif [ $s4 -ne 0 ]; then fail "teach with 4 ranks (exit $s4)" "$work/np4.log"
+# Batch sizes and rank counts: the same rows. np1 (--batch 1) is each response alone.
+teach "$work/np1.log" 1 --batch 1 --max-new-tokens 12 --out "$work/np1.h5"; s1=$?
+if [ $s1 -ne 0 ]; then fail "teach with 1 rank, --batch 1 (exit $s1)" "$work/np1.log"
 else
-  dump "$work/np1.h5" >"$work/np1.txt"; dump "$work/np4.h5" >"$work/np4.txt"
+  dump "$work/np1.h5" >"$work/np1.txt"
   rows=$(wc -l <"$work/np1.txt")
   if [ "$rows" -ne $((24 * 3)) ]; then fail "1 rank: expected 72 rows, got $rows" "$work/np1.log"
-  elif ! cmp -s "$work/np1.txt" "$work/np4.txt"; then fail "1 and 4 ranks differ"; diff "$work/np1.txt" "$work/np4.txt" | head -5
-  elif ! grep -q "responses/s, ETA" "$work/np4.log"; then fail "no progress lines" "$work/np4.log"
-  else ok "1 and 4 ranks: the same $rows committed rows"; fi
+  else ok "1 rank, --batch 1: $rows committed rows"; fi
 fi
+same_as_np1() {  # same_as_np1 TAG WHAT NP ARGS...: teach into TAG.h5, compare with np1
+  local tag=$1 what=$2 np=$3; shift 3
+  teach "$work/$tag.log" "$np" "$@" --out "$work/$tag.h5"; local st=$?
+  dump "$work/$tag.h5" >"$work/$tag.txt"
+  if [ $st -ne 0 ]; then fail "teach, $what (exit $st)" "$work/$tag.log"
+  elif ! cmp -s "$work/np1.txt" "$work/$tag.txt"; then
+    fail "$what differs from 1 rank at --batch 1"; diff "$work/np1.txt" "$work/$tag.txt" | head -5
+  elif ! grep -q "tokens/s, [0-9.]* responses/s, ETA" "$work/$tag.log"; then fail "$what: no progress lines" "$work/$tag.log"
+  else ok "$what: the same $(wc -l <"$work/$tag.txt") committed rows as 1 rank at --batch 1"; fi
+}
+same_as_np1 b7 "1 rank, --batch 7" 1 --batch 7 --max-new-tokens 12
+same_as_np1 b32 "1 rank, default --batch (32)" 1 --max-new-tokens 12
+if grep -q ": 10/24 questions, 32/72 responses" "$work/b32.log" && grep -q "24/24 questions, 72/72 responses" "$work/b32.log"; then
+  ok "progress counts questions and responses"; else fail "progress lines at --batch 32" "$work/b32.log"; fi
+same_as_np1 np2 "2 ranks (layout all=2), default --batch" 2 --max-new-tokens 12
+same_as_np1 np4 "4 ranks (2 teacher ranks), --batch 2" 4 "${small[@]}"
 if [ "$(awk '{print $4}' "$work/np1.txt" | sort -u | wc -l)" -lt 10 ]; then fail "responses are not varied"; fi
 
 # A rerun finds everything done and adds nothing.
@@ -115,8 +130,9 @@ dump "$work/np1.h5" >"$work/rerun.txt"
 if cmp -s "$work/np1.txt" "$work/rerun.txt" && grep -q "24/24 questions already complete" "$work/rerun.log"; then
   ok "rerun adds nothing"; else fail "rerun" "$work/rerun.log"; fi
 
-# Killed midway (SIGKILL after a few commits), then resumed: same rows as uninterrupted.
-"$RIL_BIN" teach "${common[@]}" --batch 1 --max-new-tokens 48 --out "$work/killed.h5" >"$work/killed.log" 2>&1 &
+# Killed midway (SIGKILL after a few commits), then resumed: same rows as uninterrupted. The killed
+# run commits 2 rows at a time (a question's 3 samples span commits), the resumed one 5.
+"$RIL_BIN" teach "${common[@]}" --batch 2 --max-new-tokens 48 --out "$work/killed.h5" >"$work/killed.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 3000); do
   [ "$(grep -c 'responses/s' "$work/killed.log")" -ge 3 ] && break
@@ -125,7 +141,7 @@ for _ in $(seq 1 3000); do
 done
 kill -KILL $pid 2>/dev/null; wait $pid 2>/dev/null; ks=$?
 before=$(grep -c 'responses/s' "$work/killed.log")
-teach "$work/resume.log" 1 --batch 1 --max-new-tokens 48 --out "$work/killed.h5"; rs=$?
+teach "$work/resume.log" 1 --batch 5 --max-new-tokens 48 --out "$work/killed.h5"; rs=$?
 teach "$work/full.log" 1 --batch 1 --max-new-tokens 48 --out "$work/full.h5"
 dump "$work/killed.h5" >"$work/killed.txt"; dump "$work/full.h5" >"$work/full.txt"
 if [ $ks -ne 137 ]; then fail "the writer was not killed midway (status $ks, $before commits)" "$work/killed.log"

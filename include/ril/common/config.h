@@ -34,7 +34,7 @@ struct TeachConfig {
   std::vector<std::string> teachers;   // NAME=DIR (HF-layout dir with tokenizer.json), repeatable
   int64_t responses = 4;               // N responses per question and teacher
   std::string out;                     // cache file (default <run-dir>/teacher_cache.h5)
-  int64_t batch = 8;                   // questions per teacher rank per commit
+  int64_t batch = 32;                  // responses generated together per teacher rank, one commit each
   int64_t max_new_tokens = 64;
   double temperature = 1.0;
   double top_p = 0.95;

@@ -97,7 +97,9 @@ class DatasetWriter {
 };
 
 // Read access to a dataset file. Text, families and splits are loaded on open (small);
-// images are read per example. Not thread-safe (one HDF5 handle).
+// images are read in blocks of the file's chunk rows, the last block kept (examples read in
+// order decompress each chunk once). Not thread-safe (one HDF5 handle, one block; copies of a
+// Dataset share both).
 class Dataset {
  public:
   // Throws ril::Error with the path if the file is not a dataset or lacks a required part.
@@ -123,7 +125,12 @@ class Dataset {
   const io::H5File& file() const { return *file_; }
 
  private:
+  struct ImageBlock {  // rows [start, start + rows) of /images
+    int64_t start = -1, rows = 0;
+    std::vector<uint8_t> bytes;
+  };
   std::shared_ptr<io::H5File> file_;
+  std::shared_ptr<ImageBlock> image_block_ = std::make_shared<ImageBlock>();
   int height_ = 0, width_ = 0;
   std::vector<std::string> family_names_, styles_;
   std::vector<std::string> questions_, answers_, scenes_;

@@ -64,9 +64,11 @@ struct GenerationResult {
 };
 
 // Generates with `lm` (eval mode expected; runs under NoGradGuard). Randomness only from
-// `rng` (a CPU generator, see make_cpu_generator); greedy when !options.sampling.do_sample.
+// `rng` (sampler.h): one CPU generator (make_cpu_generator) for the batch, or one per row (B of
+// them), so that each row samples what it samples alone with its generator (up to the float
+// differences of a batched forward); greedy when !options.sampling.do_sample.
 GenerationResult generate(Qwen2ForCausalLM& lm, const GenerationInput& input,
-                          const GenerationOptions& options, at::Generator rng);
+                          const GenerationOptions& options, SamplingGenerators rng);
 
 struct TeacherForcedInput {
   torch::Tensor prompt_ids;      // [B, P] int64, left-padded

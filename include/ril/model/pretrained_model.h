@@ -74,7 +74,7 @@ struct PretrainedModel {
   GenerationInput generation_input(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                                    const ImageInputs& images);
   GenerationResult generate(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
-                            const ImageInputs& images, const GenerationOptions& options, at::Generator rng);
+                            const ImageInputs& images, const GenerationOptions& options, SamplingGenerators rng);
   // Teacher-forced input for sequence_logprobs (with grad: the learner differentiates through it).
   TeacherForcedInput teacher_forced_input(const torch::Tensor& prompt_ids, const torch::Tensor& prompt_mask,
                                           const ImageInputs& images, const torch::Tensor& response_ids,

@@ -30,13 +30,19 @@ Example make_example(int i, int size, const std::string& family, Split split) {
   return e;
 }
 
-TEST(Dataset, WriterReaderRoundTrip) {
-  ScratchDir dir;
+// A writer of 8x8 images with rationale styles a and b into DIR/d.h5.
+DatasetWriterOptions small_writer(const ScratchDir& dir) {
   DatasetWriterOptions w;
   w.path = dir.file("d.h5");
   w.image_height = w.image_width = 8;
   w.rationale_styles = {"a", "b"};
   w.generator = "test";
+  return w;
+}
+
+TEST(Dataset, WriterReaderRoundTrip) {
+  ScratchDir dir;
+  DatasetWriterOptions w = small_writer(dir);
   w.buffer_examples = 3;  // several flushes: exercises append_rows/append_text
   {
     DatasetWriter writer(w);
@@ -73,6 +79,28 @@ TEST(Dataset, WriterReaderRoundTrip) {
   EXPECT_EQ(f.attr_int("/", "seed"), 42);
   EXPECT_EQ(f.attr_int("/", "count"), 10);
   EXPECT_EQ(f.shape("images"), (std::vector<int64_t>{10, 8, 8, 3}));
+}
+
+// Images are read a block of chunk rows at a time (64 here) and the last block kept: any order of
+// reads, across block edges and the short last block, and a copy of the Dataset, give each
+// example's own image.
+TEST(Dataset, ImagesReadInBlocksGiveEveryExamplesOwnImage) {
+  ScratchDir dir;
+  const DatasetWriterOptions w = small_writer(dir);
+  {
+    DatasetWriter writer(w);
+    for (int i = 0; i < 150; ++i) writer.add(make_example(i, 8, "f", Split::kTrain));
+    writer.finish();
+  }
+  const Dataset d = Dataset::open(w.path);
+  const Dataset copy = d;
+  std::vector<int> order = {149, 0, 63, 64, 127, 128, 5, 149, 70, 63};
+  for (int i = 0; i < 150; ++i) order.push_back(i);
+  for (int i : order) {
+    EXPECT_EQ(d.image_bytes(i), make_example(i, 8, "f", Split::kTrain).image.bytes()) << i;
+    EXPECT_EQ(copy.image_bytes(149 - i), make_example(149 - i, 8, "f", Split::kTrain).image.bytes()) << 149 - i;
+  }
+  EXPECT_THROW(d.image_bytes(150), Error);
 }
 
 TEST(Dataset, WriterRejectsMismatchedExamples) {

@@ -21,13 +21,26 @@ using testing::max_abs_diff;
 using testing::random_prompts;
 using testing::tiny_lm;
 
+// Sampling as the paper's teachers and rollouts do it: temperature, top-k, top-p and a penalty.
+GenerationOptions sampled_options(int64_t max_new_tokens) {
+  GenerationOptions o;
+  o.max_new_tokens = max_new_tokens;
+  o.sampling.temperature = 0.8;
+  o.sampling.top_k = 50;
+  o.sampling.top_p = 0.95;
+  o.sampling.repetition_penalty = 1.05;
+  return o;
+}
+
 TEST(Generation, CachedMatchesUncachedOracle) {
   auto lm = tiny_lm();
   GenerationOptions o;
   o.max_new_tokens = 24;
   o.sampling.do_sample = false;
   o.return_logits = true;
-  auto in = batch_input(random_prompts({4, 9, 13}, 1024, 5));
+  auto prompts = random_prompts({4, 9, 13}, 1024, 5);
+  prompts.push_back(prompts[1]);  // a repeated prompt: prefilled once with the cache (shared rows)
+  auto in = batch_input(prompts);
   o.use_cache = true;
   auto cached = generate(lm, in, o, make_cpu_generator(0));
   o.use_cache = false;
@@ -42,12 +55,7 @@ TEST(Generation, CachedMatchesUncachedOracle) {
 
 TEST(Generation, SampledCachedMatchesUncachedUnderTheSameSeed) {
   auto lm = tiny_lm(2);
-  GenerationOptions o;
-  o.max_new_tokens = 20;
-  o.sampling.temperature = 0.8;
-  o.sampling.top_k = 50;
-  o.sampling.top_p = 0.95;
-  o.sampling.repetition_penalty = 1.05;
+  GenerationOptions o = sampled_options(20);
   auto in = batch_input(random_prompts({6, 2, 10, 7}, 1024, 6));
   o.use_cache = true;
   auto cached = generate(lm, in, o, make_cpu_generator(11));
@@ -73,6 +81,42 @@ TEST(Generation, BatchEqualsEachPromptAlone) {
   }
   std::printf("[ generate  ] batch vs alone: max |logprob diff| = %.3e\n", max_lp);
   EXPECT_LE(max_lp, 1e-5);
+}
+
+// One generator per row (ril teach): each row of a left-padded, sampled batch (penalty, top-k/p,
+// rows ending at their own stop token, a prompt repeated as a question's samples are) gives what
+// it gives alone with one generator of its seed -- the batch-1 path ril teach had before.
+TEST(Generation, PerRowGeneratorsBatchEqualsEachRowAlone) {
+  auto lm = tiny_lm(6);
+  GenerationOptions o = sampled_options(20);
+  auto prompts = random_prompts({6, 11, 3, 8}, 1024, 12);
+  prompts.push_back(prompts[1]);
+  const std::vector<uint64_t> seeds = {21, 22, 23, 24, 25};
+  auto per_row = [&] {
+    std::vector<at::Generator> g;
+    for (uint64_t s : seeds) g.push_back(make_cpu_generator(s));
+    return SamplingGenerators(std::move(g));
+  };
+  // Stop at the 4th token of row 0's free run: rows end at different steps.
+  const auto free_run = generate(lm, batch_input(prompts), o, per_row());
+  o.stop_token_ids = {free_run.tokens[0][3].item<int64_t>()};
+  o.pad_token_id = 0;
+  const auto batch = generate(lm, batch_input(prompts), o, per_row());
+  ASSERT_LE(batch.lengths[0].item<int64_t>(), 4);
+  double max_lp = 0;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    const auto alone = generate(lm, batch_input({prompts[i]}), o, make_cpu_generator(seeds[i]));
+    const int64_t n = alone.lengths[0].item<int64_t>();
+    ASSERT_EQ(batch.lengths[static_cast<int64_t>(i)].item<int64_t>(), n) << "row " << i;
+    EXPECT_TRUE(torch::equal(batch.tokens[static_cast<int64_t>(i)].narrow(0, 0, n), alone.tokens[0].narrow(0, 0, n)))
+        << "row " << i;
+    max_lp = std::max(max_lp, max_abs_diff(batch.logprobs[static_cast<int64_t>(i)].narrow(0, 0, n),
+                                           alone.logprobs[0].narrow(0, 0, n)));
+  }
+  std::printf("[ generate  ] per-row generators, batch vs alone: max |logprob diff| = %.3e\n", max_lp);
+  EXPECT_LE(max_lp, 1e-5);
+  // Rows 1 and 4 share a prompt but not a seed: different samples.
+  EXPECT_FALSE(torch::equal(batch.tokens[1], batch.tokens[4]));
 }
 
 TEST(Generation, DeterministicUnderSeed) {

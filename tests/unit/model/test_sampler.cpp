@@ -121,6 +121,51 @@ TEST(Sampler, DeterministicUnderSeed) {
   EXPECT_TRUE(torch::equal(d.select(logits), ta));
 }
 
+// One generator per row: a batch of rows samples, step after step, what each row samples alone
+// (a batch of one) from a generator of the same seed; one shared generator does not.
+TEST(Sampler, PerRowGeneratorsDrawWhatEachRowDrawsAlone) {
+  SamplingOptions o;
+  o.temperature = 0.9;
+  o.top_k = 20;
+  o.top_p = 0.9;
+  const std::vector<uint64_t> seeds = {5, 17, 5, 99};  // rows 0 and 2 share a seed (and logits)
+  std::vector<at::Generator> per_row;
+  std::vector<Sampler> alone;
+  for (uint64_t s : seeds) {
+    per_row.push_back(make_cpu_generator(s));
+    alone.emplace_back(o, make_cpu_generator(s));
+  }
+  Sampler batch(o, SamplingGenerators(per_row));
+  Sampler shared(o, make_cpu_generator(5));
+  torch::manual_seed(3);
+  int64_t shared_differs = 0;
+  for (int step = 0; step < 40; ++step) {
+    torch::Tensor logits = torch::randn({4, 50});
+    logits[2].copy_(logits[0]);
+    const torch::Tensor processed = process_logits(logits, {}, o);
+    const torch::Tensor tokens = batch.select(processed);
+    for (size_t i = 0; i < seeds.size(); ++i) {
+      const int64_t row = static_cast<int64_t>(i);
+      EXPECT_EQ(tokens[row].item<int64_t>(), alone[i].select(processed.narrow(0, row, 1))[0].item<int64_t>())
+          << "step " << step << ", row " << row;
+    }
+    EXPECT_EQ(tokens[0].item<int64_t>(), tokens[2].item<int64_t>()) << "step " << step;
+    shared_differs += !torch::equal(shared.select(processed), tokens);
+  }
+  EXPECT_GT(shared_differs, 0);  // the test can tell the two kinds of generator apart
+}
+
+TEST(Sampler, PerRowGeneratorsMustMatchTheRows) {
+  SamplingOptions o;
+  Sampler s(o, SamplingGenerators(std::vector<at::Generator>{make_cpu_generator(1), make_cpu_generator(2)}));
+  try {
+    s.select(torch::zeros({3, 10}));
+    FAIL() << "expected an error";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("3 rows but 2 per-row generators"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Sampler, GreedyIsArgmax) {
   SamplingOptions o;
   o.do_sample = false;
