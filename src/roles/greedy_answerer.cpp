@@ -28,7 +28,14 @@ GreedyAnswerer::GreedyAnswerer(const text::BpeTokenizer& tokenizer, const model:
   }
   builder_ = std::make_unique<SftBatchBuilder>(tokenizer, prompt);  // throws ConfigError like SFT would
 
-  model::GenerationOptions& g = generation_;
+  generation_ = greedy_generation_options(tokenizer, config, max_new_tokens);
+}
+
+model::GenerationOptions greedy_generation_options(const text::BpeTokenizer& tokenizer,
+                                                  const model::ModelConfig& config, int64_t max_new_tokens) {
+  const auto& special = tokenizer.special_ids();
+  RIL_CHECK(special.im_end, "greedy_generation_options: the tokenizer has no <|im_end|>");
+  model::GenerationOptions g;
   g.max_new_tokens = max_new_tokens;
   g.sampling.do_sample = false;  // greedy
   g.sampling.temperature = 1.0;
@@ -44,6 +51,49 @@ GreedyAnswerer::GreedyAnswerer(const text::BpeTokenizer& tokenizer, const model:
   if (special.eos) add_stop(*special.eos);
   for (int64_t id : config.text().eos_token_ids) add_stop(id);
   g.pad_token_id = special.pad ? *special.pad : 0;
+  return g;
+}
+
+std::vector<GreedyText> greedy_generate(model::PretrainedModel& m, const std::vector<std::vector<int64_t>>& prompts,
+                                        const model::ImageInputs& images, const model::GenerationOptions& generation,
+                                        const text::BpeTokenizer& tokenizer, at::Device device) {
+  torch::NoGradGuard no_grad;
+  const int64_t b = static_cast<int64_t>(prompts.size());
+  int64_t p = 0;
+  for (const auto& pr : prompts) p = std::max<int64_t>(p, static_cast<int64_t>(pr.size()));
+  torch::Tensor input_ids = torch::full({b, p}, generation.pad_token_id, torch::kInt64);
+  torch::Tensor mask = torch::zeros({b, p}, torch::kInt64);
+  for (int64_t i = 0; i < b; ++i) {
+    const auto& pr = prompts[static_cast<size_t>(i)];
+    const int64_t off = p - static_cast<int64_t>(pr.size());
+    for (size_t j = 0; j < pr.size(); ++j) {
+      input_ids[i][off + static_cast<int64_t>(j)] = pr[j];
+      mask[i][off + static_cast<int64_t>(j)] = 1;
+    }
+  }
+  const model::GenerationResult result =
+      m.generate(input_ids.to(device), mask.to(device), images, generation, model::make_cpu_generator(0));
+  const torch::Tensor tokens = result.tokens.to(torch::kCPU).contiguous();
+  const torch::Tensor lengths = result.lengths.to(torch::kCPU).contiguous();
+  const auto& stops = generation.stop_token_ids;
+  std::vector<GreedyText> out;
+  for (int64_t i = 0; i < b; ++i) {
+    GreedyText g;
+    g.tokens = lengths[i].item<int64_t>();
+    g.finished = false;
+    std::vector<int32_t> kept;
+    for (int64_t t = 0; t < g.tokens; ++t) {
+      const int64_t id = tokens[i][t].item<int64_t>();
+      if (std::find(stops.begin(), stops.end(), id) != stops.end()) {
+        g.finished = true;
+        break;
+      }
+      if (id < tokenizer.vocab_size()) kept.push_back(static_cast<int32_t>(id));  // model vocab padding: dropped
+    }
+    g.text = tokenizer.decode(kept, /*skip_special=*/true);
+    out.push_back(std::move(g));
+  }
+  return out;
 }
 
 std::vector<std::vector<int64_t>> eval_batches_for_rank(const std::vector<int64_t>& questions, int64_t batch,
@@ -62,44 +112,17 @@ std::vector<std::vector<int64_t>> eval_batches_for_rank(const std::vector<int64_
 
 std::vector<EvalAnswer> GreedyAnswerer::answer(model::PretrainedModel& m, const data::Dataset& dataset,
                                                const std::vector<int64_t>& ids, at::Device device) const {
-  torch::NoGradGuard no_grad;
-  const int64_t b = static_cast<int64_t>(ids.size());
   std::vector<std::vector<int64_t>> prompts;
-  int64_t p = 0;
-  for (int64_t index : ids) {
-    prompts.push_back(builder_->prompt_ids(dataset.question(index)));
-    p = std::max<int64_t>(p, static_cast<int64_t>(prompts.back().size()));
-  }
-  torch::Tensor input_ids = torch::full({b, p}, generation_.pad_token_id, torch::kInt64);
-  torch::Tensor mask = torch::zeros({b, p}, torch::kInt64);
-  for (int64_t i = 0; i < b; ++i) {
-    const auto& pr = prompts[static_cast<size_t>(i)];
-    const int64_t off = p - static_cast<int64_t>(pr.size());
-    for (size_t j = 0; j < pr.size(); ++j) {
-      input_ids[i][off + static_cast<int64_t>(j)] = pr[j];
-      mask[i][off + static_cast<int64_t>(j)] = 1;
-    }
-  }
-  input_ids = input_ids.to(device);
-  mask = mask.to(device);
+  for (int64_t index : ids) prompts.push_back(builder_->prompt_ids(dataset.question(index)));
   model::ImageInputs images;
   if (builder_->options().with_image) images = builder_->images(dataset, ids).to(torch::TensorOptions().device(device));
-  const model::GenerationResult result = m.generate(input_ids, mask, images, generation_, model::make_cpu_generator(0));
-  const torch::Tensor tokens = result.tokens.to(torch::kCPU).contiguous();
-  const torch::Tensor lengths = result.lengths.to(torch::kCPU).contiguous();
-  const auto& stops = generation_.stop_token_ids;
+  std::vector<GreedyText> texts = greedy_generate(m, prompts, images, generation_, tokenizer_, device);
   std::vector<EvalAnswer> out;
-  for (int64_t i = 0; i < b; ++i) {
+  for (size_t i = 0; i < ids.size(); ++i) {
     EvalAnswer a;
-    a.index = ids[static_cast<size_t>(i)];
-    a.tokens = lengths[i].item<int64_t>();
-    std::vector<int32_t> kept;
-    for (int64_t t = 0; t < a.tokens; ++t) {
-      const int64_t id = tokens[i][t].item<int64_t>();
-      if (std::find(stops.begin(), stops.end(), id) != stops.end()) break;
-      if (id < tokenizer_.vocab_size()) kept.push_back(static_cast<int32_t>(id));  // model vocab padding: dropped
-    }
-    a.response = tokenizer_.decode(kept, /*skip_special=*/true);
+    a.index = ids[i];
+    a.tokens = texts[i].tokens;
+    a.response = std::move(texts[i].text);
     out.push_back(std::move(a));
   }
   return out;

@@ -53,6 +53,22 @@ class GreedyAnswerer {
   std::unique_ptr<SftBatchBuilder> builder_;
 };
 
+// The greedy generation options of `ril eval` and the val curve: at most max_new_tokens, a row
+// ends at <|im_end|>, the tokenizer's eos or one of the model's eos ids.
+model::GenerationOptions greedy_generation_options(const text::BpeTokenizer& tokenizer,
+                                                  const model::ModelConfig& config, int64_t max_new_tokens);
+
+struct GreedyText {        // one generated row
+  std::string text;        // decoded before the stop token (special tokens skipped)
+  int64_t tokens = 0;      // generated tokens, the stop token included
+  bool finished = false;   // ended at a stop token (false: cut at max_new_tokens)
+};
+// Left-pads `prompts` into one batch, generates with `generation` (greedy: no randomness used) and
+// decodes every row. `images`: the batch's image inputs on `device`, or undefined for text prompts.
+std::vector<GreedyText> greedy_generate(model::PretrainedModel& m, const std::vector<std::vector<int64_t>>& prompts,
+                                        const model::ImageInputs& images, const model::GenerationOptions& generation,
+                                        const text::BpeTokenizer& tokenizer, at::Device device);
+
 // The batches of `rank` among `ranks`: global batch k = questions [k * batch, (k + 1) * batch)
 // for every k that the rank owns (k mod ranks == rank, dist/sharding.h), in order. A batch is
 // answered the same whatever the rank count, so `ril eval` and the val curve do not depend on it.
