@@ -268,7 +268,10 @@ const std::vector<Command>& commands() {
              ("batch", bind(&e.batch, kBatch), "questions per generate call")
              ("max-new-tokens", bind(&e.max_new_tokens, kTokens), "tokens generated per answer at most (greedy)")
              ("compare", po::value(&e.compare)->composing(), "A:B: accuracy of model A minus model B on the same questions, with a 95% paired bootstrap interval (repeatable)")
-             ("out", bind(&e.out), "JSON results (default <run-dir>/eval.json)");
+             ("out", bind(&e.out), "JSON results (default <run-dir>/eval.json)")
+             ("judge", bind(&e.judge), "HF-layout model directory of an LLM judge: also score every answer with it (explanation, then <answer>0|1</answer>); the rule checker's accuracy stays the table's first block")
+             ("judge-prompt", bind(&e.judge_prompt), "with --judge: the judge's prompt template file, with {question}, {ground_truth} and {response} once each (default: the built-in one)")
+             ("judge-max-new-tokens", bind(&e.judge_max_new_tokens, kTokens), "with --judge: tokens per verdict at most; a verdict cut there counts as unparsed (0)");
        }},
       {"plot", "draw a run's training curves (metrics table) into a PNG",
        [](po::options_description& d, po::positional_options_description& p, Config& c) {
@@ -432,6 +435,7 @@ void check_values(const Config& c) {
       RIL_CONFIG_CHECK(eq != std::string::npos && eq > 0 && eq + 1 < spec.size(),
                        "--model must be NAME=PATH, got '", spec, "'");
     }
+    RIL_CONFIG_CHECK(e.judge_prompt.empty() || !e.judge.empty(), "ril eval: --judge-prompt needs --judge (the judge model)");
   }
   if (c.command == "plot") {
     RIL_CONFIG_CHECK(!c.plot.out.empty(), "ril plot: --out is required");

@@ -34,6 +34,7 @@
 #include "ril/model/model_config.h"
 #include "ril/roles/generation_budget.h"
 #include "ril/roles/greedy_answerer.h"
+#include "ril/roles/judge.h"
 #include "ril/roles/sft_batch.h"
 #include "ril/text/bpe_tokenizer.h"
 
@@ -160,6 +161,52 @@ void decode_answers(const std::string& bytes, std::vector<EvalAnswer>& out) {
   in.expect_done("eval answers");
 }
 
+// A rank's judge verdicts as one host message: count, then index, decision, tokens, reason.
+std::string encode_judgements(const std::vector<EvalJudgement>& judgements) {
+  dist::ByteWriter out;
+  out.put<int64_t>(static_cast<int64_t>(judgements.size()));
+  for (const EvalJudgement& j : judgements) {
+    out.put<int64_t>(j.index);
+    out.put<int32_t>(static_cast<int32_t>(j.decision));
+    out.put<int64_t>(j.tokens);
+    out.put_string(j.reason);
+  }
+  return out.take();
+}
+
+void decode_judgements(const std::string& bytes, std::vector<EvalJudgement>& out) {
+  dist::ByteReader in(bytes);
+  const int64_t n = in.get<int64_t>();
+  for (int64_t i = 0; i < n; ++i) {
+    EvalJudgement j;
+    j.index = in.get<int64_t>();
+    j.decision = static_cast<algo::JudgeDecision>(in.get<int32_t>());
+    j.tokens = in.get<int64_t>();
+    j.reason = in.get_string();
+    out.push_back(std::move(j));
+  }
+  in.expect_done("judge verdicts");
+}
+
+// The judge's verdicts on one rank's answers, in batches of `batch`.
+std::vector<EvalJudgement> judge_answers(roles::JudgeModel& judge, const std::vector<EvalAnswer>& answers,
+                                         const data::Dataset& dataset, int64_t batch, at::Device device) {
+  std::vector<EvalJudgement> out;
+  for (size_t begin = 0; begin < answers.size(); begin += static_cast<size_t>(batch)) {
+    const size_t end = std::min(answers.size(), begin + static_cast<size_t>(batch));
+    std::vector<roles::JudgeItem> items;
+    for (size_t i = begin; i < end; ++i) {
+      items.push_back({dataset.question(answers[i].index), dataset.answer(answers[i].index), answers[i].response});
+    }
+    std::vector<roles::JudgeOutput> verdicts = judge.judge(items, device);
+    for (size_t i = begin; i < end; ++i) {
+      roles::JudgeOutput& v = verdicts[i - begin];
+      out.push_back({answers[i].index, v.verdict.decision, std::move(v.verdict.reason), v.tokens});
+    }
+  }
+  return out;
+}
+
 nlohmann::json score_json(const EvalScore& s) {
   nlohmann::json j;
   j["correct"] = s.correct;
@@ -168,6 +215,15 @@ nlohmann::json score_json(const EvalScore& s) {
   j["mean_response_tokens"] = s.mean_tokens();
   j["unparsed"] = s.unparsed;
   j["unparsed_share"] = s.unparsed_share();
+  if (s.judged > 0) {
+    j["judge"] = {{"judged", s.judged},
+                  {"correct", s.judge_correct},
+                  {"accuracy", s.judge_share(s.judge_correct)},
+                  {"agree_with_rule", s.judge_agree},
+                  {"agreement", s.judge_share(s.judge_agree)},
+                  {"unparsed", s.judge_unparsed},
+                  {"unparsed_share", s.judge_share(s.judge_unparsed)}};
+  }
   return j;
 }
 
@@ -258,7 +314,14 @@ model::PretrainedModel load_eval_model(const EvalModelSource& source) {
 // ---- scoring and reports ---------------------------------------------------------------------------
 
 EvalModelResult score_answers(const std::vector<EvalQuestion>& questions, const std::vector<EvalAnswer>& answers,
-                              const std::vector<std::string>& family_order, const data::AnswerChecker& checker) {
+                              const std::vector<std::string>& family_order, const data::AnswerChecker& checker,
+                              const std::vector<EvalJudgement>& judgements) {
+  std::map<int64_t, const EvalJudgement*> judged;
+  for (const EvalJudgement& j : judgements) {
+    RIL_CHECK(judged.emplace(j.index, &j).second, "eval: question ", j.index, " was judged twice");
+  }
+  RIL_CHECK(judgements.empty() || judgements.size() == answers.size(), "eval: ", judgements.size(),
+            " judge verdicts for ", answers.size(), " answers");
   std::map<int64_t, const EvalAnswer*> by_index;
   for (const EvalAnswer& a : answers) {
     RIL_CHECK(by_index.emplace(a.index, &a).second, "eval: question ", a.index, " was answered twice");
@@ -281,11 +344,26 @@ EvalModelResult score_answers(const std::vector<EvalQuestion>& questions, const 
     qr.extracted = v.extracted;
     qr.reason = v.reason;
     qr.response = a.response;
+    const EvalJudgement* jv = nullptr;
+    if (!judged.empty()) {
+      const auto jt = judged.find(q.index);
+      RIL_CHECK(jt != judged.end(), "eval: question ", q.index, " has no judge verdict");
+      jv = jt->second;
+      qr.judge = algo::judge_decision_name(jv->decision);
+      qr.judge_reason = jv->reason;
+    }
     for (EvalScore* s : {&families[q.family], &r.overall}) {
       s->correct += v.correct ? 1 : 0;
       s->total += 1;
       s->tokens += a.tokens;
       s->unparsed += v.extracted.empty() ? 1 : 0;
+      if (jv != nullptr) {
+        const bool judge_says_correct = jv->decision == algo::JudgeDecision::kCorrect;
+        s->judged += 1;
+        s->judge_correct += judge_says_correct ? 1 : 0;
+        s->judge_unparsed += jv->decision == algo::JudgeDecision::kUnparsed ? 1 : 0;
+        s->judge_agree += judge_says_correct == v.correct ? 1 : 0;
+      }
     }
     r.questions.push_back(std::move(qr));
   }
@@ -376,6 +454,16 @@ std::string eval_table(const EvalReport& report) {
   out << block("accuracy (%)", true, [](const EvalScore& s) { return fixed(100 * s.accuracy(), 1); });
   out << block("mean tokens", false, [](const EvalScore& s) { return fixed(s.mean_tokens(), 1); });
   out << block("unparsed (%)", false, [](const EvalScore& s) { return fixed(100 * s.unparsed_share(), 1); });
+  if (!report.judge.empty()) {
+    out << block("judge accuracy (%)", false, [](const EvalScore& s) { return fixed(100 * s.judge_share(s.judge_correct), 1); });
+    out << block("judge = rule (%)", false, [](const EvalScore& s) { return fixed(100 * s.judge_share(s.judge_agree), 1); });
+    out << block("judge unparsed (%)", false,
+                 [](const EvalScore& s) { return fixed(100 * s.judge_share(s.judge_unparsed), 1); });
+    const double rate = report.judge_seconds > 0 ? static_cast<double>(report.judge_tokens) / report.judge_seconds : 0.0;
+    out << "judge: " << report.judge << " (prompt " << report.judge_prompt << ", at most " << report.judge_max_new_tokens
+        << " tokens per verdict; an unparsed or cut verdict counts 0), " << report.judge_tokens << " tokens in "
+        << fixed(report.judge_seconds, 1) << " s on rank 0 (" << fixed(rate, 1) << " tokens/s)\n";
+  }
   if (!report.comparisons.empty()) {
     out << "A - B: accuracy difference in points on the same questions, 95 % paired bootstrap interval\n";
   }
@@ -467,11 +555,22 @@ std::string eval_json(const EvalReport& report) {
                     {"extracted", q.extracted},
                     {"reason", q.reason},
                     {"response", q.response}});
+      if (!q.judge.empty()) {
+        qs.back()["judge"] = q.judge;
+        qs.back()["judge_reason"] = q.judge_reason;
+      }
     }
     mj["questions"] = qs;
     models.push_back(mj);
   }
   j["models"] = models;
+  if (!report.judge.empty()) {
+    j["judge"] = {{"model", report.judge},
+                  {"prompt", report.judge_prompt},
+                  {"max_new_tokens", report.judge_max_new_tokens},
+                  {"tokens_rank0", report.judge_tokens},
+                  {"seconds_rank0", report.judge_seconds}};
+  }
   nlohmann::json comparisons = nlohmann::json::array();
   for (const EvalComparison& c : report.comparisons) {
     nlohmann::json fam = nlohmann::json::object();
@@ -525,6 +624,11 @@ void run_eval_job(const dist::RankGroups& groups, const Config& config) {
                    dataset.size(), " examples, none in ", e.split, ")");
   std::vector<Evaluator> evaluators;
   for (const EvalModelSpec& spec : specs) evaluators.push_back(prepare(spec, e, dataset, ids));
+  std::unique_ptr<roles::JudgeModel> judge;
+  if (!e.judge.empty()) {  // every check before any weights load, alike on every rank
+    algo::JudgePrompt prompt = e.judge_prompt.empty() ? algo::JudgePrompt() : algo::JudgePrompt::from_file(e.judge_prompt);
+    judge = std::make_unique<roles::JudgeModel>(e.judge, std::move(prompt), e.judge_max_new_tokens, "ril eval: --judge");
+  }
 
   dist::Communicator& world = *groups.channel(dist::Channel::kWorld);
   const int rank = world.rank(), ranks = world.size();
@@ -567,6 +671,11 @@ void run_eval_job(const dist::RankGroups& groups, const Config& config) {
   report.ril_version = version_text();
   report.command_line = root ? current_command_line() : std::string();
   report.config = config.resolved;
+  if (judge) {
+    report.judge = e.judge;
+    report.judge_prompt = e.judge_prompt.empty() ? std::string("built-in") : e.judge_prompt;
+    report.judge_max_new_tokens = e.judge_max_new_tokens;
+  }
   const data::AnswerChecker checker;
 
   for (Evaluator& ev : evaluators) {
@@ -583,11 +692,24 @@ void run_eval_job(const dist::RankGroups& groups, const Config& config) {
         if (root) log_debug(kTag, ev.source.name, ": batch ", k + 1, "/", batches.size(), " on rank 0 done");
       }
     }
+    std::vector<EvalJudgement> my_verdicts;
+    if (judge && !mine.empty()) {
+      const auto judge_start = std::chrono::steady_clock::now();
+      my_verdicts = judge_answers(*judge, mine, dataset, e.batch, device);
+      if (root) {
+        report.judge_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - judge_start).count();
+        for (const EvalJudgement& v : my_verdicts) report.judge_tokens += v.tokens;
+      }
+    }
     const std::vector<std::string> parts = dist::gather_bytes(world, encode_answers(mine), 0);
+    const std::vector<std::string> verdict_parts =
+        judge ? dist::gather_bytes(world, encode_judgements(my_verdicts), 0) : std::vector<std::string>();
     if (!root) continue;
     std::vector<EvalAnswer> all;
     for (const std::string& part : parts) decode_answers(part, all);
-    EvalModelResult r = score_answers(questions, all, family_order, checker);
+    std::vector<EvalJudgement> verdicts;
+    for (const std::string& part : verdict_parts) decode_judgements(part, verdicts);
+    EvalModelResult r = score_answers(questions, all, family_order, checker, verdicts);
     r.name = ev.source.name;
     r.path = ev.source.path;
     r.source = ev.source.checkpoint ? "checkpoint" : "hf_dir";

@@ -9,7 +9,12 @@
 #      h5py; with NaNs): a PNG of the expected size, from the run dir, the .h5, and the CSV alone;
 #      `ril info metrics.h5` summarises it;
 #   4. bad input: a missing model, a file that is not a checkpoint, an empty split, a tokenizer
-#      larger than the model's vocabulary, a missing run, an unknown metric: exit 2, one message.
+#      larger than the model's vocabulary, a missing run, an unknown metric, a judge prompt file
+#      without a placeholder, --judge-prompt without --judge, a judge that is not a model
+#      directory: exit 2, one message;
+#   5. --judge: the tiny Qwen2 (random init) judges every answer on 1 and 2 ranks (its verdicts do
+#      not parse: each is counted as unparsed, with its reason, never a crash); the counts in the
+#      JSON match the per-question verdicts; 1 and 2 ranks agree; a prompt file is honoured.
 # Env (set by ctest): RIL_BIN, RIL_MPIRUN, RIL_BUILD_DIR, RIL_DATA_BIN (ril-data).
 set -u
 RIL_BIN=${RIL_BIN:?set RIL_BIN to the ril executable}
@@ -206,6 +211,54 @@ mkdir -p "$work/small" && sed 's/"vocab_size": *1024/"vocab_size": 300/' "$qwen/
 expect_error 2 "is larger than the model's (300" "${bad_eval[@]}" --model "small=$work/small"
 expect_error 1 "'$work/nothing' does not exist" plot "$work/nothing" --out "$work/x.png"
 expect_error 2 "--metrics 'entropy' is not a column of" plot "$work/run" --metrics entropy --out "$work/x.png"
+
+printf 'Judge {question} against {ground_truth}.\n' >"$work/two_fields.txt"
+expect_error 2 "placeholder {response} is missing" "${bad_eval[@]}" --model "q=$qwen" --judge "$qwen" --judge-prompt "$work/two_fields.txt"
+expect_error 2 "--judge-prompt needs --judge" "${bad_eval[@]}" --model "q=$qwen" --judge-prompt "$work/two_fields.txt"
+expect_error 2 "--judge: '$work/ds.h5' is not a directory" "${bad_eval[@]}" --model "q=$qwen" --judge "$work/ds.h5"
+
+# ---- 5. --judge ------------------------------------------------------------------------------------
+printf 'Question: {question}\nTruth: {ground_truth}\nResponse: {response}\nVerdict in <answer></answer>.\n' \
+  >"$work/judge_prompt.txt"
+judge_args=(eval --dataset "$work/ds.h5" --model "llava=$llava" --batch 4 --max-new-tokens 12 --judge "$qwen"
+            --judge-max-new-tokens 6)
+timeout 300 $MPIRUN -np 1 "$RIL_BIN" "${judge_args[@]}" --run-dir "$work/j1" >"$work/j1.log" 2>&1; sj1=$?
+timeout 300 $MPIRUN -np 2 "$RIL_BIN" "${judge_args[@]}" --run-dir "$work/j2" >"$work/j2.log" 2>&1; sj2=$?
+timeout 300 $MPIRUN -np 1 "$RIL_BIN" "${judge_args[@]}" --judge-prompt "$work/judge_prompt.txt" --run-dir "$work/jp" \
+  >"$work/jp.log" 2>&1; sjp=$?
+if [ $sj1 -ne 0 ] || [ $sj2 -ne 0 ] || [ $sjp -ne 0 ]; then
+  fail "eval --judge (exits $sj1 $sj2 $sjp)"; show "$work/j1.log"; show "$work/j2.log"; show "$work/jp.log"
+elif ! "$PYTHON" - "$work/j1/eval.json" "$work/jp/eval.json" "$qwen" "$work/judge_prompt.txt" <<'EOF' >"$work/jcheck.log" 2>&1
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["judge"]["model"] == sys.argv[3] and j["judge"]["prompt"] == "built-in" and j["judge"]["max_new_tokens"] == 6, j["judge"]
+assert j["judge"]["tokens_rank0"] > 0, j["judge"]
+m = j["models"][0]
+qs = m["questions"]
+assert len(qs) == 10 and all(q["judge"] in ("correct", "wrong", "unparsed") and q["judge_reason"] for q in qs), qs
+jo = m["overall"]["judge"]
+assert jo["judged"] == 10, jo
+assert jo["correct"] == sum(q["judge"] == "correct" for q in qs), jo
+assert jo["unparsed"] == sum(q["judge"] == "unparsed" for q in qs), jo
+assert jo["agree_with_rule"] == sum((q["judge"] == "correct") == q["correct"] for q in qs), jo
+assert sum(f["judge"]["judged"] for f in m["families"].values()) == 10
+# A random judge with 6 tokens cannot write a closed <answer> tag: every verdict is unparsed, with its reason.
+assert jo["unparsed"] == 10 and jo["correct"] == 0, jo
+assert all(q["judge_reason"] != "parsed" for q in qs), qs
+p = json.load(open(sys.argv[2]))
+assert p["judge"]["prompt"] == sys.argv[4], p["judge"]
+print("judge json ok:", jo, sorted(set(q["judge_reason"] for q in qs)))
+EOF
+then
+  fail "eval --judge: eval.json"; show "$work/jcheck.log"
+elif [ "$(models_of "$work/j1/eval.json")" != "$(models_of "$work/j2/eval.json")" ]; then
+  fail "eval --judge: results differ between 1 and 2 ranks"
+elif ! grep -q "^judge accuracy (%)" "$work/j1.log" || ! grep -q "^judge = rule (%)" "$work/j1.log" \
+     || ! grep -q "^judge unparsed (%)" "$work/j1.log" || ! grep -q -F "judge: $qwen (prompt built-in" "$work/j1.log"; then
+  fail "eval --judge: the table lacks the judge's blocks"; show "$work/j1.log"
+else
+  ok "eval --judge on 1 and 2 ranks: $(tail -1 "$work/jcheck.log")"
+fi
 
 echo "$passed passed, $failures failed"
 [ $failures -eq 0 ]

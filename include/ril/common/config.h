@@ -138,6 +138,9 @@ struct EvalConfig {
   int64_t max_new_tokens = 64;
   std::vector<std::string> compare;   // A:B: accuracy of model A minus model B with a paired interval (repeatable)
   std::string out;                    // JSON (default <run-dir>/eval.json)
+  std::string judge;                  // HF-layout model dir: also score every answer with this LLM judge
+  std::string judge_prompt;           // the judge's template file ({question}, {ground_truth}, {response})
+  int64_t judge_max_new_tokens = 96;  // the judge's budget per verdict (cut = unparsed)
 };
 
 // `ril plot RUN --out curves.png`: training curves from a run's metrics table.

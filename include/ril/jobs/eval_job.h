@@ -18,6 +18,11 @@
 //   tokenizer's eos and the model's eos ids). The response is the decoded text before the stop
 //   token (special tokens skipped); its length counts the stop token.
 // - Scoring: data::AnswerChecker against the ground truth (the question's echo removed).
+// - --judge DIR (issue 16): every answer is also read by an LLM judge (roles/judge.h: the
+//   question, the ground truth and the response in the JudgePrompt form, greedy, batched), on
+//   the rank that produced it. Its verdict is reported beside the rule checker's: judge accuracy
+//   (an unparsed or cut verdict counts 0), agreement with the rule checker, unparsed verdicts.
+//   The rule checker's accuracy stays the first block and the --compare intervals.
 // - Sharding: global batch k = questions [k * B, (k + 1) * B) (B = --batch) goes to world rank
 //   k mod W (roles::eval_batches_for_rank, dist/sharding.h). A batch is computed the same whatever W is, so the results do not depend on the
 //   number of ranks (on CPU with the same thread count per rank; bitwise-equal greedy tokens).
@@ -34,6 +39,7 @@
 #include <utility>
 #include <vector>
 
+#include "ril/algo/judge_verdict.h"
 #include "ril/algo/paired_bootstrap.h"
 #include "ril/common/config.h"
 #include "ril/data/answer_checker.h"
@@ -89,9 +95,13 @@ struct EvalQuestion {   // ground truth of one question
 struct EvalScore {
   int64_t correct = 0, total = 0, tokens = 0;
   int64_t unparsed = 0;  // responses in which the checker found no answer (none, or conflicting ones)
+  // With --judge: answers judged, judged correct, verdicts that did not parse (or were cut), and
+  // answers on which the judge (unparsed = 0) and the rule checker agree.
+  int64_t judged = 0, judge_correct = 0, judge_unparsed = 0, judge_agree = 0;
   double accuracy() const { return total > 0 ? static_cast<double>(correct) / static_cast<double>(total) : 0.0; }
   double mean_tokens() const { return total > 0 ? static_cast<double>(tokens) / static_cast<double>(total) : 0.0; }
   double unparsed_share() const { return total > 0 ? static_cast<double>(unparsed) / static_cast<double>(total) : 0.0; }
+  double judge_share(int64_t n) const { return judged > 0 ? static_cast<double>(n) / static_cast<double>(judged) : 0.0; }
 };
 
 struct EvalQuestionResult {
@@ -100,6 +110,15 @@ struct EvalQuestionResult {
   bool correct = false;
   int64_t tokens = 0;
   std::string expected, extracted, reason, response;
+  std::string judge, judge_reason;  // with --judge: "correct" | "wrong" | "unparsed", and why; else ""
+};
+
+// The judge's verdict on one answer (--judge).
+struct EvalJudgement {
+  int64_t index = 0;  // example index in the dataset
+  algo::JudgeDecision decision = algo::JudgeDecision::kUnparsed;
+  std::string reason;
+  int64_t tokens = 0;  // the judge's generated tokens
 };
 
 struct EvalModelResult {
@@ -116,8 +135,10 @@ struct EvalModelResult {
 // Checks every answer against its question and aggregates. `answers` may come in any order but
 // must hold each question exactly once (ril::Error naming the index otherwise). Families are
 // listed in `family_order` (those without questions left out; unknown ones appended by name).
+// `judgements` (--judge; empty: none): one per answer, any order.
 EvalModelResult score_answers(const std::vector<EvalQuestion>& questions, const std::vector<EvalAnswer>& answers,
-                              const std::vector<std::string>& family_order, const data::AnswerChecker& checker);
+                              const std::vector<std::string>& family_order, const data::AnswerChecker& checker,
+                              const std::vector<EvalJudgement>& judgements = {});
 
 // --compare A:B: model A's accuracy minus model B's on the same questions, with a 95 % paired
 // bootstrap interval over questions (algo/paired_bootstrap.h), per family and overall.
@@ -144,11 +165,16 @@ struct EvalReport {
   std::vector<std::pair<std::string, std::string>> config; // the resolved options
   std::vector<EvalModelResult> models;
   std::vector<EvalComparison> comparisons;
+  // --judge: its directory, prompt source, budget, and its speed over the whole run.
+  std::string judge, judge_prompt;
+  int64_t judge_max_new_tokens = 0, judge_tokens = 0;
+  double judge_seconds = 0;
 };
 
 // Three blocks, each with one row per family and one for overall (question counts in column 2):
 // accuracy (%) per model and, per comparison, "A - B" in points with its 95 % interval; mean
-// response tokens per model; unparsed answers (%) per model.
+// response tokens per model; unparsed answers (%) per model. With --judge, three more: the
+// judge's accuracy, its agreement with the rule checker and its unparsed verdicts (%).
 std::string eval_table(const EvalReport& report);
 // The JSON document (2-space indent): dataset, split, limit, questions, families, settings,
 // ril version, command line, resolved config; per model its source, per-family and overall

@@ -121,6 +121,85 @@ TEST(EvalScoring, PerFamilyAndOverall) {
   EXPECT_THROW(score_answers(questions(), fewer, {}, checker), Error);
 }
 
+// --judge: the judge's verdicts are counted beside the rule checker's; an unparsed verdict counts
+// as 0 (so it agrees with a wrong answer); every answer needs exactly one verdict.
+TEST(EvalScoring, JudgeVerdictsBesideTheRuleChecker) {
+  using algo::JudgeDecision;
+  const std::vector<EvalAnswer> answers = {
+      {14, 9, "It is blue. Answer: blue"},  // rule: wrong
+      {10, 5, "I count three. Answer: 3"},  // rule: right
+      {12, 7, "Answer: green"},             // rule: right
+      {11, 4, "Answer: 2 or 3"},            // rule: wrong
+      {13, 3, "Answer: yes"},               // rule: right
+  };
+  const std::vector<EvalJudgement> verdicts = {
+      {10, JudgeDecision::kCorrect, "parsed", 20},   // agrees
+      {11, JudgeDecision::kWrong, "parsed", 21},     // agrees
+      {12, JudgeDecision::kUnparsed, "no <answer> tag", 30},  // counts 0: disagrees with a right answer
+      {13, JudgeDecision::kWrong, "parsed", 22},     // disagrees
+      {14, JudgeDecision::kUnparsed, "cut at --judge-max-new-tokens 96", 96},  // 0 = wrong: agrees
+  };
+  const data::AnswerChecker checker;
+  const EvalModelResult r = score_answers(questions(), answers, {"counting", "colour", "yesno"}, checker, verdicts);
+  EXPECT_EQ(r.overall.correct, 3);  // the rule checker's figures do not change
+  EXPECT_EQ(r.overall.judged, 5);
+  EXPECT_EQ(r.overall.judge_correct, 1);
+  EXPECT_EQ(r.overall.judge_unparsed, 2);
+  EXPECT_EQ(r.overall.judge_agree, 3);
+  EXPECT_DOUBLE_EQ(r.overall.judge_share(r.overall.judge_correct), 0.2);
+  ASSERT_EQ(r.families[0].first, "counting");
+  EXPECT_EQ(r.families[0].second.judge_correct, 1);
+  EXPECT_EQ(r.families[0].second.judge_agree, 2);
+  ASSERT_EQ(r.families[1].first, "colour");
+  EXPECT_EQ(r.families[1].second.judge_unparsed, 2);
+  EXPECT_EQ(r.families[1].second.judge_agree, 1);
+  EXPECT_EQ(r.questions[2].judge, "unparsed");  // question 12
+  EXPECT_EQ(r.questions[2].judge_reason, "no <answer> tag");
+  EXPECT_EQ(r.questions[0].judge, "correct");
+
+  // Without verdicts nothing is judged; a missing or repeated verdict is an error.
+  EXPECT_EQ(score_answers(questions(), answers, {}, checker).overall.judged, 0);
+  EXPECT_TRUE(score_answers(questions(), answers, {}, checker).questions[0].judge.empty());
+  std::vector<EvalJudgement> fewer(verdicts.begin(), verdicts.end() - 1);
+  EXPECT_THROW(score_answers(questions(), answers, {}, checker, fewer), Error);
+  std::vector<EvalJudgement> twice = verdicts;
+  twice[1].index = 10;
+  EXPECT_THROW(score_answers(questions(), answers, {}, checker, twice), Error);
+
+  // The table gains the judge's three blocks and its line; the JSON its figures.
+  EvalReport rep;
+  rep.dataset = "/d.h5";
+  rep.split = "test";
+  rep.questions = 5;
+  rep.families = {{"counting", 2}, {"colour", 2}, {"yesno", 1}};
+  rep.judge = "/judge";
+  rep.judge_prompt = "built-in";
+  rep.judge_max_new_tokens = 96;
+  rep.judge_tokens = 189;
+  rep.judge_seconds = 2.0;
+  EvalModelResult m = r;
+  m.name = "student";
+  rep.models.push_back(m);
+  const std::string table = eval_table(rep);
+  // The "overall" line of the block titled `title`.
+  auto overall_of = [&](const std::string& title) {
+    const size_t at = table.find(title);
+    if (at == std::string::npos) return std::string("no block ") + title;
+    const size_t line = table.find("\noverall", at);
+    return table.substr(line + 1, table.find('\n', line + 1) - line - 1);
+  };
+  EXPECT_EQ(overall_of("accuracy (%)").substr(overall_of("accuracy (%)").size() - 4), "60.0") << table;
+  EXPECT_EQ(overall_of("judge accuracy (%)").substr(overall_of("judge accuracy (%)").size() - 4), "20.0") << table;
+  EXPECT_EQ(overall_of("judge = rule (%)").substr(overall_of("judge = rule (%)").size() - 4), "60.0") << table;
+  EXPECT_EQ(overall_of("judge unparsed (%)").substr(overall_of("judge unparsed (%)").size() - 4), "40.0") << table;
+  EXPECT_NE(table.find("189 tokens in 2.0 s on rank 0 (94.5 tokens/s)"), std::string::npos) << table;
+  const nlohmann::json j = nlohmann::json::parse(eval_json(rep));
+  EXPECT_EQ(j["judge"]["model"], "/judge");
+  EXPECT_EQ(j["models"][0]["overall"]["judge"]["agree_with_rule"], 3);
+  EXPECT_DOUBLE_EQ(j["models"][0]["overall"]["judge"]["accuracy"].get<double>(), 0.2);
+  EXPECT_EQ(j["models"][0]["questions"][2]["judge"], "unparsed");
+}
+
 EvalReport report() {
   const data::AnswerChecker checker;
   EvalReport rep;
