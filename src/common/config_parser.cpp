@@ -199,6 +199,7 @@ const std::vector<Command>& commands() {
              ("out", bind(&c.sft.out), "final model directory (default <run-dir>/model)")
              ("steps", bind(&c.sft.steps, kCount), "optimizer updates")
              ("batch", bind(&c.sft.batch, kBatch), "examples per learner rank per update")
+             ("accumulate", bind(&c.sft.accumulate, kBatch), "gradient accumulation: the batch runs in K micro-batches of about --batch/K examples, one update (same update, less activation memory)")
              ("lr", bind(&c.sft.lr, kLearningRateOrZero), "learning rate of the first update (0: no change, writes the initial model)")
              ("lr-end", bind(&c.sft.lr_end, kLearningRateOrZero), "learning rate of the last update (linear decay)")
              ("warmup-steps", bind(&c.sft.warmup_steps, kCountOrOff), "linear warm-up from 0 to --lr over the first K updates, then the decay")
@@ -224,6 +225,7 @@ const std::vector<Command>& commands() {
              ("steps", bind(&t.steps, kCount), "optimizer updates")
              ("questions", bind(&t.questions, kBatch), "questions per step (global)")
              ("group", bind(&t.group, between(1, 1024)), "G: student and teacher responses per question")
+             ("accumulate", bind(&t.accumulate, kBatch), "gradient accumulation: learner and discriminator ranks run their share of the step in K micro-batches (chunks of questions), one update (same update, less activation memory)")
              ("max-new-tokens", bind(&t.max_new_tokens, kTokens), "tokens generated per response at most")
              ("temperature", bind(&t.temperature, kTemperature), "sampling temperature")
              ("top-p", bind(&t.top_p, kTopP), "nucleus sampling threshold (1: off)")
@@ -401,12 +403,16 @@ void check_values(const Config& c) {
     RIL_CONFIG_CHECK(!s.dataset.empty(), "ril sft: --dataset is required");
     RIL_CONFIG_CHECK(!s.tokenizer.empty(), "ril sft: --tokenizer is required");
     RIL_CONFIG_CHECK(!s.init.empty() || !s.model.empty(), "ril sft: give --model PRESET or --init DIR");
+    RIL_CONFIG_CHECK(s.accumulate <= s.batch, "--accumulate (", s.accumulate,
+                     ") must be at most --batch (", s.batch, "): every micro-batch needs an example");
     RIL_CONFIG_CHECK(s.warmup_steps < s.steps, "--warmup-steps must be below --steps (", s.steps, "), got ",
                      s.warmup_steps);
   }
   if (c.command == "train") {
     const TrainConfig& t = c.train;
     RIL_CONFIG_CHECK(t.stage == "disc" || t.stage == "ril", "--stage must be disc or ril, got '", t.stage, "'");
+    RIL_CONFIG_CHECK(t.accumulate <= t.questions, "--accumulate (", t.accumulate, ") must be at most --questions (",
+                     t.questions, "): a micro-batch is a chunk of questions");
     RIL_CONFIG_CHECK(!t.dataset.empty(), "ril train: --dataset is required");
     RIL_CONFIG_CHECK(!t.student.empty(), "ril train: --student DIR is required (the SFT warm-up)");
     RIL_CONFIG_CHECK(!t.teacher_cache.empty() || (t.stage == "ril" && t.no_discriminator),
