@@ -181,6 +181,7 @@ void run_sft_job(const dist::RankGroups& groups, const Config& config) {
 
   PolicyModel st = make_student(s, in, seed);
   torch::nn::Module& module = st.module();
+  st.m.language_model()->model->set_checkpoint_activations(s.checkpoint_activations);
   const bool with_image = st.m.has_vision();
   SftBatchOptions bo = in.batch_options;
   bo.max_response_tokens = s.max_response_tokens;

@@ -24,6 +24,7 @@ roles::LearnerOptions learner_options(const TrainInputs& in, const TrainConfig& 
   o.weight_decay = t.weight_decay;
   o.max_grad_norm = t.max_grad_norm;
   o.accumulate = t.accumulate;
+  o.checkpoint_activations = t.checkpoint_activations;
   o.clip_eps = t.clip_eps;
   o.beta = t.beta;
   o.budget = t.max_new_tokens;
@@ -45,6 +46,7 @@ roles::DiscriminatorTrainerOptions discriminator_options(const TrainInputs& in, 
   o.weight_decay = t.weight_decay;
   o.max_grad_norm = t.max_grad_norm;
   o.accumulate = t.accumulate;
+  o.checkpoint_activations = t.checkpoint_activations;
   o.budget = t.max_new_tokens;
   o.system = t.disc_system;
   return o;

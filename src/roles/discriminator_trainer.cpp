@@ -93,6 +93,7 @@ DiscriminatorTrainer::DiscriminatorTrainer(PolicyModel& student, const text::Bpe
     disc_->init_from_student(student.m.language_model(), splitmix64(options_.seed ^ kDiscInitStream));
   }
   for (auto& p : disc_->parameters()) params_.push_back(p);
+  disc_->model->set_checkpoint_activations(options_.checkpoint_activations);
   optimizer_ = std::make_unique<torch::optim::AdamW>(
       params_, torch::optim::AdamWOptions(options_.lr).weight_decay(options_.weight_decay));
 }

@@ -79,6 +79,7 @@ Learner::Learner(std::shared_ptr<PolicyModel> student, const text::BpeTokenizer&
       builder_(tokenizer, rl_batch_options(*student_, dataset, options.budget)) {
   for (auto& [name, p] : named_parameters(student_->module())) params_.push_back(p);
   if (!options_.train) return;
+  student_->m.language_model()->model->set_checkpoint_activations(options_.checkpoint_activations);
   reference_.emplace();
   reference_->m = model::load_pretrained(options_.reference_dir);
   reference_->module().eval();

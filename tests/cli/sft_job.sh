@@ -5,6 +5,7 @@
 #   2. 2 learner ranks (--layout all=2), batch 2 each: the same global batches, so the same losses
 #      as 1 rank x batch 4, up to float rounding of the gradient average;
 #   2b. --accumulate K (1 rank x 4 in 3 micro-batches, 2 ranks x 2 in 2): the losses of 1 rank x 4;
+#   2c. --checkpoint-activations: the model of section 1, byte for byte;
 #   3. resume: 2K updates in one run == K updates, then --resume to 2K (model.safetensors cmp), with
 #      2 ranks; constant lr (--lr-end = --lr) so that the K-update run's schedule is the same;
 #   4. the written model loads: `ril sft --init DIR` (load_pretrained) trains on from it;
@@ -82,6 +83,16 @@ for spec in "1 4 3" "2 2 2"; do
   fi
 done
 [ $acc_ok -eq 1 ] && ok "sft --accumulate: 1 rank x 4 in 3 micro-batches and 2 ranks x 2 in 2 give the losses of 1 rank x batch 4 ($first -> $last)"
+
+# ---- 2c. activation checkpointing: the same computation, so the same model ---------------------------
+timeout 300 $MPIRUN -np 1 "$RIL_BIN" sft "${common[@]}" --run-dir "$work/ckpt" --steps 20 --batch 4 \
+  --lr 1e-3 --lr-end 1e-4 --checkpoint-activations >"$work/ckpt.log" 2>&1
+status=$?
+if [ $status -ne 0 ] || ! cmp -s "$work/one/model/model.safetensors" "$work/ckpt/model/model.safetensors"; then
+  fail "sft --checkpoint-activations (exit $status): model.safetensors differs from section 1's"; show "$work/ckpt.log"
+else
+  ok "sft --checkpoint-activations: 20 updates give section 1's model.safetensors byte for byte"
+fi
 
 # ---- 3. resume is bitwise --------------------------------------------------------------------------
 resume=("${common[@]}" --layout all=2 --batch 2 --lr 1e-3 --lr-end 1e-3 --checkpoint-every 3)

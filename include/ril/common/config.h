@@ -71,6 +71,7 @@ struct SftConfig {
   int64_t steps = 100;               // optimizer updates in all
   int64_t batch = 8;                 // examples per learner rank per step
   int64_t accumulate = 1;            // micro-batches the batch is cut into (same update, less activation memory)
+  bool checkpoint_activations = false;  // recompute decoder layers' activations in backward (model/activation_checkpoint.h)
   double lr = 1e-5;                  // paper: 1e-5 decaying linearly to 1e-6
   double lr_end = 1e-6;
   int64_t warmup_steps = 0;          // linear warm-up to --lr over the first K updates
@@ -98,6 +99,7 @@ struct TrainConfig {
   int64_t questions = 4;              // questions per step (global batch)
   int64_t group = 4;                  // G: student responses and teacher responses per question
   int64_t accumulate = 1;             // learner and D: micro-batches per update (same update, less activation memory)
+  bool checkpoint_activations = false;  // learner and D: recompute decoder layers' activations in backward
   int64_t max_new_tokens = 64;
   double temperature = 1.0;
   double top_p = 0.95;

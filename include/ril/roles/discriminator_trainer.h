@@ -64,6 +64,7 @@ struct DiscriminatorTrainerOptions {
   double weight_decay = 0.0;
   double max_grad_norm = 1.0;   // 0: no clipping
   int64_t accumulate = 1;       // micro-batches per update (chunks of this rank's responses)
+  bool checkpoint_activations = false;  // D's decoder layers (model/activation_checkpoint.h)
   int64_t budget = 64;          // response tokens D reads (--max-new-tokens)
   std::string system;           // --disc-system; "": the one stored with init_dir, else the paper's
 };

@@ -80,6 +80,7 @@ struct LearnerOptions {
   double weight_decay = 0.0;
   double max_grad_norm = 1.0;      // 0: no clipping
   int64_t accumulate = 1;          // micro-batches per update (chunks of this rank's questions)
+  bool checkpoint_activations = false;  // the student's decoder layers (model/activation_checkpoint.h)
   double clip_eps = 0.2;
   double beta = 0.01;
   int64_t budget = 64;             // --max-new-tokens
