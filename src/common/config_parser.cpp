@@ -151,7 +151,13 @@ const std::vector<Command>& commands() {
        [](po::options_description& d, po::positional_options_description& p, Config& c) {
          d.add_options()("file", po::value(&c.info.path), "the HDF5 file (positional)")
              ("model", po::value(&c.info.model), "instead of a file: a model preset or HF model directory; prints "
-              "parameters per component, memory and FLOPs");
+              "parameters per component, memory and FLOPs, and the memory plan per learner rank")
+             ("learners", bind(&c.info.learners, between(1, 1e6)), "with --model: learner ranks of the memory plan")
+             ("shard", bind(&c.info.shard), "with --model: none | optimizer | gradients | all (planned; training runs none only)")
+             ("batch", bind(&c.info.batch, kBatch), "with --model: sequences per micro-batch on one rank (activation estimate)")
+             ("seq-len", bind(&c.info.seq_len, kTokens), "with --model: tokens per sequence, image tokens included")
+             ("dtype", bind(&c.info.dtype), "with --model: float32 | bfloat16 | float16 (weights, gradients, activations)")
+             ("checkpoint-activations", po::bool_switch(&c.info.checkpoint_activations), "with --model: the activation estimate with activation checkpointing");
          p.add("file", 1);
        }},
       {"teach", "fill the HDF5 teacher cache: N sampled responses per question and teacher (resumable)",

@@ -21,10 +21,17 @@ struct CommonConfig {
   std::string run_dir = "runs/default";  // --run-dir: where a run writes its files
 };
 
-// `ril info FILE` or `ril info --model PRESET_OR_DIR` (one of them)
+// `ril info FILE` or `ril info --model PRESET_OR_DIR` (one of them); with --model also the
+// memory plan per learner rank (model/memory_plan.h)
 struct InfoConfig {
   std::string path;
   std::string model;  // a model preset or an HF model directory: its sizes, memory and FLOPs
+  int64_t learners = 1;               // --learners N: learner ranks of the plan
+  std::string shard = "all";          // none | optimizer | gradients | all (the three rows)
+  int64_t batch = 1;                  // sequences per micro-batch on one rank (activations)
+  int64_t seq_len = 1024;             // tokens per sequence, image tokens included
+  std::string dtype = "bfloat16";     // float32 | bfloat16 | float16
+  bool checkpoint_activations = false;
 };
 
 // `ril teach`: fill the teacher cache (roles/teach_job.h). Sampling defaults are the paper's.
