@@ -69,6 +69,11 @@ class Stopwatch {
 // machine a single-threaded run's CPU time is much steadier than its wall time (time spent
 // waiting for a core is not counted), so the decode benchmarks report both.
 double process_cpu_seconds();
+// Peak resident set size of this process in MiB (VmHWM of /proc/self/status; -1 when unknown),
+// and its reset to the current RSS (writes 5 to /proc/self/clear_refs, Linux >= 4.0; false when
+// refused), so that a peak can be taken over one phase of a run.
+double peak_rss_mib();
+bool reset_peak_rss();
 double median(std::vector<double> values);
 // Waits for the device's queued work (CUDA); no-op on the CPU. Call before reading a timer.
 void sync_device(const at::Device& device);

@@ -10,6 +10,11 @@
 // lm_head matmul) and, separately, attention's 12 * layers * hidden * T per token (PaLM's
 // appendix B). MFU = FLOPs / step time / peak, with the peak measured here by one large matmul
 // in the same dtype on the same device (and against --peak-tflops, a nominal figure, when given).
+//
+// Memory: --checkpoint-activations runs the decoder layers through model::checkpointed (issue
+// 18); peak_rss_mib is the process's peak RSS over the steps (VmHWM, reset after the set-up and
+// the matmul), so on the CPU it shows what checkpointing saves (weights, gradients and AdamW
+// state are the same in both runs).
 #include <torch/torch.h>
 
 #include <boost/program_options.hpp>
@@ -43,6 +48,7 @@ struct LearnerBenchOptions {
   double peak_tflops = 0;  // nominal peak, optional
   std::string json = "bench_learner.json";
   bool quick = false;
+  bool checkpoint_activations = false;
 };
 
 int run(const LearnerBenchOptions& o, int argc, char** argv) {
@@ -62,6 +68,7 @@ int run(const LearnerBenchOptions& o, int argc, char** argv) {
   lm->init_weights(o.seed);
   lm->to(device, dtype);
   lm->train();
+  lm->model->set_checkpoint_activations(o.checkpoint_activations);
   int64_t params = 0;
   for (const auto& p : lm->parameters()) params += p.numel();
 
@@ -81,6 +88,8 @@ int run(const LearnerBenchOptions& o, int argc, char** argv) {
 
   const MatmulResult peak = measure_matmul(device, dtype, o.matmul_n > 0 ? o.matmul_n : (device.is_cuda() ? 8192 : 2048));
 
+  const double rss_before_steps = peak_rss_mib();
+  const bool peak_reset = reset_peak_rss();
   at::Generator gen = model::make_cpu_generator(o.seed + 7);
   const int64_t b = o.batch, t = o.seq, v = cfg.vocab_size;
   std::vector<double> t_fwd, t_bwd, t_opt, t_step, losses;
@@ -126,6 +135,7 @@ int run(const LearnerBenchOptions& o, int argc, char** argv) {
   }
 
   const double step_s = median(t_step);
+  const double peak_rss = peak_rss_mib();
   const double tokens = static_cast<double>(b * t);
   const double flops_6n = 6.0 * static_cast<double>(params) * tokens;
   const double flops_attn = 12.0 * static_cast<double>(cfg.num_hidden_layers) *
@@ -140,7 +150,7 @@ int run(const LearnerBenchOptions& o, int argc, char** argv) {
                      {"seq", t}, {"batch", b}, {"steps", o.steps}, {"warmup", o.warmup}, {"seed", o.seed},
                      {"device", device.str()}, {"dtype", dtype_name(dtype)}, {"master_weights_fp32", master_weights},
                      {"optimizer", "AdamW lr " + fmt(o.lr, 6) + " wd 0.01"}, {"threads", at::get_num_threads()},
-                     {"quick", o.quick}};
+                     {"quick", o.quick}, {"checkpoint_activations", o.checkpoint_activations}};
   out["peak_matmul"] = peak.to_json();
   if (o.peak_tflops > 0) out["peak_nominal_tflops"] = o.peak_tflops;
   out["build_seconds"] = build_s;
@@ -156,7 +166,10 @@ int run(const LearnerBenchOptions& o, int argc, char** argv) {
                       {"achieved_tflops_6n", achieved_tflops},
                       {"mfu_6n_vs_measured_matmul", mfu},
                       {"mfu_with_attention_vs_measured_matmul", mfu_attn},
-                      {"losses", losses}};
+                      {"losses", losses},
+                      {"peak_rss_mib", peak_rss},
+                      {"peak_rss_mib_before_steps", rss_before_steps},
+                      {"peak_rss_reset_before_steps", peak_reset}};
   if (o.peak_tflops > 0) {
     r["mfu_6n_vs_nominal"] = achieved_tflops / o.peak_tflops;
     r["mfu_with_attention_vs_nominal"] = (flops_6n + flops_attn) / step_s / 1e12 / o.peak_tflops;
@@ -164,11 +177,11 @@ int run(const LearnerBenchOptions& o, int argc, char** argv) {
   out["results"] = nlohmann::json::array({r});
 
   Table table({"preset", "layers", "params M", "dtype", "B x T", "fwd s", "bwd s", "adamw s", "step s", "tok/s",
-               "TFLOP/s (6N)", "peak TFLOP/s", "MFU %", "MFU+attn %"});
+               "TFLOP/s (6N)", "peak TFLOP/s", "MFU %", "MFU+attn %", "ckpt", "peak RSS MiB"});
   table.add({o.preset, fmt_int(cfg.num_hidden_layers), fmt(params / 1e6, 1), dtype_name(dtype),
              fmt_int(b) + "x" + fmt_int(t), fmt(median(t_fwd), 3), fmt(median(t_bwd), 3), fmt(median(t_opt), 3),
              fmt(step_s, 3), fmt(tokens / step_s, 0), fmt(achieved_tflops, 3), fmt(peak.tflops, 3),
-             fmt(100 * mfu, 1), fmt(100 * mfu_attn, 1)});
+             fmt(100 * mfu, 1), fmt(100 * mfu_attn, 1), o.checkpoint_activations ? "yes" : "no", fmt(peak_rss, 0)});
   std::cout << "bench_learner: " << o.preset << " on " << device.str() << ", " << dtype_name(dtype)
             << (master_weights ? " (fp32 master weights)" : "") << ", " << at::get_num_threads()
             << " intra-op thread(s); peak = measured " << peak.n << "^3 " << peak.dtype << " matmul";
@@ -202,6 +215,7 @@ int main(int argc, char** argv) {
       ("matmul-n", po::value(&o.matmul_n)->default_value(o.matmul_n), "size of the peak matmul (0: 2048 CPU, 8192 CUDA)")
       ("peak-tflops", po::value(&o.peak_tflops)->default_value(o.peak_tflops), "nominal peak for a second MFU figure")
       ("json", po::value(&o.json)->default_value(o.json), "result file")
+      ("checkpoint-activations", po::bool_switch(&o.checkpoint_activations), "recompute decoder layers' activations in backward (model/activation_checkpoint.h)")
       ("quick", po::bool_switch(&o.quick), "CI smoke: 1 layer, T 64, 1 step + 1 warm-up, 512 matmul");
   try {
     po::variables_map vm;

@@ -31,6 +31,7 @@
 #include "ril/jobs/smoke_job.h"
 #include "ril/jobs/teach_job.h"
 #include "ril/jobs/train_job.h"
+#include "ril/model/memory_plan.h"
 #include "ril/model/model_size.h"
 
 namespace {
@@ -61,15 +62,31 @@ int settle(int code, const std::string& error) {
   return verdict.code;
 }
 
+// `ril info --model`: the sizes, then the memory plan per learner rank (ConfigError: exit 2).
+std::string model_report(const ril::InfoConfig& info) {
+  const ril::model::ModelConfig config = ril::model::model_preset_or_config(info.model);
+  ril::model::MemoryPlanOptions o;
+  o.learners = info.learners;
+  o.batch = info.batch;
+  o.seq_len = info.seq_len;
+  o.dtype = info.dtype;
+  o.checkpoint_activations = info.checkpoint_activations;
+  std::vector<ril::model::ShardMode> modes = {ril::model::ShardMode::kNone, ril::model::ShardMode::kOptimizer,
+                                              ril::model::ShardMode::kGradients};
+  RIL_CONFIG_CHECK(info.shard == "all" || info.shard == "none" || info.shard == "optimizer" || info.shard == "gradients",
+                   "ril info: --shard must be none, optimizer, gradients or all, got '", info.shard, "'");
+  if (info.shard != "all") modes = {ril::model::parse_shard_mode(info.shard)};
+  const std::string plan = ril::model::describe_memory_plan(config, info.model, o, modes);  // checks first
+  return ril::model::describe_model_size(config, info.model) + plan;
+}
+
 // `ril info FILE`: rank 0 reads; every rank learns the verdict, so none is left behind.
 int run_info(const ril::Config& config) {
   std::string error;
   int code = 0;
   if (ril::error_rank() == 0) {
     try {
-      print_stdout(config.info.model.empty() ? ril::io::summarize_file(config.info.path)
-                                             : ril::model::describe_model_size(
-                                                   ril::model::model_preset_or_config(config.info.model), config.info.model));
+      print_stdout(config.info.model.empty() ? ril::io::summarize_file(config.info.path) : model_report(config.info));
     } catch (const std::exception& e) {
       error = e.what();
       code = status_of(e);

@@ -151,7 +151,13 @@ const std::vector<Command>& commands() {
        [](po::options_description& d, po::positional_options_description& p, Config& c) {
          d.add_options()("file", po::value(&c.info.path), "the HDF5 file (positional)")
              ("model", po::value(&c.info.model), "instead of a file: a model preset or HF model directory; prints "
-              "parameters per component, memory and FLOPs");
+              "parameters per component, memory and FLOPs, and the memory plan per learner rank")
+             ("learners", bind(&c.info.learners, between(1, 1e6)), "with --model: learner ranks of the memory plan")
+             ("shard", bind(&c.info.shard), "with --model: none | optimizer | gradients | all (planned; training runs none only)")
+             ("batch", bind(&c.info.batch, kBatch), "with --model: sequences per micro-batch on one rank (activation estimate)")
+             ("seq-len", bind(&c.info.seq_len, kTokens), "with --model: tokens per sequence, image tokens included")
+             ("dtype", bind(&c.info.dtype), "with --model: float32 | bfloat16 | float16 (weights, gradients, activations)")
+             ("checkpoint-activations", po::bool_switch(&c.info.checkpoint_activations), "with --model: the activation estimate with activation checkpointing");
          p.add("file", 1);
        }},
       {"teach", "fill the HDF5 teacher cache: N sampled responses per question and teacher (resumable)",
@@ -201,6 +207,8 @@ const std::vector<Command>& commands() {
              ("out", bind(&c.sft.out), "final model directory (default <run-dir>/model)")
              ("steps", bind(&c.sft.steps, kCount), "optimizer updates")
              ("batch", bind(&c.sft.batch, kBatch), "examples per learner rank per update")
+             ("accumulate", bind(&c.sft.accumulate, kBatch), "gradient accumulation: the batch runs in K micro-batches of about --batch/K examples, one update (same update, less activation memory)")
+             ("checkpoint-activations", po::bool_switch(&c.sft.checkpoint_activations), "recompute each decoder layer's activations in backward instead of keeping them (same gradients, less memory, one more forward)")
              ("lr", bind(&c.sft.lr, kLearningRateOrZero), "learning rate of the first update (0: no change, writes the initial model)")
              ("lr-end", bind(&c.sft.lr_end, kLearningRateOrZero), "learning rate of the last update (linear decay)")
              ("warmup-steps", bind(&c.sft.warmup_steps, kCountOrOff), "linear warm-up from 0 to --lr over the first K updates, then the decay")
@@ -226,6 +234,8 @@ const std::vector<Command>& commands() {
              ("steps", bind(&t.steps, kCount), "optimizer updates")
              ("questions", bind(&t.questions, kBatch), "questions per step (global)")
              ("group", bind(&t.group, between(1, 1024)), "G: student and teacher responses per question")
+             ("accumulate", bind(&t.accumulate, kBatch), "gradient accumulation: learner and discriminator ranks run their share of the step in K micro-batches (chunks of questions), one update (same update, less activation memory)")
+             ("checkpoint-activations", po::bool_switch(&t.checkpoint_activations), "learner and discriminator: recompute each decoder layer's activations in backward instead of keeping them (same gradients, less memory, one more forward)")
              ("max-new-tokens", bind(&t.max_new_tokens, kTokens), "tokens generated per response at most")
              ("temperature", bind(&t.temperature, kTemperature), "sampling temperature")
              ("top-p", bind(&t.top_p, kTopP), "nucleus sampling threshold (1: off)")
@@ -406,12 +416,16 @@ void check_values(const Config& c) {
     RIL_CONFIG_CHECK(!s.dataset.empty(), "ril sft: --dataset is required");
     RIL_CONFIG_CHECK(!s.tokenizer.empty(), "ril sft: --tokenizer is required");
     RIL_CONFIG_CHECK(!s.init.empty() || !s.model.empty(), "ril sft: give --model PRESET or --init DIR");
+    RIL_CONFIG_CHECK(s.accumulate <= s.batch, "--accumulate (", s.accumulate,
+                     ") must be at most --batch (", s.batch, "): every micro-batch needs an example");
     RIL_CONFIG_CHECK(s.warmup_steps < s.steps, "--warmup-steps must be below --steps (", s.steps, "), got ",
                      s.warmup_steps);
   }
   if (c.command == "train") {
     const TrainConfig& t = c.train;
     RIL_CONFIG_CHECK(t.stage == "disc" || t.stage == "ril", "--stage must be disc or ril, got '", t.stage, "'");
+    RIL_CONFIG_CHECK(t.accumulate <= t.questions, "--accumulate (", t.accumulate, ") must be at most --questions (",
+                     t.questions, "): a micro-batch is a chunk of questions");
     RIL_CONFIG_CHECK(!t.dataset.empty(), "ril train: --dataset is required");
     RIL_CONFIG_CHECK(!t.student.empty(), "ril train: --student DIR is required (the SFT warm-up)");
     RIL_CONFIG_CHECK(!t.teacher_cache.empty() || (t.stage == "ril" && t.no_discriminator),

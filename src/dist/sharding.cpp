@@ -31,4 +31,12 @@ std::pair<int64_t, int64_t> block_range(int64_t count, int rank, int ranks) {
   return {begin, std::min(count, begin + per)};
 }
 
+std::pair<int64_t, int64_t> even_range(int64_t count, int64_t part, int64_t parts) {
+  RIL_CHECK(count >= 0 && parts >= 1 && part >= 0 && part < parts, "sharding: chunk ", part, " of ", parts, " over ",
+            count, " items");
+  const int64_t base = count / parts, longer = count % parts;
+  const int64_t begin = part * base + std::min(part, longer);
+  return {begin, begin + base + (part < longer ? 1 : 0)};
+}
+
 }  // namespace ril::dist

@@ -181,6 +181,7 @@ void run_sft_job(const dist::RankGroups& groups, const Config& config) {
 
   PolicyModel st = make_student(s, in, seed);
   torch::nn::Module& module = st.module();
+  st.m.language_model()->model->set_checkpoint_activations(s.checkpoint_activations);
   const bool with_image = st.m.has_vision();
   SftBatchOptions bo = in.batch_options;
   bo.max_response_tokens = s.max_response_tokens;
@@ -273,7 +274,9 @@ void run_sft_job(const dist::RankGroups& groups, const Config& config) {
              in.cached.empty() ? cat("style '", s.style, "', ", dataset.indices(data::Split::kTrain).size(), " train examples; ")
                                : cat(in.cached.size(), " cached teacher responses to train questions (", s.teacher_cache, "); "),
              ranks, " learner rank(s) x ",
-             s.batch, " = ", s.batch * ranks, " examples per update; ", s.steps, " updates, lr ", s.lr, " -> ",
+             s.batch, " = ", s.batch * ranks, " examples per update",
+             s.accumulate > 1 ? cat(" (", s.accumulate, " micro-batches of about ", s.batch / s.accumulate, " per rank)") : std::string(),
+             "; ", s.steps, " updates, lr ", s.lr, " -> ",
              s.lr_end, with_image ? cat(", ", bo.image_tokens, " image tokens per prompt") : std::string());
   }
 
@@ -306,21 +309,38 @@ void run_sft_job(const dist::RankGroups& groups, const Config& config) {
   const int64_t first_step = step;
   bool checkpointed_last = step > 0;  // resumed at or past --steps: that checkpoint stands
   while (step < s.steps) {
-    const SftBatch batch = train_batch(sampler.rank_batch(step, rank));
-    const std::vector<double> counts = dist::allreduce_values(
-        host, {static_cast<double>(batch.response_tokens), static_cast<double>(batch.total_tokens)}, dist::ReduceOp::kSum);
+    // --accumulate K: the rank's batch in K micro-batches (contiguous chunks of its examples),
+    // built up front (token ids and images only) so that the token count of the whole update is
+    // known before the first backward; then one micro-batch's activations at a time.
+    const std::vector<int64_t> picks = sampler.rank_batch(step, rank);
+    std::vector<SftBatch> micro;
+    double local_response = 0, local_total = 0;
+    for (int64_t k = 0; k < s.accumulate; ++k) {
+      const auto [begin, end] = dist::even_range(static_cast<int64_t>(picks.size()), k, s.accumulate);
+      micro.push_back(train_batch(std::vector<int64_t>(picks.begin() + begin, picks.begin() + end)));
+      local_response += static_cast<double>(micro.back().response_tokens);
+      local_total += static_cast<double>(micro.back().total_tokens);
+    }
+    const std::vector<double> counts =
+        dist::allreduce_values(host, {local_response, local_total}, dist::ReduceOp::kSum);
     const double global_response = counts[0], global_total = counts[1];
 
     algo::set_learning_rate(optimizer, schedule.lr(step));
     optimizer.zero_grad();
-    const torch::Tensor nll_sum = -response_logprobs(st, batch).sum();
-    // Average over ranks of (rank's token-sum * ranks / global tokens) = the global token mean.
-    const torch::Tensor loss = nll_sum * (static_cast<double>(ranks) / std::max(1.0, global_response));
-    loss.backward();
+    // Average over ranks of (rank's token-sum * ranks / global tokens) = the global token mean;
+    // the micro-batches' gradients add up to those of the rank's whole batch.
+    double local_loss = 0;
+    for (const SftBatch& batch : micro) {
+      const torch::Tensor nll_sum = -response_logprobs(st, batch).sum();
+      const torch::Tensor loss = nll_sum * (static_cast<double>(ranks) / std::max(1.0, global_response));
+      loss.backward();
+      local_loss += loss.detach().item<double>();
+    }
+    micro.clear();
 
     // One bucket: every gradient, then the loss (for the log), averaged over the learner group.
     dist::allreduce_gradients(comm, plist, dist::ReduceOp::kAvg);
-    const double step_loss = dist::allreduce_values(host, {loss.detach().item<double>()}, dist::ReduceOp::kAvg).at(0);
+    const double step_loss = dist::allreduce_values(host, {local_loss}, dist::ReduceOp::kAvg).at(0);
     optimizer.step();
     if (inf_param_steps.count(step + 1)) {  // fault injection (tests)
       torch::NoGradGuard no_grad;

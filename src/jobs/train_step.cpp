@@ -23,6 +23,8 @@ roles::LearnerOptions learner_options(const TrainInputs& in, const TrainConfig& 
   o.lr = t.lr;
   o.weight_decay = t.weight_decay;
   o.max_grad_norm = t.max_grad_norm;
+  o.accumulate = t.accumulate;
+  o.checkpoint_activations = t.checkpoint_activations;
   o.clip_eps = t.clip_eps;
   o.beta = t.beta;
   o.budget = t.max_new_tokens;
@@ -43,6 +45,8 @@ roles::DiscriminatorTrainerOptions discriminator_options(const TrainInputs& in, 
   if (!in.ril()) o.schedule = algo::LrScheduleOptions{algo::LrScheduleKind::kLinear, t.pretrain_lr, t.pretrain_lr_end, t.steps};
   o.weight_decay = t.weight_decay;
   o.max_grad_norm = t.max_grad_norm;
+  o.accumulate = t.accumulate;
+  o.checkpoint_activations = t.checkpoint_activations;
   o.budget = t.max_new_tokens;
   o.system = t.disc_system;
   return o;

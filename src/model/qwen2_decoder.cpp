@@ -3,6 +3,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include "ril/common/error.h"
+#include "ril/model/activation_checkpoint.h"
 #include "ril/model/attention.h"
 #include "ril/model/mrope.h"
 
@@ -190,7 +191,13 @@ torch::Tensor Qwen2ModelImpl::forward(const torch::Tensor& inputs_embeds,
   ctx.cache = cache;
 
   torch::Tensor h = inputs_embeds;
-  for (auto& layer : layer_list_) h = layer->forward(h, ctx);
+  for (auto& layer : layer_list_) {
+    if (checkpoint_activations_ && cache == nullptr) {  // checkpointed() falls back to this without grad
+      h = checkpointed([layer, ctx](const torch::Tensor& x) mutable { return layer->forward(x, ctx); }, h);
+    } else {
+      h = layer->forward(h, ctx);
+    }
+  }
   if (cache != nullptr) cache->advance(t);
   return norm->forward(h);
 }

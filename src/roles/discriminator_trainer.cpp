@@ -56,6 +56,16 @@ struct DiscriminatorTrainer::Sums {
             r.teacher_correct.item<double>(),  r.teachers.item<double>(),        r.student_prob_sum.item<double>(),
             r.teacher_prob_sum.item<double>()};
   }
+  Sums& operator+=(const Sums& o) {
+    loss += o.loss;
+    student_correct += o.student_correct;
+    students += o.students;
+    teacher_correct += o.teacher_correct;
+    teachers += o.teachers;
+    student_prob += o.student_prob;
+    teacher_prob += o.teacher_prob;
+    return *this;
+  }
   // Added up over the group's host communicator.
   Sums over(dist::Communicator& host) const {
     const std::vector<double> v = dist::allreduce_values(
@@ -83,6 +93,7 @@ DiscriminatorTrainer::DiscriminatorTrainer(PolicyModel& student, const text::Bpe
     disc_->init_from_student(student.m.language_model(), splitmix64(options_.seed ^ kDiscInitStream));
   }
   for (auto& p : disc_->parameters()) params_.push_back(p);
+  disc_->model->set_checkpoint_activations(options_.checkpoint_activations);
   optimizer_ = std::make_unique<torch::optim::AdamW>(
       params_, torch::optim::AdamWOptions(options_.lr).weight_decay(options_.weight_decay));
 }
@@ -115,13 +126,17 @@ DiscriminatorTrainer::Sums DiscriminatorTrainer::update(int64_t step, const Shar
   if (options_.schedule) algo::set_learning_rate(*optimizer_, algo::LrSchedule(*options_.schedule).lr(step));
   optimizer_->zero_grad();
   Sums sums;
-  if (!share.empty()) {
-    algo::DiscriminatorLossOptions lo;
-    lo.normaliser = responses;
-    const algo::DiscriminatorLossResult loss =
-        algo::discriminator_loss(disc_->forward(share.ids, share.mask), share.labels, lo);
+  algo::DiscriminatorLossOptions lo;
+  lo.normaliser = responses;
+  const int64_t rows = static_cast<int64_t>(share.positions.size());
+  for (int64_t k = 0; k < options_.accumulate; ++k) {  // micro-batch k: rows [begin, end) of the share
+    const auto [begin, end] = dist::even_range(rows, k, options_.accumulate);
+    if (begin == end) continue;
+    const algo::DiscriminatorLossResult loss = algo::discriminator_loss(
+        disc_->forward(share.ids.narrow(0, begin, end - begin), share.mask.narrow(0, begin, end - begin)),
+        share.labels.narrow(0, begin, end - begin), lo);
     loss.loss.backward();
-    sums = Sums::of(loss);
+    sums += Sums::of(loss);
   }
   dist::allreduce_gradients(group_, params_, dist::ReduceOp::kSum);
   sums = sums.over(host_);

@@ -42,6 +42,12 @@ struct Learner::PolicySums {
   static PolicySums from(const std::vector<double>& v) {
     return {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]};
   }
+  PolicySums& operator+=(const PolicySums& o) {
+    std::vector<double> v = values();
+    const std::vector<double> w = o.values();
+    for (size_t i = 0; i < v.size(); ++i) v[i] += w[i];
+    return *this = from(v);
+  }
   PolicyStats stats() const {
     PolicyStats s;
     s.policy_loss = loss;
@@ -73,6 +79,7 @@ Learner::Learner(std::shared_ptr<PolicyModel> student, const text::BpeTokenizer&
       builder_(tokenizer, rl_batch_options(*student_, dataset, options.budget)) {
   for (auto& [name, p] : named_parameters(student_->module())) params_.push_back(p);
   if (!options_.train) return;
+  student_->m.language_model()->model->set_checkpoint_activations(options_.checkpoint_activations);
   reference_.emplace();
   reference_->m = model::load_pretrained(options_.reference_dir);
   reference_->module().eval();
@@ -170,13 +177,26 @@ std::vector<int64_t> Learner::training_ids(const Response& r) const {
 PolicyStats Learner::update(int64_t step, const std::vector<int64_t>& questions, const Responses& responses,
                             const torch::Tensor& advantages) {
   const std::map<int64_t, int64_t> position = question_positions(questions);
-  std::vector<int64_t> rows;  // this rank's share: positions in `responses`
-  for (size_t i = 0; i < responses.size(); ++i) {
-    if (dist::owns(position.at(responses[i].question), group_)) rows.push_back(static_cast<int64_t>(i));
+  std::vector<int64_t> mine;  // this rank's share: question positions in the step, ascending
+  for (int64_t j = 0; j < static_cast<int64_t>(questions.size()); ++j) {
+    if (dist::owns(j, group_)) mine.push_back(j);
   }
   student_->module().train();
   optimizer_->zero_grad();
-  const PolicySums local = rows.empty() ? PolicySums() : backward_on(step, responses, rows, advantages);
+  PolicySums local;
+  // --accumulate K: chunk k holds the questions mine[begin, end); its rows keep their order.
+  for (int64_t k = 0; k < options_.accumulate; ++k) {
+    const auto [begin, end] = dist::even_range(static_cast<int64_t>(mine.size()), k, options_.accumulate);
+    if (begin == end) continue;
+    std::vector<int64_t> rows;  // positions in `responses`
+    for (size_t i = 0; i < responses.size(); ++i) {
+      const int64_t j = position.at(responses[i].question);
+      if (j >= mine[static_cast<size_t>(begin)] && j <= mine[static_cast<size_t>(end - 1)] && dist::owns(j, group_)) {
+        rows.push_back(static_cast<int64_t>(i));
+      }
+    }
+    if (!rows.empty()) local += backward_on(step, responses, rows, advantages);
+  }
   dist::allreduce_gradients(group_, params_, dist::ReduceOp::kSum);
   const PolicySums sum = PolicySums::from(dist::allreduce_values(host_, local.values(), dist::ReduceOp::kSum));
   if (!step_if_finite(*optimizer_, params_, sum.loss, options_.max_grad_norm)) {

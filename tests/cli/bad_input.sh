@@ -67,6 +67,8 @@ for np in 1 4; do
   expect_fail $np "not a ril file" info "$work/plain.h5"
   expect_fail $np "format_version 99" info "$work/future.h5"
   expect_fail $np "--device cuda asked for a GPU" smoke --device cuda
+  expect_fail $np "--accumulate (8) must be at most --questions (4)" train --dataset "$work/none.h5" \
+    --student "$work/none" --teacher-cache "$work/none.h5" --questions 4 --accumulate 8
 done
 
 sums_after=$(cd "$work" && sha256sum notes.h5 truncated.h5 plain.h5 future.h5 run/smoke.h5 malformed.ini unknown.ini)

@@ -4,11 +4,13 @@
 #      the model directory (config.json, model.safetensors, tokenizer.json) is written;
 #   2. 2 learner ranks (--layout all=2), batch 2 each: the same global batches, so the same losses
 #      as 1 rank x batch 4, up to float rounding of the gradient average;
+#   2b. --accumulate K (1 rank x 4 in 3 micro-batches, 2 ranks x 2 in 2): the losses of 1 rank x 4;
+#   2c. --checkpoint-activations: the model of section 1, byte for byte;
 #   3. resume: 2K updates in one run == K updates, then --resume to 2K (model.safetensors cmp), with
 #      2 ranks; constant lr (--lr-end = --lr) so that the K-update run's schedule is the same;
 #   4. the written model loads: `ril sft --init DIR` (load_pretrained) trains on from it;
 #   5. bad input: missing dataset, missing tokenizer, tokenizer vocabulary larger than the model's,
-#      unknown rationale style: exit 2 with one clear message.
+#      unknown rationale style, --accumulate above --batch: exit 2 with one clear message.
 # Env (set by ctest): RIL_BIN, RIL_MPIRUN, RIL_BUILD_DIR, RIL_DATA_BIN (ril-data).
 set -u
 RIL_BIN=${RIL_BIN:?set RIL_BIN to the ril executable}
@@ -61,6 +63,37 @@ else
   grep -E "step 20/20" "$work/two.log" | sed 's/^.*INFO  /  /'
 fi
 
+# ---- 2b. gradient accumulation: the same global batches in micro-batches, the same losses ----------
+# 1 rank x batch 4 in 3 micro-batches (2, 1, 1 examples) and 2 ranks x batch 2 in 2 micro-batches
+# (1 example each) against section 1 (1 rank x batch 4, one batch): the updates differ only by
+# float rounding of the gradient sums, so the first loss agrees to the printed 4 decimals and the
+# last (after 20 updates) to 1e-2, as in section 2.
+acc_ok=1
+for spec in "1 4 3" "2 2 2"; do
+  read -r np batch k <<<"$spec"
+  log="$work/acc-$np-$k.log"
+  timeout 300 $MPIRUN -np "$np" "$RIL_BIN" sft "${common[@]}" --layout "all=$np" --run-dir "$work/acc-$np-$k" \
+    --steps 20 --batch "$batch" --accumulate "$k" --lr 1e-3 --lr-end 1e-4 >"$log" 2>&1
+  status=$?
+  fa=$(loss_of "$log" first); la=$(loss_of "$log" last)
+  if [ $status -ne 0 ] || [ -z "$fa" ] || ! grep -q "= 4 examples per update ($k micro-batches" "$log" \
+     || ! awk -v a="$first" -v b="$fa" -v c="$last" -v d="$la" 'BEGIN { exit !((a - b) ^ 2 < 2e-8 && (c - d) ^ 2 < 1e-4) }'; then
+    fail "sft $np rank(s) x batch $batch --accumulate $k (exit $status, loss $fa -> $la; batch 4: $first -> $last)"; show "$log"
+    acc_ok=0
+  fi
+done
+[ $acc_ok -eq 1 ] && ok "sft --accumulate: 1 rank x 4 in 3 micro-batches and 2 ranks x 2 in 2 give the losses of 1 rank x batch 4 ($first -> $last)"
+
+# ---- 2c. activation checkpointing: the same computation, so the same model ---------------------------
+timeout 300 $MPIRUN -np 1 "$RIL_BIN" sft "${common[@]}" --run-dir "$work/ckpt" --steps 20 --batch 4 \
+  --lr 1e-3 --lr-end 1e-4 --checkpoint-activations >"$work/ckpt.log" 2>&1
+status=$?
+if [ $status -ne 0 ] || ! cmp -s "$work/one/model/model.safetensors" "$work/ckpt/model/model.safetensors"; then
+  fail "sft --checkpoint-activations (exit $status): model.safetensors differs from section 1's"; show "$work/ckpt.log"
+else
+  ok "sft --checkpoint-activations: 20 updates give section 1's model.safetensors byte for byte"
+fi
+
 # ---- 3. resume is bitwise --------------------------------------------------------------------------
 resume=("${common[@]}" --layout all=2 --batch 2 --lr 1e-3 --lr-end 1e-3 --checkpoint-every 3)
 timeout 300 $MPIRUN -np 2 "$RIL_BIN" sft "${resume[@]}" --run-dir "$work/full" --steps 12 >"$work/full.log" 2>&1
@@ -104,6 +137,7 @@ expect_error "--tokenizer '$work/none.json' does not exist" --dataset "$work/ds.
 # A model whose vocabulary (300) is smaller than the tokenizer's (512): config.json of the written model, edited.
 mkdir -p "$work/small" && sed 's/"vocab_size": *1024/"vocab_size": 300/' "$work/one/model/config.json" >"$work/small/config.json"
 expect_error "is larger than the model's (300" --dataset "$work/ds.h5" --tokenizer "$work/tok.json" --init "$work/small"
+expect_error "--accumulate (3) must be at most --batch (2)" --dataset "$work/ds.h5" --tokenizer "$work/tok.json" --batch 2 --accumulate 3
 expect_error "--style 'poetry' is not in" --dataset "$work/ds.h5" --tokenizer "$work/tok.json" --style poetry
 
 echo "$passed passed, $failures failed"

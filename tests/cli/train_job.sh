@@ -3,6 +3,7 @@
 # - set-up: dataset + tokenizer, a teacher and a student by `ril sft`, a teacher cache by `ril teach`;
 # - --stage disc writes a discriminator; --stage ril with 4 ranks (one per role) writes a student,
 #   a discriminator, checkpoints and a metrics table (HDF5 + CSV) with finite rewards;
+# - --accumulate 2 --checkpoint-activations: step 1's losses, KL and rewards equal the plain run's;
 # - restart: 6 uninterrupted steps vs 3 steps, kill -9 of one rank, automatic resume to 6:
 #   student and discriminator weights bitwise identical, metrics rows identical (times aside);
 # - SIGUSR1 to mpirun: every rank stops at the same step with a checkpoint, exit 3, and the same
@@ -74,6 +75,23 @@ else
   fail "metrics table ($rows rows)" runs/a/metrics.csv
 fi
 "$RIL_BIN" info runs/a/metrics.h5 >info.log 2>&1 && ok "ril info metrics.h5" || fail "ril info metrics.h5" info.log
+
+# ---- --accumulate 2 --checkpoint-activations: step 1 as in the run above ------------------------
+# Step 1 samples from the same initial weights; the learner and D compute the same losses in two
+# micro-batches with recomputed activations (float rounding apart: 1e-4 relative, see
+# tests/unit/roles/learner_accumulate_test.cpp and tests/unit/model/test_activation_checkpoint.cpp).
+if ril_run runs/acc 1 --accumulate 2 --checkpoint-activations >acc.log 2>&1 \
+   && "$PY" - runs/a/metrics.csv runs/acc/metrics.csv <<'EOF'; then
+import csv, sys
+a, b = (list(csv.DictReader(open(p)))[0] for p in sys.argv[1:3])
+for k in ("policy_loss", "kl", "disc_loss", "disc_acc", "reward_student", "reward_teacher"):
+    x, y = float(a[k]), float(b[k])
+    assert abs(x - y) <= 1e-4 * max(abs(x), 1e-3), (k, x, y)
+EOF
+  ok "--accumulate 2 --checkpoint-activations (4 ranks): step 1's losses, KL and rewards equal the plain run's"
+else
+  fail "--accumulate 2 --checkpoint-activations" acc.log
+fi
 
 # ---- restart: kill -9 a rank after the step-3 checkpoint, resume ------------------------------
 ril_run runs/b 6 >b1.log 2>&1 &

@@ -21,10 +21,17 @@ struct CommonConfig {
   std::string run_dir = "runs/default";  // --run-dir: where a run writes its files
 };
 
-// `ril info FILE` or `ril info --model PRESET_OR_DIR` (one of them)
+// `ril info FILE` or `ril info --model PRESET_OR_DIR` (one of them); with --model also the
+// memory plan per learner rank (model/memory_plan.h)
 struct InfoConfig {
   std::string path;
   std::string model;  // a model preset or an HF model directory: its sizes, memory and FLOPs
+  int64_t learners = 1;               // --learners N: learner ranks of the plan
+  std::string shard = "all";          // none | optimizer | gradients | all (the three rows)
+  int64_t batch = 1;                  // sequences per micro-batch on one rank (activations)
+  int64_t seq_len = 1024;             // tokens per sequence, image tokens included
+  std::string dtype = "bfloat16";     // float32 | bfloat16 | float16
+  bool checkpoint_activations = false;
 };
 
 // `ril teach`: fill the teacher cache (roles/teach_job.h). Sampling defaults are the paper's.
@@ -70,6 +77,8 @@ struct SftConfig {
   std::string out;                   // final model directory (default <run-dir>/model)
   int64_t steps = 100;               // optimizer updates in all
   int64_t batch = 8;                 // examples per learner rank per step
+  int64_t accumulate = 1;            // micro-batches the batch is cut into (same update, less activation memory)
+  bool checkpoint_activations = false;  // recompute decoder layers' activations in backward (model/activation_checkpoint.h)
   double lr = 1e-5;                  // paper: 1e-5 decaying linearly to 1e-6
   double lr_end = 1e-6;
   int64_t warmup_steps = 0;          // linear warm-up to --lr over the first K updates
@@ -96,6 +105,8 @@ struct TrainConfig {
   int64_t steps = 100;                // optimizer updates
   int64_t questions = 4;              // questions per step (global batch)
   int64_t group = 4;                  // G: student responses and teacher responses per question
+  int64_t accumulate = 1;             // learner and D: micro-batches per update (same update, less activation memory)
+  bool checkpoint_activations = false;  // learner and D: recompute decoder layers' activations in backward
   int64_t max_new_tokens = 64;
   double temperature = 1.0;
   double top_p = 0.95;

@@ -108,6 +108,11 @@ class Qwen2ModelImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& inputs_embeds, torch::Tensor attention_mask = {},
                         torch::Tensor position_ids = {}, KVCache* cache = nullptr);
   const Qwen2Config& config() const { return config_; }
+  // --checkpoint-activations: with grad on and no KV cache, each layer runs through
+  // model::checkpointed (activation_checkpoint.h): its activations are recomputed in backward
+  // instead of kept. A run-time switch, not part of the config (never saved).
+  void set_checkpoint_activations(bool on) { checkpoint_activations_ = on; }
+  bool checkpoint_activations() const { return checkpoint_activations_; }
   // cos, sin [B, T, Dh] (float32) for position_ids [B, T] or [3, B, T] (M-RoPE).
   std::pair<torch::Tensor, torch::Tensor> rotary_for(const torch::Tensor& position_ids, int64_t b, int64_t t) const;
 
@@ -118,6 +123,7 @@ class Qwen2ModelImpl : public torch::nn::Module {
  private:
   Qwen2Config config_;
   std::vector<Qwen2DecoderLayer> layer_list_;
+  bool checkpoint_activations_ = false;
 };
 TORCH_MODULE(Qwen2Model);
 

@@ -3,7 +3,10 @@
 //   1. unless frozen, ONE update (mu = 1) with algo::discriminator_loss: the BCE summed over
 //      this rank's share, divided by the responses of the whole step, gradients summed over the
 //      group (data-parallel by question: question j belongs to rank j mod D), grad-norm clip,
-//      AdamW; a non-finite loss or gradient skips the update (counted, warned);
+//      AdamW; a non-finite loss or gradient skips the update (counted, warned); --accumulate K
+//      runs the share's rows (padded once, as one batch) in K contiguous micro-batches whose
+//      gradients add up before the step (the normaliser stays the whole step's response count,
+//      so the update equals K = 1 to float rounding);
 //   2. scores D(o) = sigmoid of the head on the last token, with the UPDATED weights, for every
 //      response; the group root collects them in canonical order.
 // Statistics (loss, accuracy all / student / teacher, mean probabilities) come from the update's
@@ -60,6 +63,8 @@ struct DiscriminatorTrainerOptions {
   std::optional<algo::LrScheduleOptions> schedule;  // ... or this schedule (disc stage)
   double weight_decay = 0.0;
   double max_grad_norm = 1.0;   // 0: no clipping
+  int64_t accumulate = 1;       // micro-batches per update (chunks of this rank's responses)
+  bool checkpoint_activations = false;  // D's decoder layers (model/activation_checkpoint.h)
   int64_t budget = 64;          // response tokens D reads (--max-new-tokens)
   std::string system;           // --disc-system; "": the one stored with init_dir, else the paper's
 };
@@ -84,6 +89,9 @@ class DiscriminatorTrainer {
   // Why the run cannot go on ("" when it can): a non-finite parameter of D after an update (the
   // step driver ends the job before D reaches a checkpoint); see finite_parameters.h.
   const std::string& failure() const { return failure_; }
+
+  // D's parameters (shared tensors, registration order); tests read their gradients after step().
+  const std::vector<torch::Tensor>& parameters() const { return params_; }
 
  private:
   struct Share;  // this rank's responses as a batch

@@ -8,6 +8,13 @@
 //      summed over the group, grad-norm clip, AdamW. A non-finite loss or gradient skips the
 //      update; more than max_bad_steps of them, or a non-finite parameter after the update, make
 //      failure() non-empty: the step driver ends the job on every rank before the weights move.
+//      --accumulate K: a micro-batch is a contiguous chunk of this rank's questions (K chunks
+//      whose question counts differ by at most one, rows of one question never split; empty
+//      chunks when the rank owns fewer than K questions); each chunk runs forward and backward
+//      on its own and the gradients add up before the one AdamW step. The Dr.GRPO normaliser
+//      stays budget * (all responses of the step), so the sum of the chunks' losses is the loss
+//      of the whole batch and the update equals K = 1 to float rounding; only the activations
+//      of one chunk are alive at a time. The statistics count the whole step.
 // pi_old: with one policy update per batch (mu = 1) pi_old equals pi_theta when the loss is
 // taken, so logp_old = logp.detach() (ratio 1, clip inactive) and no extra forward pass is run.
 // Response tokens: a student response is trained on its sampled ids; a teacher response on its
@@ -72,6 +79,8 @@ struct LearnerOptions {
   double lr = 1e-6;
   double weight_decay = 0.0;
   double max_grad_norm = 1.0;      // 0: no clipping
+  int64_t accumulate = 1;          // micro-batches per update (chunks of this rank's questions)
+  bool checkpoint_activations = false;  // the student's decoder layers (model/activation_checkpoint.h)
   double clip_eps = 0.2;
   double beta = 0.01;
   int64_t budget = 64;             // --max-new-tokens

@@ -41,4 +41,23 @@ TEST(Sharding, BlocksCoverTheRangeInOrder) {
   EXPECT_EQ(ril::dist::block_range(2, 3, 4), (std::pair<int64_t, int64_t>{2, 2}));  // an empty tail block
 }
 
+TEST(Sharding, EvenChunksCoverTheRangeAndDifferByAtMostOne) {
+  for (int64_t count : {0, 1, 7, 12}) {
+    for (int64_t parts : {1, 2, 3, 5, 13}) {
+      int64_t next = 0;
+      for (int64_t k = 0; k < parts; ++k) {
+        const auto [begin, end] = ril::dist::even_range(count, k, parts);
+        EXPECT_EQ(begin, next) << count << " items, chunk " << k << " of " << parts;
+        EXPECT_TRUE(end - begin == count / parts || end - begin == count / parts + 1);
+        next = end;
+      }
+      EXPECT_EQ(next, count);
+    }
+  }
+  EXPECT_EQ(ril::dist::even_range(7, 0, 3), (std::pair<int64_t, int64_t>{0, 3}));  // 3, 2, 2
+  EXPECT_EQ(ril::dist::even_range(7, 2, 3), (std::pair<int64_t, int64_t>{5, 7}));
+  EXPECT_THROW(ril::dist::even_range(7, 3, 3), ril::Error);
+  EXPECT_THROW(ril::dist::even_range(7, 0, 0), ril::Error);
+}
+
 }  // namespace
