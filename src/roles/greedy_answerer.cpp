@@ -11,14 +11,7 @@ namespace ril::roles {
 GreedyAnswerer::GreedyAnswerer(const text::BpeTokenizer& tokenizer, const model::ModelConfig& config,
                                const data::Dataset& dataset, int64_t max_new_tokens, const std::string& who)
     : tokenizer_(tokenizer) {
-  const int64_t model_vocab = config.text().vocab_size;
-  const int64_t tok_vocab = tokenizer.vocab_size();
-  RIL_CONFIG_CHECK(tok_vocab <= model_vocab, who, ": the tokenizer's vocabulary (", tok_vocab,
-                   " tokens) is larger than the model's (", model_vocab,
-                   "): they do not belong together; give the model's own tokenizer");
-  const auto& special = tokenizer.special_ids();
-  RIL_CONFIG_CHECK(special.im_start && special.im_end, who,
-                   ": the tokenizer has no <|im_start|>/<|im_end|> tokens; prompts use the ChatML template as SFT does");
+  check_chat_tokenizer(tokenizer, config, who);
   check_image_token(config, tokenizer, who);
   SftBatchOptions prompt;
   try {
@@ -29,6 +22,17 @@ GreedyAnswerer::GreedyAnswerer(const text::BpeTokenizer& tokenizer, const model:
   builder_ = std::make_unique<SftBatchBuilder>(tokenizer, prompt);  // throws ConfigError like SFT would
 
   generation_ = greedy_generation_options(tokenizer, config, max_new_tokens);
+}
+
+void check_chat_tokenizer(const text::BpeTokenizer& tokenizer, const model::ModelConfig& config, const std::string& who) {
+  const int64_t model_vocab = config.text().vocab_size;
+  const int64_t tok_vocab = tokenizer.vocab_size();
+  RIL_CONFIG_CHECK(tok_vocab <= model_vocab, who, ": the tokenizer's vocabulary (", tok_vocab,
+                   " tokens) is larger than the model's (", model_vocab,
+                   "): they do not belong together; give the model's own tokenizer");
+  const auto& special = tokenizer.special_ids();
+  RIL_CONFIG_CHECK(special.im_start && special.im_end, who,
+                   ": the tokenizer has no <|im_start|>/<|im_end|> tokens; prompts use the ChatML template as SFT does");
 }
 
 model::GenerationOptions greedy_generation_options(const text::BpeTokenizer& tokenizer,

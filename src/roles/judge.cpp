@@ -19,17 +19,10 @@ JudgeModel::JudgeModel(const std::string& dir, algo::JudgePrompt prompt, int64_t
   try {
     config_ = model::load_model_config(dir);
     tokenizer_ = std::make_unique<text::BpeTokenizer>(text::BpeTokenizer::from_tokenizer_json(tokenizer_path));
-  } catch (const ConfigError& e) {
-    throw ConfigError(cat(who, ": ", e.what()));
-  } catch (const Error& e) {
+  } catch (const Error& e) {  // ConfigError too: either way, name the option
     throw ConfigError(cat(who, ": ", e.what()));
   }
-  const auto& special = tokenizer_->special_ids();
-  RIL_CONFIG_CHECK(special.im_start && special.im_end, who, ": the tokenizer '", tokenizer_path,
-                   "' has no <|im_start|>/<|im_end|> tokens: the judge's prompt is a ChatML user turn");
-  RIL_CONFIG_CHECK(tokenizer_->vocab_size() <= config_.text().vocab_size, who, ": the tokenizer's vocabulary (",
-                   tokenizer_->vocab_size(), " tokens) is larger than the model's (", config_.text().vocab_size,
-                   "): they do not belong together");
+  check_chat_tokenizer(*tokenizer_, config_, cat(who, " (", tokenizer_path, ")"));
   RIL_CONFIG_CHECK(max_new_tokens >= 1, who, ": --judge-max-new-tokens must be >= 1");
   SftBatchOptions text_only;
   text_only.with_image = false;  // the judge reads text only
@@ -38,7 +31,6 @@ JudgeModel::JudgeModel(const std::string& dir, algo::JudgePrompt prompt, int64_t
 }
 
 JudgeModel::~JudgeModel() = default;
-JudgeModel::JudgeModel(JudgeModel&&) noexcept = default;
 
 std::vector<int64_t> JudgeModel::prompt_ids(const JudgeItem& item) const {
   return builder_->prompt_ids(prompt_.render(item.question, item.ground_truth, item.response));

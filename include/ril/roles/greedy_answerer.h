@@ -53,6 +53,10 @@ class GreedyAnswerer {
   std::unique_ptr<SftBatchBuilder> builder_;
 };
 
+// The checks every model that answers through a ChatML prompt needs (ConfigError starting with
+// `who`): the tokenizer has <|im_start|>/<|im_end|> and is not larger than the model's vocabulary.
+void check_chat_tokenizer(const text::BpeTokenizer& tokenizer, const model::ModelConfig& config, const std::string& who);
+
 // The greedy generation options of `ril eval` and the val curve: at most max_new_tokens, a row
 // ends at <|im_end|>, the tokenizer's eos or one of the model's eos ids.
 model::GenerationOptions greedy_generation_options(const text::BpeTokenizer& tokenizer,

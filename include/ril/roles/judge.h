@@ -49,7 +49,6 @@ class JudgeModel {
   // model's positions.
   JudgeModel(const std::string& dir, algo::JudgePrompt prompt, int64_t max_new_tokens, const std::string& who);
   ~JudgeModel();
-  JudgeModel(JudgeModel&&) noexcept;
 
   // Loads the weights onto `device` (eval mode); judge() loads them itself when needed.
   void load(at::Device device);
