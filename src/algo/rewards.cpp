@@ -6,6 +6,13 @@
 
 namespace ril::algo {
 
+AnswerReward parse_answer_reward(const std::string& text) {
+  if (text == "rule") return AnswerReward::kRule;
+  if (text == "judge") return AnswerReward::kJudge;
+  if (text == "both") return AnswerReward::kBoth;
+  throw ConfigError(cat("--answer-reward must be rule, judge or both, got '", text, "'"));
+}
+
 Rewards compute_rewards(const torch::Tensor& student_prob, const torch::Tensor& answer_correct,
                         const RewardOptions& options) {
   const torch::Tensor& any = student_prob.defined() ? student_prob : answer_correct;

@@ -23,6 +23,7 @@
 #include "ril/dist/role_map.h"
 #include "ril/io/atomic_file.h"
 #include "ril/io/file_summary.h"
+#include "ril/io/judge_verdict_cache.h"
 #include "ril/io/run_dir_lock.h"
 #include "ril/io/teacher_cache.h"
 #include "ril/jobs/eval_job.h"
@@ -30,6 +31,7 @@
 #include "ril/jobs/sft_job.h"
 #include "ril/jobs/smoke_job.h"
 #include "ril/jobs/teach_job.h"
+#include "ril/jobs/train_inputs.h"
 #include "ril/jobs/train_job.h"
 #include "ril/model/memory_plan.h"
 #include "ril/model/model_size.h"
@@ -132,6 +134,7 @@ int main(int argc, char** argv) {
     ril::io::register_kind_summary("dataset", [](const ril::io::H5File& file) { return ril::data::summarize_dataset(file); });
     ril::io::register_kind_summary(ril::io::kTeacherCacheKind, ril::io::summarize_teacher_cache);
     ril::io::register_kind_summary(ril::io::kMetricsKind, ril::io::summarize_metrics);
+    ril::io::register_kind_summary(ril::io::kJudgeVerdictsKind, ril::io::summarize_judge_verdicts);
     ril::Logger::instance().set_identity(rank, "info");
     return run_info(config);
   }
@@ -140,7 +143,11 @@ int main(int argc, char** argv) {
   std::unique_ptr<ril::dist::RoleMap> map;
   ril::dist::RankGroupsOptions group_options;
   try {
-    map = std::make_unique<ril::dist::RoleMap>(ril::dist::RoleMap::from_spec(config.common.layout, mpi.size()));
+    map = std::make_unique<ril::dist::RoleMap>(
+        config.command == "train" ? ril::jobs::train_role_map(config.common.layout, mpi.size(), config.train)
+                                  : ril::dist::RoleMap::from_spec(config.common.layout, mpi.size()));
+    RIL_CONFIG_CHECK(config.command == "train" || map->ranks(ril::dist::Role::kJudge).empty(), "--layout '",
+                     config.common.layout, "' has judge ranks, but the judge role is for ril train --judge only");
     group_options.local_rank = ril::dist::detect_local_rank();
     group_options.device = ril::dist::select_device(config.common.device, group_options.local_rank);
     group_options.backend = ril::dist::parse_comm_backend(config.common.comm);

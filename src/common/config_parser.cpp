@@ -252,6 +252,10 @@ const std::vector<Command>& commands() {
              ("no-discriminator", po::bool_switch(&t.no_discriminator), "ablation: plain Dr.GRPO on student responses only")
              ("frozen-discriminator", po::bool_switch(&t.frozen_discriminator), "ablation: score with D but never update it")
              ("no-answer-reward", po::bool_switch(&t.no_answer_reward), "ablation: reward from the discriminator only")
+             ("answer-reward", bind(&t.answer_reward), "rule: the answer checker | judge: the LLM judge's verdict (--judge) | both: the judge's verdict, agreement with the rule checker logged (metrics judge_agreement)")
+             ("judge", bind(&t.judge), "HF-layout model directory of an LLM judge for --answer-reward judge|both; runs on the layout's judge ranks (judge=N, or teacher+judge colocated; --layout auto puts it on the teacher ranks)")
+             ("judge-prompt", bind(&t.judge_prompt), "with --judge: the judge's prompt template file, with {question}, {ground_truth} and {response} once each (default: the built-in one)")
+             ("judge-max-new-tokens", bind(&t.judge_max_new_tokens, kTokens), "with --judge: tokens per verdict at most; a verdict cut there counts as unparsed (0)")
              ("disc-system", bind(&t.disc_system), "discriminator's system message (default: the paper's; a discriminator directory keeps the one it was trained with)")
              ("advantage", bind(&t.advantage), "group: A = R - mean of the 2G group (paper) | student-baseline: baseline = mean of the student responses, teacher A clipped at >= 0")
              ("checkpoint-every", bind(&t.checkpoint_every, kCountOrOff), "checkpoint every K steps (0: at the end and on SIGTERM/SIGUSR1 only)")
@@ -437,6 +441,15 @@ void check_values(const Config& c) {
     RIL_CONFIG_CHECK(t.advantage == "group" || t.advantage == "student-baseline",
                      "--advantage must be group or student-baseline, got '", t.advantage, "'");
     RIL_CONFIG_CHECK(!t.resume.empty(), "--resume must be auto, no or a checkpoint path");
+    RIL_CONFIG_CHECK(t.answer_reward == "rule" || t.answer_reward == "judge" || t.answer_reward == "both",
+                     "--answer-reward must be rule, judge or both, got '", t.answer_reward, "'");
+    RIL_CONFIG_CHECK(t.answer_reward == "rule" || !t.judge.empty(), "ril train: --answer-reward ", t.answer_reward,
+                     " needs --judge DIR (the judge model)");
+    RIL_CONFIG_CHECK(t.judge.empty() || t.answer_reward != "rule", "ril train: --judge is given but --answer-reward is rule,",
+                     " so the judge would run unused; add --answer-reward judge (or both)");
+    RIL_CONFIG_CHECK(t.judge.empty() || (t.stage == "ril" && !t.no_answer_reward),
+                     "ril train: --judge scores the answer reward: it needs --stage ril without --no-answer-reward");
+    RIL_CONFIG_CHECK(t.judge_prompt.empty() || !t.judge.empty(), "ril train: --judge-prompt needs --judge (the judge model)");
   }
   if (c.command == "eval") {
     const EvalConfig& e = c.eval;

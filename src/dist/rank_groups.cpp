@@ -18,6 +18,7 @@ const char* channel_name(Channel channel) {
     case Channel::kRollouts: return "rollouts";
     case Channel::kTeacherResponses: return "teacher-responses";
     case Channel::kScores: return "scores";
+    case Channel::kVerdicts: return "verdicts";
   }
   return "?";
 }
@@ -84,15 +85,17 @@ std::unique_ptr<RankGroups> RankGroups::create(const RoleMap& map, const RankGro
   groups->placements_ = gather_placements(mine, world_size);
 
   std::vector<CommunicatorRequest> role_requests, host_role_requests;
-  for (Role role : kAllRoles) {
+  for (Role role : kEveryRole) {
     role_requests.push_back({cat("group:", role_name(role)), map.ranks(role), options.backend, Payload::kDeviceTensors});
     host_role_requests.push_back({cat("host-group:", role_name(role)), map.ranks(role), options.backend, Payload::kHostData});
   }
   const int disc_root = map.root(Role::kDiscriminator);
   const int learner_root = map.root(Role::kLearner);
+  const bool judged = !map.ranks(Role::kJudge).empty();
   auto with_roots = [&](std::vector<int> ranks) {
     ranks.push_back(disc_root);
     ranks.push_back(learner_root);
+    if (judged) ranks.push_back(map.root(Role::kJudge));
     return sorted_unique(ranks);
   };
   std::vector<int> everyone(static_cast<size_t>(world_size));
@@ -106,27 +109,36 @@ std::unique_ptr<RankGroups> RankGroups::create(const RoleMap& map, const RankGro
   groups->members_[static_cast<int>(Channel::kRollouts)] = with_roots(map.ranks(Role::kRollout));
   groups->members_[static_cast<int>(Channel::kTeacherResponses)] = with_roots(map.ranks(Role::kTeacher));
   groups->members_[static_cast<int>(Channel::kScores)] = sorted_unique({disc_root, learner_root});
+  if (judged) groups->members_[static_cast<int>(Channel::kVerdicts)] = sorted_unique({map.root(Role::kJudge), learner_root});
   // Every choice is checked (same table, same verdict on every rank) before any is made.
   std::vector<CommunicatorRequest> channel_requests;
   for (int c = 0; c < kChannelCount; ++c) {
     const Channel channel = static_cast<Channel>(c);
+    if (groups->members_[c].empty()) {  // a channel of an absent role: no communicator
+      channel_requests.push_back({});
+      groups->backends_[c] = "none";
+      continue;
+    }
     channel_requests.push_back({channel_name(channel), groups->members_[c], options.backend, channel_payload(channel)});
     groups->reasons_[c] = backend_reason(channel_requests.back(), groups->placements_, &groups->backends_[c]);
   }
   // A group whose device communicator is NCCL gets a second one, over MPI, for host data.
   std::array<bool, kRoleCount> separate_host{};
   for (size_t i = 0; i < role_requests.size(); ++i) {
+    if (role_requests[i].members.empty()) continue;  // the judge without ril train --judge
     const char* backend = nullptr;
     backend_reason(role_requests[i], groups->placements_, &backend);
     separate_host[i] = std::string(backend) == "nccl";
   }
   for (size_t i = 0; i < role_requests.size(); ++i) {
+    if (role_requests[i].members.empty()) continue;
     groups->groups_[i] = create_communicator(role_requests[i], groups->placements_, world_rank);
     if (separate_host[i]) {
       groups->host_groups_[i] = create_communicator(host_role_requests[i], groups->placements_, world_rank);
     }
   }
   for (int c = 0; c < kChannelCount; ++c) {
+    if (groups->members_[c].empty()) continue;
     groups->channels_[c] = create_communicator(channel_requests[c], groups->placements_, world_rank);
   }
   return groups;
@@ -154,6 +166,7 @@ std::string RankGroups::describe() const {
   }
   out << "channels:\n";
   for (int c = 0; c < kChannelCount; ++c) {
+    if (members_[c].empty()) continue;  // a channel of an absent role
     std::string ranks;
     for (int r : members_[c]) ranks += cat(ranks.empty() ? "" : ",", r);
     out << "  " << std::left << std::setw(19) << channel_name(static_cast<Channel>(c)) << std::setw(7)

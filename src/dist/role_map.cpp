@@ -1,5 +1,6 @@
 #include "ril/dist/role_map.h"
 
+#include <algorithm>
 #include <cctype>
 #include <map>
 #include <sstream>
@@ -33,16 +34,17 @@ const char* role_name(Role role) {
     case Role::kRollout: return "rollout";
     case Role::kDiscriminator: return "discriminator";
     case Role::kLearner: return "learner";
+    case Role::kJudge: return "judge";
   }
   return "?";
 }
 
 Role parse_role(const std::string& name) {
-  for (Role role : kAllRoles) {
+  for (Role role : kEveryRole) {
     if (name == role_name(role)) return role;
   }
   throw ConfigError(cat("unknown role '", name,
-                        "' in --layout (valid roles: teacher, rollout, discriminator, learner, or 'all')"));
+                        "' in --layout (valid roles: teacher, rollout, discriminator, learner, judge, or 'all')"));
 }
 
 RoleMap::RoleMap(int world_size)
@@ -125,13 +127,20 @@ RoleMap RoleMap::derive(int world_size) {
   }
 }
 
+RoleMap RoleMap::colocate(Role added, Role host) const {
+  RoleMap out = *this;
+  for (int rank : ranks(host)) out.assign(rank, added);
+  std::sort(out.ranks_of_role_[static_cast<int>(added)].begin(), out.ranks_of_role_[static_cast<int>(added)].end());
+  return out;
+}
+
 bool RoleMap::has(int rank, Role role) const {
   return (roles_of_rank_.at(rank) >> static_cast<int>(role)) & 1u;
 }
 
 std::vector<Role> RoleMap::roles(int rank) const {
   std::vector<Role> out;
-  for (Role role : kAllRoles) {
+  for (Role role : kEveryRole) {
     if (has(rank, role)) out.push_back(role);
   }
   return out;

@@ -13,6 +13,7 @@
 #include "ril/model/checkpoint.h"
 #include "ril/roles/discriminator_prompt.h"
 #include "ril/roles/generation_budget.h"
+#include "ril/roles/judge.h"
 #include "ril/roles/policy_model.h"
 #include "ril/roles/sft_batch.h"
 
@@ -185,7 +186,33 @@ ResumeRequest ResumeRequest::parse(const std::string& text) {
   return {ResumeMode::kPath, text};
 }
 
-TrainInputs check_train_inputs(const TrainConfig& t) {
+dist::RoleMap train_role_map(const std::string& layout, int world_size, const TrainConfig& t) {
+  const bool judge = !t.judge.empty();
+  const bool automatic = layout.empty() || layout == "auto";
+  dist::RoleMap map = dist::RoleMap::from_spec(layout, world_size);
+  if (judge && automatic) map = map.colocate(dist::Role::kJudge, dist::Role::kTeacher);
+  const bool has_judge = !map.ranks(dist::Role::kJudge).empty();
+  RIL_CONFIG_CHECK(!judge || has_judge, "ril train: --judge is given but --layout '", layout,
+                   "' has no judge rank: add one (e.g. judge=1) or colocate it with the teachers (teacher+judge=1)");
+  RIL_CONFIG_CHECK(judge || !has_judge, "ril train: --layout '", layout,
+                   "' has judge ranks but no --judge DIR is given: give the judge model or drop the judge role");
+  return map;
+}
+
+// --judge: the judge model directory and prompt pass every check that needs no weights
+// (roles::JudgeModel's constructor: config.json, tokenizer.json with the chat tokens, budget).
+void check_judge(const TrainConfig& t, TrainInputs& in) {
+  in.judge_prompt = t.judge_prompt.empty() ? algo::JudgePrompt() : algo::JudgePrompt::from_file(t.judge_prompt);
+  const roles::JudgeModel checked(t.judge, *in.judge_prompt, t.judge_max_new_tokens, "ril train: --judge");
+}
+
+std::string judge_verdicts_path(const std::string& run_dir) { return (fs::path(run_dir) / "judge_verdicts.h5").string(); }
+
+io::JudgeVerdictSettings judge_verdict_settings(const TrainConfig& t, const TrainInputs& in) {
+  return {t.judge, in.judge_prompt->text(), t.judge_max_new_tokens, t.max_new_tokens};
+}
+
+TrainInputs check_train_inputs(const TrainConfig& t, const std::string& run_dir) {
   TrainInputs in;
   in.stage = parse_train_stage(t.stage);
   in.resume = ResumeRequest::parse(t.resume);
@@ -195,6 +222,12 @@ TrainInputs check_train_inputs(const TrainConfig& t) {
   in.train_student = in.ril();
   in.nan_steps = fault_steps("RIL_FAULT_NAN_STEPS");
   in.inf_param_steps = fault_steps("RIL_FAULT_INF_PARAM_STEPS");
+  in.kill_after_verdict_steps = fault_steps("RIL_FAULT_KILL_AFTER_VERDICTS_STEPS");
+  in.answer_reward = algo::parse_answer_reward(t.answer_reward);
+  if (in.use_judge()) {
+    check_judge(t, in);
+    const io::JudgeVerdictCache earlier(judge_verdicts_path(run_dir), judge_verdict_settings(t, in));  // another judge's: ConfigError
+  }
   check_data(t, in);
   check_student(t, in);
   check_budgets(t, in);
@@ -209,6 +242,7 @@ std::string describe_run(const TrainInputs& in, const TrainConfig& t, int64_t fr
              in.use_teachers ? cat(", teachers ", joined(in.teachers)) : std::string(", no teachers"),
              in.use_disc ? (in.train_disc ? ", discriminator updated" : ", discriminator frozen") : ", no discriminator",
              t.no_answer_reward ? ", no answer reward" : "",
+             in.use_judge() ? cat(", answer reward ", t.answer_reward, " (judge ", t.judge, ")") : std::string(),
              t.advantage == "student-baseline" ? ", student-baseline advantages" : "", "; steps ", from_step, " -> ", t.steps);
 }
 

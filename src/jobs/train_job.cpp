@@ -26,10 +26,11 @@ WorldFigures reduce_over_world(const dist::RankGroups& groups, const StepReport&
   const StepTimes& t = report.times;
   const std::vector<double> v = dist::allreduce_values(
       *groups.channel(Channel::kWorld),
-      {t.teacher, t.rollout, t.disc, t.learner, static_cast<double>(stop_signal_number()), report.learner.policy.tokens},
+      {t.teacher, t.rollout, t.disc, t.learner, static_cast<double>(stop_signal_number()), report.learner.policy.tokens,
+       t.judge},
       dist::ReduceOp::kMax);
   WorldFigures w;
-  w.slowest = {v[0], v[1], v[2], v[3]};
+  w.slowest = {v[0], v[1], v[2], v[3], v[6]};
   w.stop_signal = static_cast<int>(v[4]);
   w.tokens = v[5];
   return w;
@@ -71,7 +72,7 @@ class TrainLoop {
     int64_t step = target.step;
     driver_.sync_weights(step + 1);  // rollout and D ranks start from the learner's weights
     if (groups_.is_metrics_rank()) {
-      table_.emplace(io::MetricsTable::open(config_.common.run_dir, TrainMetricsRow::columns(), step));
+      table_.emplace(io::MetricsTable::open(config_.common.run_dir, TrainMetricsRow::columns(in_.use_judge()), step));
       log_info("train", describe_run(in_, t_, step));
     }
     const Stopwatch clock;
@@ -108,7 +109,7 @@ class TrainLoop {
   void record(const StepReport& report, const WorldFigures& world, int64_t step, double seconds,
               double seconds_per_step) {
     const TrainMetricsRow row = metrics_row(report, world, in_, t_, step, seconds);
-    table_->append(step, row.values());
+    table_->append(step, row.values(in_.use_judge()));
     const bool progress_step = step % t_.log_every == 0 || step == t_.steps || step == first_logged_ + 1;
     if (progress_step) {
       log_info("train", progress_line(row, in_, t_, step, seconds_per_step * static_cast<double>(t_.steps - step)));
@@ -132,7 +133,7 @@ class TrainLoop {
 
 void run_train_job(const dist::RankGroups& groups, const Config& config) {
   install_stop_signal_handlers();
-  TrainLoop loop(groups, config, check_train_inputs(config.train));  // inputs: identical verdicts on every rank
+  TrainLoop loop(groups, config, check_train_inputs(config.train, config.common.run_dir));  // inputs: identical verdicts on every rank
   loop.run();
 }
 

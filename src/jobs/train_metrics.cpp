@@ -9,15 +9,18 @@
 
 namespace ril::jobs {
 
-const std::vector<std::string>& TrainMetricsRow::columns() {
+const std::vector<std::string>& TrainMetricsRow::columns(bool judge) {
 #define RIL_METRIC_NAME(name) #name,
   static const std::vector<std::string> names = {RIL_TRAIN_METRIC_COLUMNS(RIL_METRIC_NAME)};
+  static const std::vector<std::string> with_judge = {RIL_TRAIN_METRIC_COLUMNS(RIL_METRIC_NAME)
+                                                          RIL_TRAIN_JUDGE_METRIC_COLUMNS(RIL_METRIC_NAME)};
 #undef RIL_METRIC_NAME
-  return names;
+  return judge ? with_judge : names;
 }
 
-std::vector<double> TrainMetricsRow::values() const {
+std::vector<double> TrainMetricsRow::values(bool judge) const {
 #define RIL_METRIC_VALUE(name) name,
+  if (judge) return {RIL_TRAIN_METRIC_COLUMNS(RIL_METRIC_VALUE) RIL_TRAIN_JUDGE_METRIC_COLUMNS(RIL_METRIC_VALUE)};
   return {RIL_TRAIN_METRIC_COLUMNS(RIL_METRIC_VALUE)};
 #undef RIL_METRIC_VALUE
 }
@@ -55,6 +58,15 @@ TrainMetricsRow metrics_row(const StepReport& report, const WorldFigures& world,
     row.entropy = p.entropy;
   }
   if (report.val_acc) row.val_acc = *report.val_acc;
+  if (in.use_judge()) {
+    row.judge_acc_student = r.judge_acc_student;
+    row.judge_acc_teacher = r.judge_acc_teacher;
+    row.judge_unparsed = r.judge_unparsed;
+    row.judge_agreement = r.judge_agreement;
+    row.judge_judged = static_cast<double>(report.judge.judged);
+    row.judge_cached = static_cast<double>(report.judge.cached);
+    row.time_judge = world.slowest.judge;
+  }
   row.time_teacher = world.slowest.teacher;
   row.time_rollout = world.slowest.rollout;
   row.time_disc = world.slowest.disc;
@@ -75,6 +87,11 @@ std::string progress_line(const TrainMetricsRow& row, const TrainInputs& in, con
        << row.reward_student;
   if (in.use_teachers) line << " T " << row.reward_teacher;
   line << " | answer S " << row.answer_acc_student;
+  if (in.use_judge()) {
+    line << " | judge S " << row.judge_acc_student << " unparsed " << std::setprecision(0) << row.judge_unparsed;
+    if (!std::isnan(row.judge_agreement)) line << std::setprecision(2) << " agree " << row.judge_agreement;
+    line << std::setprecision(2);
+  }
   if (in.use_disc) line << " | D acc " << row.disc_acc << " loss " << std::setprecision(3) << row.disc_loss;
   if (in.ril()) line << std::setprecision(4) << " | kl " << row.kl << " loss " << row.policy_loss;
   if (in.ril()) line << std::setprecision(2) << " H " << row.entropy;
@@ -84,7 +101,9 @@ std::string progress_line(const TrainMetricsRow& row, const TrainInputs& in, con
   if (!std::isnan(row.val_acc)) line << " | val " << std::setprecision(3) << row.val_acc;
   line << std::setprecision(0) << " | " << row.tokens_per_s << " tok/s | s/group tea " << std::setprecision(1)
        << row.time_teacher << " roll " << row.time_rollout << " disc " << row.time_disc << " learn "
-       << row.time_learner << " | eta " << duration_text(eta_seconds);
+       << row.time_learner;
+  if (in.use_judge()) line << " judge " << row.time_judge;
+  line << " | eta " << duration_text(eta_seconds);
   return line.str();
 }
 

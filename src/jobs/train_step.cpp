@@ -18,6 +18,7 @@ roles::LearnerOptions learner_options(const TrainInputs& in, const TrainConfig& 
   o.use_discriminator = in.use_disc;
   o.use_teachers = in.use_teachers;
   o.use_answer = !t.no_answer_reward;
+  o.answer_reward = in.answer_reward;
   o.student_baseline = t.advantage == "student-baseline";
   o.reference_dir = t.student;
   o.lr = t.lr;
@@ -98,6 +99,17 @@ TrainRoles make_train_roles(const dist::RankGroups& groups, const Config& config
     r.teacher = std::make_unique<roles::Teacher>(
         *in.tokenizer, roles::TeacherOptions{t.teacher_cache, in.teachers, t.group, t.max_new_tokens, seed});
   }
+  if (groups.has(Role::kJudge) && in.use_judge()) {
+    roles::JudgeWorkerOptions o;
+    o.dir = t.judge;
+    o.prompt = *in.judge_prompt;
+    o.max_new_tokens = t.judge_max_new_tokens;
+    o.cache_path = judge_verdicts_path(config.common.run_dir);
+    o.cache_settings = judge_verdict_settings(t, in);
+    o.kill_after_steps = in.kill_after_verdict_steps;
+    r.judge = std::make_unique<roles::JudgeWorker>(*in.dataset, std::move(o), *groups.host_group(Role::kJudge),
+                                                   groups.device());
+  }
   if (groups.has(Role::kRollout)) {
     r.rollout = std::make_unique<roles::RolloutWorker>(r.student, *in.tokenizer, *in.dataset, rollout_options(t, seed));
   }
@@ -130,10 +142,12 @@ StepReport TrainStep::run(int64_t step) {
   const Responses for_learner = deliver(Role::kLearner, sampled, cached);
   // 4. D: one update on the 2G responses per question, then D(o) for each; on to the learners.
   if (in_.use_disc) report.disc = deliver_scores(discriminate(step, questions, for_disc, report.times));
+  // 5 (--judge). The judge's verdicts on all 2G responses, from the judge ranks to the learners.
+  if (in_.use_judge()) report.judge = deliver_verdicts(judge(step, collect(Role::kJudge, sampled, cached), report.times));
   // 5-6. Rewards, advantages, the policy update.
   if (roles_.learner) {
     report.learner = timed(report.times.learner,
-                           [&] { return roles_.learner->step(step, questions, for_learner, report.disc); });
+                           [&] { return roles_.learner->step(step, questions, for_learner, report.disc, report.judge); });
   }
   // Before any weights move (here, or into a checkpoint after the step): a role that cannot go
   // on (too many non-finite losses, a non-finite parameter) ends the job on every rank at once,
@@ -162,12 +176,18 @@ Responses TrainStep::teachers(int64_t step, const std::vector<int64_t>& question
 // Students and teachers of every rank to the receiver's root (one message per rank and list),
 // then from the root to every member of the receiver's group; canonical order.
 Responses TrainStep::deliver(Role receiver, const Responses& students, const Responses& teachers) {
-  Responses all = gather_to(Channel::kRollouts, receiver, students);
-  if (in_.use_teachers) all = roles::merge_responses(std::move(all), gather_to(Channel::kTeacherResponses, receiver, teachers));
+  Responses all = collect(receiver, students, teachers);
   dist::Communicator* group = groups_.host_group(receiver);
   if (group == nullptr || group->size() == 1) return all;
   const std::string bytes = dist::broadcast_bytes(*group, group->rank() == 0 ? roles::encode_responses(all) : "", 0);
   return group->rank() == 0 ? all : roles::decode_responses(bytes);
+}
+
+// Students and teachers of every rank on the receiver's root only ({} elsewhere), canonical order.
+Responses TrainStep::collect(Role receiver, const Responses& students, const Responses& teachers) {
+  Responses all = gather_to(Channel::kRollouts, receiver, students);
+  if (in_.use_teachers) all = roles::merge_responses(std::move(all), gather_to(Channel::kTeacherResponses, receiver, teachers));
+  return all;
 }
 
 // The channel's responses on the receiver's root, merged in canonical order ({} elsewhere).
@@ -204,6 +224,27 @@ roles::DiscriminatorResult TrainStep::deliver_scores(roles::DiscriminatorResult 
   if (learners == nullptr || learners->size() == 1) return result;
   const std::string bytes = dist::broadcast_bytes(*learners, learners->rank() == 0 ? result.encode() : "", 0);
   return roles::DiscriminatorResult::decode(bytes);
+}
+
+roles::JudgeResult TrainStep::judge(int64_t step, const Responses& responses, StepTimes& times) {
+  if (!roles_.judge) return {};
+  return timed(times.judge, [&] { return roles_.judge->judge(step, responses); });
+}
+
+// The verdicts from the judge root to the learner root (kVerdicts), then to every learner.
+roles::JudgeResult TrainStep::deliver_verdicts(roles::JudgeResult result) {
+  if (dist::Communicator* ch = groups_.channel(Channel::kVerdicts)) {
+    const int from = groups_.channel_root(Channel::kVerdicts, Role::kJudge);
+    const int to = groups_.channel_root(Channel::kVerdicts, Role::kLearner);
+    if (from != to) {
+      const std::string bytes = dist::relay_bytes(*ch, ch->rank() == from ? result.encode() : "", from, to);
+      if (ch->rank() == to) result = roles::JudgeResult::decode(bytes);
+    }
+  }
+  dist::Communicator* learners = groups_.host_group(Role::kLearner);
+  if (learners == nullptr) return {};
+  if (learners->size() == 1) return result;
+  return roles::JudgeResult::decode(dist::broadcast_bytes(*learners, learners->rank() == 0 ? result.encode() : "", 0));
 }
 
 // --val-every: the learner group's greedy accuracy after `updates` updates.

@@ -63,6 +63,7 @@ struct Learner::PolicySums {
 
 struct Learner::Scored {
   torch::Tensor correct;     // [N] bool: the answer check
+  torch::Tensor judge;       // [N] int64 algo::JudgeDecision (judge | both), else undefined
   algo::Rewards rewards;     // [N] float32
   torch::Tensor advantages;  // [N] float32
 };
@@ -89,8 +90,8 @@ Learner::Learner(std::shared_ptr<PolicyModel> student, const text::BpeTokenizer&
 }
 
 LearnerStats Learner::step(int64_t step, const std::vector<int64_t>& questions, const Responses& responses,
-                           const DiscriminatorResult& scored) {
-  const Scored s = score(questions, responses, scored);
+                           const DiscriminatorResult& scored, const JudgeResult& judged) {
+  const Scored s = score(questions, responses, scored, judged);
   LearnerStats out;
   if (host_.rank() == 0) out.rewards = reward_stats(responses, s);
   if (options_.train) out.policy = update(step, questions, responses, s.advantages);
@@ -100,7 +101,7 @@ LearnerStats Learner::step(int64_t step, const std::vector<int64_t>& questions, 
 
 // Rewards and advantages for every response (cheap; identical on every learner rank).
 Learner::Scored Learner::score(const std::vector<int64_t>& questions, const Responses& responses,
-                               const DiscriminatorResult& scored) const {
+                               const DiscriminatorResult& scored, const JudgeResult& judged) const {
   const std::map<int64_t, int64_t> position = question_positions(questions);
   std::vector<std::string> texts, truths, question_texts;
   std::vector<int64_t> group_index;
@@ -123,7 +124,14 @@ Learner::Scored Learner::score(const std::vector<int64_t>& questions, const Resp
   algo::RewardOptions ro;
   ro.use_discriminator = options_.use_discriminator;
   ro.use_answer = options_.use_answer;
-  out.rewards = algo::compute_rewards(prob, out.correct, ro);
+  torch::Tensor answer = out.correct;
+  if (options_.answer_reward != algo::AnswerReward::kRule) {
+    RIL_CHECK(judged.decisions.size() == responses.size(), "learner: ", judged.decisions.size(),
+              " judge verdicts for ", responses.size(), " responses");
+    out.judge = torch::tensor(std::vector<int64_t>(judged.decisions.begin(), judged.decisions.end()), torch::kInt64);
+    answer = out.judge.eq(static_cast<int64_t>(algo::JudgeDecision::kCorrect));  // unparsed (or cut): 0
+  }
+  out.rewards = algo::compute_rewards(prob, answer, ro);
   const torch::Tensor groups = torch::tensor(group_index, torch::kInt64);
   out.advantages = options_.student_baseline
                        ? algo::student_baseline_advantages(out.rewards.total, groups,
@@ -163,6 +171,16 @@ RewardStats Learner::reward_stats(const Responses& responses, const Scored& s) c
   out.response_len_teacher = mean_where(lengths, false);
   out.limit_hit_student = mean_where(cut, true);
   out.limit_hit_teacher = options_.use_teachers ? mean_where(cut, false) : std::nan("");
+  if (s.judge.defined()) {
+    const torch::Tensor judge_correct = s.judge.eq(static_cast<int64_t>(algo::JudgeDecision::kCorrect));
+    out.judge_acc_student = mean_where(judge_correct.to(torch::kFloat32), true);
+    out.judge_acc_teacher = options_.use_teachers ? mean_where(judge_correct.to(torch::kFloat32), false) : std::nan("");
+    out.judge_unparsed =
+        static_cast<double>(s.judge.eq(static_cast<int64_t>(algo::JudgeDecision::kUnparsed)).sum().item<int64_t>());
+    if (options_.answer_reward == algo::AnswerReward::kBoth && n > 0) {
+      out.judge_agreement = judge_correct.eq(s.correct).to(torch::kFloat64).mean().item<double>();
+    }
+  }
   return out;
 }
 

@@ -80,6 +80,9 @@ std::vector<int64_t> SftBatchBuilder::prompt_ids(const std::string& question) co
   control.allow_special = true;
   text::EncodeOptions plain;
   plain.allow_special = false;
+  // Invalid UTF-8 (a judge prompt holds responses cut mid-character) becomes U+FFFD, as in
+  // response_ids(); valid text encodes as before.
+  plain.invalid_utf8 = text::InvalidUtf8::kReplace;
   // Render with a sentinel in place of the question so that the question is encoded as plain text.
   const std::string sentinel = "\x01QUESTION\x01";
   const std::string text = options_.with_image

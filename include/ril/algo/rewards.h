@@ -18,6 +18,13 @@ class AnswerChecker;
 
 namespace ril::algo {
 
+// --answer-reward: where the answer part Judge(q, a, o) comes from.
+//   rule   the rule-based answer checker (data/answer_checker.h; the paper's weaker ablation)
+//   judge  the LLM judge's verdict (roles/judge.h; an unparsed or budget-cut verdict is 0)
+//   both   the judge's verdict, with its agreement with the rule checker logged
+enum class AnswerReward { kRule, kJudge, kBoth };
+AnswerReward parse_answer_reward(const std::string& text);  // "rule" | "judge" | "both"; ConfigError otherwise
+
 struct RewardOptions {
   bool use_discriminator = true;  // false: the discriminator part is 0 (plain Dr.GRPO)
   bool use_answer = true;         // false: the answer part is 0 (imitation only)

@@ -123,6 +123,10 @@ struct TrainConfig {
   bool no_discriminator = false;      // ablation: plain Dr.GRPO (no D, no teacher responses)
   bool frozen_discriminator = false;  // ablation: score with D, never update it
   bool no_answer_reward = false;      // ablation: reward from D only
+  std::string answer_reward = "rule"; // rule (the answer checker) | judge (the LLM judge's verdict) | both (judge, agreement logged)
+  std::string judge;                  // HF-layout model dir of the LLM judge (layout role judge or teacher+judge)
+  std::string judge_prompt;           // the judge's template file ({question}, {ground_truth}, {response})
+  int64_t judge_max_new_tokens = 96;  // the judge's budget per verdict (cut = unparsed)
   std::string disc_system;            // D's system message ("": the paper's, or the one stored with --discriminator)
   std::string advantage = "group";    // group (paper: 2G mean) | student-baseline (algo/advantages.h)
   int64_t checkpoint_every = 0;       // 0: only at the end (and on SIGTERM/SIGUSR1)

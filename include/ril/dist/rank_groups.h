@@ -7,12 +7,14 @@
 // - channels between groups, in the pattern the training loop uses, each with its payload:
 //     kWeights           device  learner root + every rollout and discriminator rank: new student
 //                                weights, broadcast from the learner root (WeightSync)
-//     kRollouts          host    every rollout rank + discriminator root + learner root: sampled
-//                                responses go to D and the learner
-//     kTeacherResponses  host    every teacher rank + discriminator root + learner root: teacher
-//                                responses go to D and the learner
+//     kRollouts          host    every rollout rank + discriminator root + learner root (+ judge
+//                                root): sampled responses go to D, the learner (and the judge)
+//     kTeacherResponses  host    every teacher rank + discriminator root + learner root (+ judge
+//                                root): teacher responses go to D, the learner (and the judge)
 //     kScores            host    discriminator root + learner root: D's scores and statistics
 //     kWorld             host    everyone: step times, stop signals, verdicts
+//     kVerdicts          host    judge root + learner root: the judge's verdicts (ril train
+//                                --judge only; without a judge rank it has no members: null)
 // A channel whose members are one rank (colocated roles) is a LocalCommunicator.
 #pragma once
 
@@ -28,8 +30,8 @@
 
 namespace ril::dist {
 
-enum class Channel { kWorld = 0, kWeights, kRollouts, kTeacherResponses, kScores };
-constexpr int kChannelCount = 5;
+enum class Channel { kWorld = 0, kWeights, kRollouts, kTeacherResponses, kScores, kVerdicts };
+constexpr int kChannelCount = 6;
 const char* channel_name(Channel channel);
 // What a channel carries (the table above): only kWeights carries device tensors.
 Payload channel_payload(Channel channel);
@@ -53,7 +55,8 @@ class RankGroups {
   const RankPlacement& placement(int world_rank) const { return placements_.at(world_rank); }
   at::Device device() const { return placements_.at(world_rank_).device; }
 
-  // nullptr when this rank is not a member. group(): device tensors; host_group(): host data.
+  // nullptr when this rank is not a member (or the role has no ranks: the judge without --judge).
+  // group(): device tensors; host_group(): host data.
   Communicator* group(Role role) const { return groups_[static_cast<int>(role)].get(); }
   Communicator* host_group(Role role) const;
   Communicator* channel(Channel channel) const { return channels_[static_cast<int>(channel)].get(); }

@@ -7,7 +7,11 @@
 //   "teacher+rollout=1,discriminator+learner=1"       2 ranks, two roles each (colocated)
 //   "all=1"                                           1 rank runs everything
 //   "auto"                                            derived from the world size (below)
-// Every role needs at least one rank, and the counts must add up to the world size.
+//   "teacher+judge=1,rollout=1,discriminator+learner=1"   ril train --judge: the judge colocated
+// Every role of kAllRoles needs at least one rank, and the counts must add up to the world size.
+// The judge (ril train --judge, issue 16) is optional: "all" does not include it ("all+judge=1"
+// does), and whether a layout must or must not have it is the train command's check
+// (jobs/train_inputs.h: check_judge_layout), not the map's.
 #pragma once
 
 #include <cstdint>
@@ -16,9 +20,13 @@
 
 namespace ril::dist {
 
-enum class Role { kTeacher = 0, kRollout = 1, kDiscriminator = 2, kLearner = 3 };
-constexpr int kRoleCount = 4;
-constexpr Role kAllRoles[kRoleCount] = {Role::kTeacher, Role::kRollout, Role::kDiscriminator, Role::kLearner};
+enum class Role { kTeacher = 0, kRollout = 1, kDiscriminator = 2, kLearner = 3, kJudge = 4 };
+constexpr int kRoleCount = 5;
+// The roles every layout has ("all" in a spec stands for them).
+constexpr Role kAllRoles[] = {Role::kTeacher, Role::kRollout, Role::kDiscriminator, Role::kLearner};
+// kAllRoles and the optional judge.
+constexpr Role kEveryRole[kRoleCount] = {Role::kTeacher, Role::kRollout, Role::kDiscriminator, Role::kLearner,
+                                         Role::kJudge};
 
 const char* role_name(Role role);
 Role parse_role(const std::string& name);  // throws ConfigError listing the valid names
@@ -32,11 +40,13 @@ class RoleMap {
   // discriminator+learner; 3 -> teacher+rollout | discriminator | learner; 4 -> one role each;
   // n > 4 -> one teacher, one rollout, one discriminator, n-3 learners (data-parallel).
   static RoleMap derive(int world_size);
+  // This map with `added` on every rank of `host` (e.g. the judge on the teacher ranks).
+  RoleMap colocate(Role added, Role host) const;
 
   int world_size() const { return static_cast<int>(roles_of_rank_.size()); }
   bool has(int rank, Role role) const;
   const std::vector<int>& ranks(Role role) const { return ranks_of_role_[static_cast<int>(role)]; }
-  int root(Role role) const { return ranks(role).front(); }  // lowest rank of the group
+  int root(Role role) const { return ranks(role).front(); }  // lowest rank of the group; the role must have ranks
   std::vector<Role> roles(int rank) const;
   std::string roles_text(int rank) const;  // "teacher+rollout"
   std::string spec() const;                // canonical spec, e.g. "teacher+rollout=1,learner=1"

@@ -3,7 +3,12 @@
 // in RIL_TRAIN_METRIC_COLUMNS below: the row type's fields and the table's column names (in this
 // order) both come from it, so a misspelt column is a compile error, not a silent NaN column.
 // A field nobody set stays NaN (e.g. the policy columns in --stage disc, val_acc between
-// --val-every steps). Which ranks call: the metrics rank (the learner root).
+// --val-every steps, the judge_* columns without --judge).
+// The judge's columns (--answer-reward judge|both): judge_acc_student/_teacher the share judged
+// correct, judge_unparsed the step's unparsed or budget-cut verdicts (a count over all 2G
+// responses per question; they score 0), judge_agreement (both only) the share of responses where
+// judge and rule checker agree, judge_judged the texts the judge model read this step,
+// judge_cached the teacher responses whose verdict came from the run's verdict cache. Which ranks call: the metrics rank (the learner root).
 #pragma once
 
 #include <cmath>
@@ -24,15 +29,23 @@
   X(time_disc) X(time_learner) X(time_step) X(lr) X(bad_steps) X(kl_student) X(kl_teacher)                \
   X(limit_hit_student) X(limit_hit_teacher) X(val_acc)
 
+// --judge runs only: these columns follow the ones above (a run without --judge writes the table
+// of earlier runs, so those still resume).
+#define RIL_TRAIN_JUDGE_METRIC_COLUMNS(X)                                                                \
+  X(judge_acc_student) X(judge_acc_teacher) X(judge_unparsed) X(judge_agreement) X(judge_judged)          \
+  X(judge_cached) X(time_judge)
+
 namespace ril::jobs {
 
 struct TrainMetricsRow {
 #define RIL_METRIC_FIELD(name) double name = std::nan("");
   RIL_TRAIN_METRIC_COLUMNS(RIL_METRIC_FIELD)
+  RIL_TRAIN_JUDGE_METRIC_COLUMNS(RIL_METRIC_FIELD)
 #undef RIL_METRIC_FIELD
 
-  static const std::vector<std::string>& columns();  // the names, in table order
-  std::vector<double> values() const;                // the values, in the same order
+  // The names, in table order (with the judge's columns when `judge`).
+  static const std::vector<std::string>& columns(bool judge = false);
+  std::vector<double> values(bool judge = false) const;  // the values, in the same order
 };
 
 // What every rank contributes to the row, reduced over the world (max): the slowest rank's

@@ -10,6 +10,10 @@
 //      one message per rank each), and from each root to every member of its group
 //   discriminator  one BCE update (mu = 1), then D(o) of all 2G responses (roles/discriminator_trainer.h)
 //   -> scores and D's statistics to the learner root (kScores), then to every learner
+//   (--judge) both lists also to the judge root (kRollouts, kTeacherResponses)
+//   judge          a verdict for each of the 2G responses, cached for teacher responses
+//                  (roles/judge_worker.h)
+//   -> verdicts to the learner root (kVerdicts), then to every learner
 //   learner        rewards, Dr.GRPO advantages, clipped-ratio loss + k3 KL, AdamW (roles/learner.h)
 //   -> new student weights to every rollout and discriminator rank (kWeights, WeightSync,
 //      version = updates + 1)
@@ -33,6 +37,7 @@
 #include "ril/dist/weight_sync.h"
 #include "ril/jobs/train_inputs.h"
 #include "ril/roles/discriminator_trainer.h"
+#include "ril/roles/judge_worker.h"
 #include "ril/roles/learner.h"
 #include "ril/roles/policy_model.h"
 #include "ril/roles/rollout_worker.h"
@@ -49,6 +54,7 @@ struct TrainRoles {
   std::unique_ptr<roles::RolloutWorker> rollout;
   std::unique_ptr<roles::DiscriminatorTrainer> discriminator;
   std::unique_ptr<roles::Learner> learner;
+  std::unique_ptr<roles::JudgeWorker> judge;
 };
 
 // Builds the components of this rank's roles (loads models, reads the teacher cache).
@@ -58,13 +64,14 @@ TrainRoles make_train_roles(const dist::RankGroups& groups, const Config& config
 
 // Seconds a rank spent in each role during one step.
 struct StepTimes {
-  double teacher = 0, rollout = 0, disc = 0, learner = 0;
+  double teacher = 0, rollout = 0, disc = 0, learner = 0, judge = 0;
 };
 
 // What one step measured on this rank.
 struct StepReport {
   roles::LearnerStats learner;        // learner ranks (the rewards on the learner root)
   roles::DiscriminatorResult disc;    // learner ranks and the discriminator root
+  roles::JudgeResult judge;           // learner ranks and the judge root (--judge)
   std::optional<double> val_acc;      // learner ranks, on --val-every steps
   StepTimes times;
 };
@@ -84,10 +91,13 @@ class TrainStep {
   roles::Responses students(int64_t step, const std::vector<int64_t>& questions, StepTimes& times);
   roles::Responses teachers(int64_t step, const std::vector<int64_t>& questions, StepTimes& times);
   roles::Responses deliver(dist::Role receiver, const roles::Responses& students, const roles::Responses& teachers);
+  roles::Responses collect(dist::Role receiver, const roles::Responses& students, const roles::Responses& teachers);
   roles::Responses gather_to(dist::Channel channel, dist::Role receiver, const roles::Responses& mine);
   roles::DiscriminatorResult discriminate(int64_t step, const std::vector<int64_t>& questions,
                                           const roles::Responses& responses, StepTimes& times);
   roles::DiscriminatorResult deliver_scores(roles::DiscriminatorResult result);
+  roles::JudgeResult judge(int64_t step, const roles::Responses& responses, StepTimes& times);
+  roles::JudgeResult deliver_verdicts(roles::JudgeResult result);
   std::optional<double> validate(int64_t updates);
 
   const dist::RankGroups& groups_;

@@ -1,7 +1,8 @@
 // The learner role (DESIGN.md section 2): the student, its frozen reference pi_ref (the SFT
 // warm-up) and AdamW. Per step, on all 2G responses of every question and D's scores:
 //   1. rewards R = 1[D(o) < 0.5] + answer check (algo/rewards.h; --no-discriminator and
-//      --no-answer-reward switch a part off) and Dr.GRPO advantages over each question's 2G
+//      --no-answer-reward switch a part off; --answer-reward judge|both takes the answer part from
+//      the judge's verdicts, roles/judge_worker.h) and Dr.GRPO advantages over each question's 2G
 //      responses (cheap: every learner rank computes all of them);
 //   2. (ril stage) the clipped-ratio loss with the k3 KL to pi_ref on this rank's share
 //      (question j belongs to rank j mod L), token sums / (budget * all responses), gradients
@@ -38,7 +39,9 @@
 #include "ril/dist/communicator.h"
 #include "ril/io/h5_file.h"
 #include "ril/roles/discriminator_trainer.h"
+#include "ril/algo/rewards.h"
 #include "ril/roles/greedy_answerer.h"
+#include "ril/roles/judge_worker.h"
 #include "ril/roles/policy_model.h"
 #include "ril/roles/response.h"
 #include "ril/roles/sft_batch.h"
@@ -53,6 +56,11 @@ struct RewardStats {
   double answer_acc_student = std::nan(""), answer_acc_teacher = std::nan("");
   double response_len_student = std::nan(""), response_len_teacher = std::nan("");  // tokens
   double limit_hit_student = std::nan(""), limit_hit_teacher = std::nan("");        // share cut at the budget
+  // --answer-reward judge|both: the judge's share of "correct" verdicts, its unparsed (or cut)
+  // verdicts of the step (a count, over all 2G responses per question), and (both) the share of
+  // responses where the judge and the rule checker agree.
+  double judge_acc_student = std::nan(""), judge_acc_teacher = std::nan("");
+  double judge_unparsed = std::nan(""), judge_agreement = std::nan("");
 };
 
 // The policy update, over the whole group; NaN when no update was computed (disc stage).
@@ -74,6 +82,7 @@ struct LearnerOptions {
   bool use_discriminator = true;   // the D part of the reward (and D's scores are expected)
   bool use_teachers = true;        // teacher responses take part
   bool use_answer = true;          // the answer part of the reward
+  algo::AnswerReward answer_reward = algo::AnswerReward::kRule;  // judge | both: step() gets verdicts
   bool student_baseline = false;   // --advantage student-baseline (algo/advantages.h)
   std::string reference_dir;       // pi_ref: the SFT warm-up (HF-layout dir)
   double lr = 1e-6;
@@ -98,9 +107,10 @@ class Learner {
           const LearnerOptions& options, dist::Communicator& group, dist::Communicator& host_group);
 
   // One step on `responses` (all of the step, canonical order, on every member) of `questions`
-  // (the step's, in order), with D's result (its scores are read when use_discriminator).
+  // (the step's, in order), with D's result (its scores are read when use_discriminator) and the
+  // judge's verdicts (read when answer_reward is judge or both).
   LearnerStats step(int64_t step, const std::vector<int64_t>& questions, const Responses& responses,
-                    const DiscriminatorResult& scored);
+                    const DiscriminatorResult& scored, const JudgeResult& judged = {});
 
   // Greedy accuracy of the current student on `questions`, scored as `ril eval` scores them
   // (eval batches of 16 dealt round-robin over the group); the same value on every member.
@@ -120,7 +130,7 @@ class Learner {
   struct Scored;      // rewards and advantages of every response
   struct PolicySums;  // the policy loss's figures as sums, added up over the group
   Scored score(const std::vector<int64_t>& questions, const Responses& responses,
-               const DiscriminatorResult& scored) const;
+               const DiscriminatorResult& scored, const JudgeResult& judged) const;
   RewardStats reward_stats(const Responses& responses, const Scored& scored) const;
   PolicyStats update(int64_t step, const std::vector<int64_t>& questions, const Responses& responses,
                      const torch::Tensor& advantages);

@@ -63,3 +63,25 @@ TEST(RoleMap, BadSpecsNameTheProblem) {
 }
 
 }  // namespace
+
+namespace {
+
+// The judge (ril train --judge) is an optional role: on ranks of its own or colocated.
+TEST(RoleMap, JudgeIsOptionalAndColocates) {
+  const RoleMap own = RoleMap::from_spec("teacher=1,rollout=1,discriminator+learner=1,judge=1", 4);
+  EXPECT_EQ(own.ranks(Role::kJudge), (std::vector<int>{3}));
+  EXPECT_EQ(own.roles_text(3), "judge");
+  const RoleMap colocated = RoleMap::from_spec("teacher+judge=2,rollout=1,discriminator+learner=1", 4);
+  EXPECT_EQ(colocated.ranks(Role::kJudge), (std::vector<int>{0, 1}));
+  EXPECT_EQ(colocated.roles_text(0), "teacher+judge");
+  EXPECT_EQ(colocated.spec(), "teacher+judge=2,rollout=1,discriminator+learner=1");
+  EXPECT_TRUE(RoleMap::from_spec("all=2", 2).ranks(Role::kJudge).empty());  // "all" has no judge
+  EXPECT_EQ(RoleMap::from_spec("all+judge=1", 1).roles_text(0), "teacher+rollout+discriminator+learner+judge");
+  const RoleMap derived = RoleMap::derive(3).colocate(Role::kJudge, Role::kTeacher);
+  EXPECT_EQ(derived.spec(), "teacher+rollout+judge=1,discriminator=1,learner=1");
+  EXPECT_EQ(derived.root(Role::kJudge), 0);
+  // A judge rank alone does not make up for a missing role.
+  EXPECT_NE(spec_error("teacher=1,rollout=1,discriminator=1,judge=1", 4).find("no learner rank"), std::string::npos);
+}
+
+}  // namespace

@@ -2,6 +2,7 @@
 // written so far), the row's values in that order, the stage and resume choices.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "ril/common/error.h"
@@ -50,6 +51,53 @@ TEST(TrainChoices, StageAndResumeAreParsedOnce) {
   EXPECT_EQ(path.mode, ResumeMode::kPath);
   EXPECT_EQ(path.path, "runs/a/checkpoints/step-000003.h5");
   EXPECT_THROW(ResumeRequest::parse(""), ConfigError);
+}
+
+TEST(TrainMetrics, JudgeColumnsFollowOnlyWithTheJudge) {
+  const std::vector<std::string>& plain = TrainMetricsRow::columns();
+  const std::vector<std::string>& judged = TrainMetricsRow::columns(true);
+  ASSERT_EQ(judged.size(), plain.size() + 7);
+  EXPECT_TRUE(std::equal(plain.begin(), plain.end(), judged.begin()));
+  EXPECT_EQ(judged[plain.size()], "judge_acc_student");
+  EXPECT_EQ(judged.back(), "time_judge");
+  TrainMetricsRow row;
+  row.judge_agreement = 0.5;
+  const std::vector<double> v = row.values(true);
+  ASSERT_EQ(v.size(), judged.size());
+  EXPECT_EQ(v[std::find(judged.begin(), judged.end(), "judge_agreement") - judged.begin()], 0.5);
+  EXPECT_EQ(row.values().size(), plain.size());
+}
+
+TEST(TrainChoices, AnswerRewardIsParsedOnce) {
+  EXPECT_EQ(algo::parse_answer_reward("rule"), algo::AnswerReward::kRule);
+  EXPECT_EQ(algo::parse_answer_reward("judge"), algo::AnswerReward::kJudge);
+  EXPECT_EQ(algo::parse_answer_reward("both"), algo::AnswerReward::kBoth);
+  EXPECT_THROW(algo::parse_answer_reward("llm"), ConfigError);
+}
+
+std::string layout_error(const std::string& layout, int world, const std::string& judge) {
+  TrainConfig t;
+  t.judge = judge;
+  try {
+    train_role_map(layout, world, t);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(TrainLayout, JudgeRanksAndJudgeOptionGoTogether) {
+  TrainConfig t;
+  t.judge = "/models/judge";
+  // --layout auto with --judge: the judge on the teacher ranks.
+  EXPECT_EQ(train_role_map("auto", 2, t).spec(), "teacher+rollout+judge=1,discriminator+learner=1");
+  EXPECT_EQ(train_role_map("teacher+judge=1,rollout=1,discriminator+learner=1", 3, t).root(dist::Role::kJudge), 0);
+  EXPECT_EQ(train_role_map("all=1,judge=1", 2, t).ranks(dist::Role::kJudge), (std::vector<int>{1}));
+  EXPECT_TRUE(train_role_map("auto", 2, TrainConfig()).ranks(dist::Role::kJudge).empty());
+  EXPECT_NE(layout_error("teacher+rollout=1,discriminator+learner=1", 2, "/models/judge")
+                .find("--judge is given but --layout 'teacher+rollout=1,discriminator+learner=1' has no judge rank"),
+            std::string::npos);
+  EXPECT_NE(layout_error("all=1,judge=1", 2, "").find("has judge ranks but no --judge DIR is given"), std::string::npos);
 }
 
 }  // namespace
