@@ -52,6 +52,17 @@ void read_flat(const std::vector<at::Tensor>& tensors, const std::vector<int64_t
   }
 }
 
+// Sum of squares in float64, in chunks of 1M elements: a float64 copy of the whole block would
+// double the memory the sharding saves.
+double squared_norm(const at::Tensor& block) {
+  constexpr int64_t kChunk = int64_t{1} << 20;
+  double sum = 0;
+  for (int64_t lo = 0; lo < block.numel(); lo += kChunk) {
+    sum += block.narrow(0, lo, std::min(kChunk, block.numel() - lo)).to(at::kDouble).pow(2).sum().item<double>();
+  }
+  return sum;
+}
+
 std::vector<at::Tensor> gradients_of(const std::vector<at::Tensor>& params) {
   std::vector<at::Tensor> out;
   for (const at::Tensor& p : params) out.push_back(p.grad());
@@ -74,7 +85,7 @@ bool ShardedAdamW::step(double loss, double max_grad_norm) {
     release_gradients();  // ZeRO-2: the full gradients are not needed past this point
     at::Tensor bad = at::zeros({2}, grad_block.options().dtype(at::kDouble));
     bad[0] = (std::isfinite(loss) && at::isfinite(grad_block).all().item<bool>()) ? 0.0 : 1.0;
-    bad[1] = grad_block.to(at::kDouble).pow(2).sum().item<double>();  // squared norm of the block
+    bad[1] = squared_norm(grad_block);
     group_.allreduce(bad, ReduceOp::kSum);
     const at::Tensor host = bad.cpu();
     finite = host[0].item<double>() == 0.0;
