@@ -1,4 +1,5 @@
 #include "ril/common/config_parser.h"
+#include "ril/common/shard_mode.h"
 
 #include <boost/program_options.hpp>
 
@@ -153,7 +154,7 @@ const std::vector<Command>& commands() {
              ("model", po::value(&c.info.model), "instead of a file: a model preset or HF model directory; prints "
               "parameters per component, memory and FLOPs, and the memory plan per learner rank")
              ("learners", bind(&c.info.learners, between(1, 1e6)), "with --model: learner ranks of the memory plan")
-             ("shard", bind(&c.info.shard), "with --model: none | optimizer | gradients | all (planned; training runs none only)")
+             ("shard", bind(&c.info.shard), "with --model: none | optimizer | gradients | all (ril train --shard runs each)")
              ("batch", bind(&c.info.batch, kBatch), "with --model: sequences per micro-batch on one rank (activation estimate)")
              ("seq-len", bind(&c.info.seq_len, kTokens), "with --model: tokens per sequence, image tokens included")
              ("dtype", bind(&c.info.dtype), "with --model: float32 | bfloat16 | float16 (weights, gradients, activations)")
@@ -236,6 +237,7 @@ const std::vector<Command>& commands() {
              ("group", bind(&t.group, between(1, 1024)), "G: student and teacher responses per question")
              ("accumulate", bind(&t.accumulate, kBatch), "gradient accumulation: learner and discriminator ranks run their share of the step in K micro-batches (chunks of questions), one update (same update, less activation memory)")
              ("checkpoint-activations", po::bool_switch(&t.checkpoint_activations), "learner and discriminator: recompute each decoder layer's activations in backward instead of keeping them (same gradients, less memory, one more forward)")
+             ("shard", bind(&t.shard), "learner and discriminator groups: none | optimizer (ZeRO-1: each rank holds and updates one slice of the AdamW state) | gradients (ZeRO-2: also only that slice of the reduced gradients); checkpoints resume at another rank count")
              ("max-new-tokens", bind(&t.max_new_tokens, kTokens), "tokens generated per response at most")
              ("temperature", bind(&t.temperature, kTemperature), "sampling temperature")
              ("top-p", bind(&t.top_p, kTopP), "nucleus sampling threshold (1: off)")
@@ -450,6 +452,7 @@ void check_values(const Config& c) {
     RIL_CONFIG_CHECK(t.judge.empty() || (t.stage == "ril" && !t.no_answer_reward),
                      "ril train: --judge scores the answer reward: it needs --stage ril without --no-answer-reward");
     RIL_CONFIG_CHECK(t.judge_prompt.empty() || !t.judge.empty(), "ril train: --judge-prompt needs --judge (the judge model)");
+    parse_shard_mode(t.shard);  // ConfigError: "--shard must be none, optimizer or gradients, got '...'"
   }
   if (c.command == "eval") {
     const EvalConfig& e = c.eval;

@@ -33,6 +33,35 @@ at::Tensor Communicator::recv(int src, int tag) {
   return out;
 }
 
+namespace {
+
+void check_shard_collective(const Communicator& comm, const char* what, const at::Tensor& send, const at::Tensor& recv,
+                            int64_t send_blocks, int64_t recv_blocks) {
+  RIL_CHECK(send.scalar_type() == at::kFloat && recv.scalar_type() == at::kFloat && send.is_contiguous() &&
+                recv.is_contiguous() && send.numel() % send_blocks == 0 &&
+                send.numel() / send_blocks * recv_blocks == recv.numel(),
+            "communicator '", comm.name(), "': ", what, " takes contiguous float32 tensors of ", send_blocks,
+            " x n and ", recv_blocks, " x n elements, got ", send.numel(), " (", c10::toString(send.scalar_type()),
+            ") and ", recv.numel(), " (", c10::toString(recv.scalar_type()), ")");
+}
+
+}  // namespace
+
+void Communicator::allgather(const at::Tensor& send, at::Tensor& recv) {
+  check_shard_collective(*this, "allgather", send, recv, 1, size());
+  // -0.0 + x == x bitwise for every x (+0.0 and -0.0 included): the sum puts each block in place.
+  recv.fill_(-0.0);
+  recv.narrow(0, rank() * send.numel(), send.numel()).copy_(send);
+  allreduce(recv, ReduceOp::kSum);
+}
+
+void Communicator::reduce_scatter(const at::Tensor& send, at::Tensor& recv) {
+  check_shard_collective(*this, "reduce_scatter", send, recv, size(), 1);
+  at::Tensor all = send.clone();
+  allreduce(all, ReduceOp::kSum);
+  recv.copy_(all.narrow(0, rank() * recv.numel(), recv.numel()));
+}
+
 void LocalCommunicator::send_to_peer(const at::Tensor&, int dst, int) {
   throw Error(cat("local communicator '", name(), "' has one rank; cannot send to rank ", dst));
 }

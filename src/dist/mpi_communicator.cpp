@@ -171,6 +171,30 @@ void MpiCommunicator::allreduce(at::Tensor& tensor, ReduceOp op) {
   unstage(tensor, host);
 }
 
+void MpiCommunicator::allgather(const at::Tensor& send, at::Tensor& recv) {
+  RIL_CHECK(send.scalar_type() == at::kFloat && recv.scalar_type() == at::kFloat && recv.is_contiguous() &&
+                recv.numel() == send.numel() * impl_->size && send.numel() <= INT_MAX,
+            "communicator '", name(), "': allgather takes float32 n and size x n elements, got ", send.numel(), " and ",
+            recv.numel());
+  const at::Tensor host_send = host_staging(send);
+  at::Tensor host_recv = host_staging(recv);
+  RIL_MPI_CHECK(MPI_Allgather(host_send.data_ptr(), static_cast<int>(send.numel()), MPI_FLOAT, host_recv.data_ptr(),
+                              static_cast<int>(send.numel()), MPI_FLOAT, impl_->comm));
+  unstage(recv, host_recv);
+}
+
+void MpiCommunicator::reduce_scatter(const at::Tensor& send, at::Tensor& recv) {
+  RIL_CHECK(send.scalar_type() == at::kFloat && recv.scalar_type() == at::kFloat && recv.is_contiguous() &&
+                send.numel() == recv.numel() * impl_->size && recv.numel() <= INT_MAX,
+            "communicator '", name(), "': reduce_scatter takes float32 size x n and n elements, got ", send.numel(),
+            " and ", recv.numel());
+  const at::Tensor host_send = host_staging(send);
+  at::Tensor host_recv = host_staging(recv);
+  RIL_MPI_CHECK(MPI_Reduce_scatter_block(host_send.data_ptr(), host_recv.data_ptr(), static_cast<int>(recv.numel()),
+                                         MPI_FLOAT, MPI_SUM, impl_->comm));
+  unstage(recv, host_recv);
+}
+
 std::vector<at::Tensor> MpiCommunicator::gather(const at::Tensor& tensor, int root) {
   RIL_CHECK(root >= 0 && root < impl_->size, "communicator '", name(), "': bad gather root ", root);
   const detail::WireHeader header = detail::make_header(tensor);

@@ -315,6 +315,50 @@ void load_adamw(const H5File& file, const std::string& group, torch::optim::Adam
   for (auto& [key, state] : states) optimizer.state()[key] = std::move(state);
 }
 
+FlatAdamWState flat_adamw_state(const torch::optim::AdamW& optimizer, const std::vector<at::Tensor>& params) {
+  std::vector<at::Tensor> m, v;
+  FlatAdamWState out;
+  size_t with_state = 0;
+  for (const at::Tensor& p : params) {
+    const auto it = optimizer.state().find(state_key(p));
+    if (it == optimizer.state().end()) {
+      m.push_back(at::zeros({p.numel()}, at::kFloat));
+      v.push_back(at::zeros({p.numel()}, at::kFloat));
+      continue;
+    }
+    const auto* state = dynamic_cast<const torch::optim::AdamWParamState*>(it->second.get());
+    RIL_CHECK(state != nullptr, "optimizer state is not AdamW state");
+    RIL_CHECK(with_state == 0 || state->step() == out.step, "AdamW state: parameters at steps ", out.step, " and ",
+              state->step(), " cannot form one flat state");
+    out.step = state->step();
+    ++with_state;
+    m.push_back(state->exp_avg().detach().to(at::kCPU, at::kFloat).reshape({-1}));
+    v.push_back(state->exp_avg_sq().detach().to(at::kCPU, at::kFloat).reshape({-1}));
+  }
+  RIL_CHECK(with_state == 0 || with_state == params.size(), "AdamW state: ", with_state, " of ", params.size(),
+            " parameters have state; a flat state needs all or none");
+  out.exp_avg = m.empty() ? at::zeros({0}) : at::cat(m);
+  out.exp_avg_sq = v.empty() ? at::zeros({0}) : at::cat(v);
+  return out;
+}
+
+void set_flat_adamw_state(torch::optim::AdamW& optimizer, const std::vector<at::Tensor>& params,
+                          const FlatAdamWState& state) {
+  int64_t total = 0;
+  for (const at::Tensor& p : params) total += p.numel();
+  RIL_CHECK(state.exp_avg.numel() == total && state.exp_avg_sq.numel() == total, "AdamW state of ",
+            state.exp_avg.numel(), " elements for parameters of ", total);
+  int64_t offset = 0;
+  for (const at::Tensor& p : params) {
+    auto s = std::make_unique<torch::optim::AdamWParamState>();
+    s->step(state.step);
+    s->exp_avg(state.exp_avg.narrow(0, offset, p.numel()).reshape(p.sizes()).to(p.options()).clone());
+    s->exp_avg_sq(state.exp_avg_sq.narrow(0, offset, p.numel()).reshape(p.sizes()).to(p.options()).clone());
+    optimizer.state()[state_key(p)] = std::move(s);
+    offset += p.numel();
+  }
+}
+
 void save_generator(H5File& file, const std::string& name, const at::Generator& generator) {
   at::Tensor state;
   {

@@ -18,6 +18,10 @@ namespace fs = std::filesystem;
 using dist::Channel;
 using dist::Role;
 
+// Root attribute of the main file: the world rank whose part holds D's state, so that a job with
+// another rank count can find it.
+constexpr const char* kDiscRootAttr = "discriminator_root";
+
 }  // namespace
 
 TrainCheckpoints::TrainCheckpoints(const dist::RankGroups& groups, const Config& config, const TrainInputs& in)
@@ -104,40 +108,72 @@ void TrainCheckpoints::check_belongs(const io::H5File& file) const {
   RIL_CONFIG_CHECK(h.student_config == in_.student_config_text, "ril train: checkpoint ", file.path(),
                    " was written for another student model config than --student ", t.student,
                    "; use the same --student or another --run-dir");
-  RIL_CONFIG_CHECK(h.world_size == groups_.world_size(), "ril train: checkpoint ", file.path(), " was written by ",
-                   h.world_size, " ranks, this job has ", groups_.world_size(),
-                   "; resume with the same number of ranks and --layout");
+  // Another rank count works when the file says where D's state is (written since --shard): the
+  // optimizer states are re-cut to the new groups (roles/optimizer_shards.h).
+  RIL_CONFIG_CHECK(h.world_size == groups_.world_size() || file.has_attr("/", kDiscRootAttr), "ril train: checkpoint ",
+                   file.path(), " was written by ", h.world_size, " ranks, this job has ", groups_.world_size(),
+                   "; this older checkpoint resumes only with the same number of ranks and --layout");
 }
 
 void TrainCheckpoints::load(const ResumeTarget& target, TrainRoles& roles) {
   if (target.fresh()) return;
   const io::H5File file = io::H5File::open(target.main_path, io::kCheckpointKind);
   check_belongs(file);
-  if (roles.learner) roles.learner->load_state(file);
-  if (groups_.world_size() == 1) {
-    load_rank_state(file, roles);
-  } else {
-    // The rank parts lie beside the main file, named as the store names them.
-    auto part = [&](int rank) {
-      const fs::path name = fs::path(store_.rank_path(target.step, rank)).filename();
-      return io::H5File::open((fs::path(target.main_path).parent_path() / name).string(), io::kCheckpointRankKind);
-    };
-    load_rank_state(part(groups_.world_rank()), roles);
-    if (roles.discriminator && !is_disc_root()) {
-      roles.discriminator->load_state(part(groups_.role_map().root(Role::kDiscriminator)));
+  const int64_t written_by = io::read_checkpoint_header(file).world_size;
+  const bool same_ranks = written_by < 0 || written_by == groups_.world_size();
+  // The part of world rank `rank` of the job that wrote the checkpoint: beside the main file,
+  // named as the store names it; the main file itself when that job had one rank.
+  auto part_path = [&](int rank) {
+    if ((same_ranks ? groups_.world_size() : written_by) == 1) return target.main_path;
+    const fs::path name = fs::path(store_.rank_path(target.step, rank)).filename();
+    return (fs::path(target.main_path).parent_path() / name).string();
+  };
+  auto part = [&](int rank) { return io::H5File::open(part_path(rank), io::kCheckpointRankKind); };
+  // Each rank reads its own files (a learner rank only the shards its block needs), so one rank
+  // can fail where the others do not: agree before anyone goes on.
+  std::string error;
+  try {
+    const int64_t writers = same_ranks ? groups_.world_size() : written_by;
+    if (roles.learner) roles.learner->load_state(file, part_path);
+    if (roles.discriminator) {  // from the part of the writer's D root (the main file when it had one rank)
+      const int disc_root = file.has_attr("/", kDiscRootAttr) ? static_cast<int>(file.attr_int("/", kDiscRootAttr))
+                                                               : groups_.role_map().root(Role::kDiscriminator);
+      if (writers == 1) {
+        roles.discriminator->load_state(file, part_path);
+      } else {
+        roles.discriminator->load_state(part(disc_root), part_path);
+      }
     }
+    // The rank generators map onto ranks only at the same count; at another count they are not
+    // restored (ril train draws every random number from per-question seeds, seed.h, never from
+    // a rank's default generator).
+    if (same_ranks && writers == 1) {
+      load_rank_state(file, roles);
+    } else if (same_ranks) {
+      load_rank_state(part(groups_.world_rank()), roles);
+    }
+  } catch (const std::exception& e) {
+    error = e.what();
   }
-  if (groups_.is_metrics_rank()) log_info("train", "resumed from ", target.main_path, " at step ", target.step);
+  dist::agree_or_throw(*groups_.channel(Channel::kWorld), error, dist::ErrorKind::kConfig,
+                       cat("ril train: cannot resume from ", target.main_path, ": "));
+  if (groups_.is_metrics_rank()) {
+    log_info("train", "resumed from ", target.main_path, " at step ", target.step,
+             same_ranks ? std::string() : cat(" (written by ", written_by, " ranks, resumed on ", groups_.world_size(), ")"));
+  }
 }
 
 void TrainCheckpoints::save_rank_state(io::H5File& file, TrainRoles& roles) {
   io::save_generator(file, io::checkpoint_names::kRankRng, cpu_rng_);
-  if (roles.discriminator && is_disc_root()) roles.discriminator->save_state(file);
+  if (roles.learner) roles.learner->save_shard(file);  // --shard: this rank's optimizer moments
+  if (roles.discriminator) {
+    if (is_disc_root()) roles.discriminator->save_state(file, groups_.role_map().ranks(Role::kDiscriminator));
+    roles.discriminator->save_shard(file);
+  }
 }
 
-void TrainCheckpoints::load_rank_state(const io::H5File& file, TrainRoles& roles) {
+void TrainCheckpoints::load_rank_state(const io::H5File& file, TrainRoles&) {
   io::load_generator(file, io::checkpoint_names::kRankRng, cpu_rng_);
-  if (roles.discriminator && is_disc_root()) roles.discriminator->load_state(file);
 }
 
 void TrainCheckpoints::save(int64_t step, TrainRoles& roles) {
@@ -158,8 +194,9 @@ void TrainCheckpoints::save(int64_t step, TrainRoles& roles) {
     const std::string path = store_.write(
         step,
         [&](io::H5File& file) {
-          roles.learner->save_state(file);
+          roles.learner->save_state(file, groups_.role_map().ranks(Role::kLearner));
           io::write_checkpoint_header(file, header);
+          file.set_attr("/", kDiscRootAttr, static_cast<int64_t>(groups_.role_map().root(Role::kDiscriminator)));
           if (world_size == 1) save_rank_state(file, roles);
         },
         world_size);

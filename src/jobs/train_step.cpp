@@ -26,6 +26,7 @@ roles::LearnerOptions learner_options(const TrainInputs& in, const TrainConfig& 
   o.max_grad_norm = t.max_grad_norm;
   o.accumulate = t.accumulate;
   o.checkpoint_activations = t.checkpoint_activations;
+  o.shard = parse_shard_mode(t.shard);
   o.clip_eps = t.clip_eps;
   o.beta = t.beta;
   o.budget = t.max_new_tokens;
@@ -48,6 +49,7 @@ roles::DiscriminatorTrainerOptions discriminator_options(const TrainInputs& in, 
   o.max_grad_norm = t.max_grad_norm;
   o.accumulate = t.accumulate;
   o.checkpoint_activations = t.checkpoint_activations;
+  o.shard = parse_shard_mode(t.shard);
   o.budget = t.max_new_tokens;
   o.system = t.disc_system;
   return o;

@@ -23,22 +23,6 @@ std::string padded(const std::string& text, size_t width) {
 
 }  // namespace
 
-ShardMode parse_shard_mode(const std::string& text) {
-  if (text == "none") return ShardMode::kNone;
-  if (text == "optimizer") return ShardMode::kOptimizer;
-  if (text == "gradients") return ShardMode::kGradients;
-  throw ConfigError(cat("--shard must be none, optimizer or gradients, got '", text, "'"));
-}
-
-const char* shard_mode_name(ShardMode mode) {
-  switch (mode) {
-    case ShardMode::kNone: return "none";
-    case ShardMode::kOptimizer: return "optimizer";
-    case ShardMode::kGradients: return "gradients";
-  }
-  return "?";
-}
-
 MemoryPlan plan_memory(const ModelConfig& config, const MemoryPlanOptions& o) {
   RIL_CONFIG_CHECK(o.learners >= 1, "--learners must be at least 1, got ", o.learners);
   RIL_CONFIG_CHECK(o.batch >= 1 && o.seq_len >= 1, "--batch and --seq-len must be at least 1, got ", o.batch, " and ",
@@ -85,10 +69,10 @@ std::string describe_memory_plan(const ModelConfig& config, const std::string& n
     for (size_t k = 0; k < row.size(); ++k) out << (k ? " " : "  ") << padded(row[k], width[k]);
     out << "  " << (static_cast<double>(p.total()) <= device_gib * kGiB ? "yes" : "no") << "\n";
   }
-  out << "note: ril sft and ril train hold the whole model, its gradients and AdamW state on every learner rank "
-         "(--shard none) today; optimizer (ZeRO-1) and gradients (ZeRO-2) are what those modes would need once "
-         "they are implemented (issue 18). --accumulate K divides the activations by K at the same update "
-         "(--batch here is one micro-batch).\n";
+  out << "note: ril train --shard none|optimizer|gradients runs these modes for the student (learner ranks) and "
+         "the discriminator (its ranks); with gradients the reduced gradients are kept as a slice after the "
+         "backward pass, whose peak still holds them whole; ril sft runs none. --accumulate K divides the "
+         "activations by K at the same update (--batch here is one micro-batch).\n";
   return out.str();
 }
 

@@ -94,8 +94,16 @@ DiscriminatorTrainer::DiscriminatorTrainer(PolicyModel& student, const text::Bpe
   }
   for (auto& p : disc_->parameters()) params_.push_back(p);
   disc_->model->set_checkpoint_activations(options_.checkpoint_activations);
-  optimizer_ = std::make_unique<torch::optim::AdamW>(
-      params_, torch::optim::AdamWOptions(options_.lr).weight_decay(options_.weight_decay));
+  if (options_.shard == ShardMode::kNone) {
+    optimizer_ = std::make_unique<torch::optim::AdamW>(
+        params_, torch::optim::AdamWOptions(options_.lr).weight_decay(options_.weight_decay));
+  } else {
+    dist::ShardedAdamWOptions so;
+    so.mode = options_.shard;
+    so.lr = options_.lr;
+    so.weight_decay = options_.weight_decay;
+    sharded_ = std::make_unique<dist::ShardedAdamW>(group_, params_, so);
+  }
 }
 
 DiscriminatorResult DiscriminatorTrainer::step(int64_t step, const std::vector<int64_t>& questions,
@@ -123,8 +131,12 @@ DiscriminatorResult DiscriminatorTrainer::step(int64_t step, const std::vector<i
 
 DiscriminatorTrainer::Sums DiscriminatorTrainer::update(int64_t step, const Share& share, double responses) {
   disc_->train();
-  if (options_.schedule) algo::set_learning_rate(*optimizer_, algo::LrSchedule(*options_.schedule).lr(step));
-  optimizer_->zero_grad();
+  if (options_.schedule) {
+    const double lr = algo::LrSchedule(*options_.schedule).lr(step);
+    if (optimizer_) algo::set_learning_rate(*optimizer_, lr);
+    if (sharded_) sharded_->set_lr(lr);
+  }
+  if (optimizer_) optimizer_->zero_grad();  // ShardedAdamW leaves no gradients behind
   Sums sums;
   algo::DiscriminatorLossOptions lo;
   lo.normaliser = responses;
@@ -138,9 +150,15 @@ DiscriminatorTrainer::Sums DiscriminatorTrainer::update(int64_t step, const Shar
     loss.loss.backward();
     sums += Sums::of(loss);
   }
-  dist::allreduce_gradients(group_, params_, dist::ReduceOp::kSum);
   sums = sums.over(host_);
-  if (!step_if_finite(*optimizer_, params_, sums.loss, options_.max_grad_norm)) {
+  bool stepped = false;
+  if (sharded_) {
+    stepped = sharded_->step(sums.loss, options_.max_grad_norm);
+  } else {
+    dist::allreduce_gradients(group_, params_, dist::ReduceOp::kSum);
+    stepped = step_if_finite(*optimizer_, params_, sums.loss, options_.max_grad_norm);
+  }
+  if (!stepped) {
     ++skipped_updates_;
     if (group_.rank() == 0) log_warn("train", "step ", step + 1, ": non-finite discriminator loss, update skipped");
   } else if (const std::string bad = first_non_finite(named_parameters(*disc_)); !bad.empty()) {
@@ -202,15 +220,23 @@ DiscriminatorResult DiscriminatorTrainer::collect(const Share& share, const std:
 
 // ---- state -------------------------------------------------------------------------------------
 
-void DiscriminatorTrainer::save_state(io::H5File& file) {
-  io::save_tensors(file, names::kDiscriminator, named_parameters(*disc_));
-  io::save_adamw(file, names::kDiscOptimizer, *optimizer_, named_parameters(*disc_));
+GroupOptimizer DiscriminatorTrainer::group_optimizer() {
+  return {optimizer_.get(), sharded_.get(), &params_, named_parameters(*disc_)};
 }
 
-void DiscriminatorTrainer::load_state(const io::H5File& file) {
+void DiscriminatorTrainer::save_state(io::H5File& file, const std::vector<int>& disc_world_ranks) {
+  io::save_tensors(file, names::kDiscriminator, named_parameters(*disc_));
+  save_optimizer_state(file, kDiscOptimizerNames, group_optimizer(), disc_world_ranks);
+}
+
+void DiscriminatorTrainer::save_shard(io::H5File& part) {
+  save_optimizer_shard(part, kDiscOptimizerNames, group_optimizer());
+}
+
+void DiscriminatorTrainer::load_state(const io::H5File& file, const std::function<std::string(int)>& part_path) {
   torch::NoGradGuard no_grad;
   io::load_tensors_into(file, names::kDiscriminator, named_parameters(*disc_));
-  io::load_adamw(file, names::kDiscOptimizer, *optimizer_, named_parameters(*disc_));
+  load_optimizer_state(file, kDiscOptimizerNames, group_optimizer(), part_path);
 }
 
 void DiscriminatorTrainer::save_model(const std::string& dir) {

@@ -15,6 +15,7 @@
 #include "ril/io/module_state.h"
 #include "ril/model/checkpoint.h"
 #include "ril/roles/finite_parameters.h"
+#include "ril/roles/optimizer_shards.h"
 
 namespace ril::roles {
 namespace {
@@ -85,8 +86,16 @@ Learner::Learner(std::shared_ptr<PolicyModel> student, const text::BpeTokenizer&
   reference_->m = model::load_pretrained(options_.reference_dir);
   reference_->module().eval();
   for (auto& p : reference_->module().parameters()) p.set_requires_grad(false);
-  optimizer_ = std::make_unique<torch::optim::AdamW>(
-      params_, torch::optim::AdamWOptions(options_.lr).weight_decay(options_.weight_decay));
+  if (options_.shard == ShardMode::kNone) {
+    optimizer_ = std::make_unique<torch::optim::AdamW>(
+        params_, torch::optim::AdamWOptions(options_.lr).weight_decay(options_.weight_decay));
+  } else {
+    dist::ShardedAdamWOptions so;
+    so.mode = options_.shard;
+    so.lr = options_.lr;
+    so.weight_decay = options_.weight_decay;
+    sharded_ = std::make_unique<dist::ShardedAdamW>(group_, params_, so);
+  }
 }
 
 LearnerStats Learner::step(int64_t step, const std::vector<int64_t>& questions, const Responses& responses,
@@ -200,7 +209,7 @@ PolicyStats Learner::update(int64_t step, const std::vector<int64_t>& questions,
     if (dist::owns(j, group_)) mine.push_back(j);
   }
   student_->module().train();
-  optimizer_->zero_grad();
+  if (optimizer_) optimizer_->zero_grad();  // ShardedAdamW leaves no gradients behind
   PolicySums local;
   // --accumulate K: chunk k holds the questions mine[begin, end); its rows keep their order.
   for (int64_t k = 0; k < options_.accumulate; ++k) {
@@ -215,9 +224,15 @@ PolicyStats Learner::update(int64_t step, const std::vector<int64_t>& questions,
     }
     if (!rows.empty()) local += backward_on(step, responses, rows, advantages);
   }
-  dist::allreduce_gradients(group_, params_, dist::ReduceOp::kSum);
   const PolicySums sum = PolicySums::from(dist::allreduce_values(host_, local.values(), dist::ReduceOp::kSum));
-  if (!step_if_finite(*optimizer_, params_, sum.loss, options_.max_grad_norm)) {
+  bool stepped = false;
+  if (sharded_) {
+    stepped = sharded_->step(sum.loss, options_.max_grad_norm);
+  } else {
+    dist::allreduce_gradients(group_, params_, dist::ReduceOp::kSum);
+    stepped = step_if_finite(*optimizer_, params_, sum.loss, options_.max_grad_norm);
+  }
+  if (!stepped) {
     ++skipped_updates_;
     if (group_.rank() == 0) {
       log_warn("train", "step ", step + 1, ": non-finite policy loss or gradient, update skipped (", skipped_updates_,
@@ -317,16 +332,25 @@ double Learner::validation_accuracy(const std::vector<int64_t>& questions, at::D
   return total[0] / std::max(1.0, total[1]);
 }
 
-void Learner::save_state(io::H5File& file) {
-  io::save_tensors(file, names::kStudent, named_parameters(student_->module()));
-  if (optimizer_) io::save_adamw(file, names::kOptimizer, *optimizer_, named_parameters(student_->module()));
+// The optimizer as roles/optimizer_shards.h takes it.
+GroupOptimizer Learner::group_optimizer() {
+  return {optimizer_.get(), sharded_.get(), &params_, named_parameters(student_->module())};
 }
 
-void Learner::load_state(const io::H5File& file) {
+void Learner::save_state(io::H5File& file, const std::vector<int>& learner_world_ranks) {
+  io::save_tensors(file, names::kStudent, named_parameters(student_->module()));
+  if (options_.train) save_optimizer_state(file, kStudentOptimizerNames, group_optimizer(), learner_world_ranks);
+}
+
+void Learner::save_shard(io::H5File& part) {
+  if (options_.train) save_optimizer_shard(part, kStudentOptimizerNames, group_optimizer());
+}
+
+void Learner::load_state(const io::H5File& file, const std::function<std::string(int)>& part_path) {
   if (!options_.train) return;  // disc stage: the student stays the SFT model as loaded
   torch::NoGradGuard no_grad;
   io::load_tensors_into(file, names::kStudent, named_parameters(student_->module()));
-  if (optimizer_) io::load_adamw(file, names::kOptimizer, *optimizer_, named_parameters(student_->module()));
+  load_optimizer_state(file, kStudentOptimizerNames, group_optimizer(), part_path);
 }
 
 }  // namespace ril::roles

@@ -48,6 +48,9 @@ check bench_learner "MFU %" "$work/learner.json" "$work/learner.log" $?
 timeout 120 $MPIRUN -np 2 "$BENCH/bench_weight_sync" --quick --json "$work/sync.json" >"$work/sync.log" 2>&1
 check bench_weight_sync "raw GB/s" "$work/sync.json" "$work/sync.log" $?
 
+timeout 120 $MPIRUN -np 2 "$BENCH/bench_shard" --quick --shard gradients --json "$work/shard.json" >"$work/shard.log" 2>&1
+check bench_shard "moments MiB" "$work/shard.json" "$work/shard.log" $?
+
 timeout 120 "$BENCH/bench_h5" --quick --dir "$work" --json "$work/h5.json" >"$work/h5.log" 2>&1
 check bench_h5 "dd MB/s" "$work/h5.json" "$work/h5.log" $?
 

@@ -48,6 +48,16 @@ class Communicator {
   virtual std::vector<at::Tensor> gather(const at::Tensor& tensor, int root) = 0;
   virtual void barrier() = 0;
 
+  // The sharded optimizer's collectives (dist/sharded_optimizer.h); float32 tensors, contiguous,
+  // on this communicator's device, the same numel on every rank.
+  // allgather: recv (numel size() * n) = every rank's `send` (numel n) in rank order.
+  // reduce_scatter: recv (numel n) = block rank() of the sum over ranks of `send` (numel size() * n).
+  // The defaults go through allreduce (allgather pads with -0.0, the exact identity of IEEE
+  // addition, so the blocks arrive bitwise; reduce_scatter reduces everything and keeps a block),
+  // correct everywhere at size() times the traffic; MpiCommunicator overrides both with MPI's own.
+  virtual void allgather(const at::Tensor& send, at::Tensor& recv);
+  virtual void reduce_scatter(const at::Tensor& send, at::Tensor& recv);
+
  protected:
   explicit Communicator(std::string name) : name_(std::move(name)) {}
   // Transfers to and from another rank (never this one).

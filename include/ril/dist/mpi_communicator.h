@@ -22,6 +22,8 @@ class MpiCommunicator final : public Communicator {
   void broadcast(at::Tensor& tensor, int root) override;
   void allreduce(at::Tensor& tensor, ReduceOp op) override;
   std::vector<at::Tensor> gather(const at::Tensor& tensor, int root) override;
+  void allgather(const at::Tensor& send, at::Tensor& recv) override;           // MPI_Allgather
+  void reduce_scatter(const at::Tensor& send, at::Tensor& recv) override;      // MPI_Reduce_scatter_block
   void barrier() override;
 
  private:

@@ -13,6 +13,11 @@
 // Per-rank part (kind "checkpoint-rank"; inside the main file when the job has one rank):
 //   /rng_cpu          the rank's default CPU generator
 //   /discriminator, /disc_optimizer   the discriminator root's D and its AdamW (ril train)
+// ril train --shard optimizer|gradients (roles/optimizer_shards.h): the main file holds
+// /optimizer_shards (the index: which rank parts hold the student's AdamW shards) instead of
+// /optimizer, and each learner rank's part holds its /optimizer_shard; likewise D: the D root's
+// part holds /disc_optimizer_shards instead of /disc_optimizer, each D rank's part its
+// /disc_optimizer_shard.
 // Older files: `ril sft` before this schema wrote /model instead of /student and no
 // student_config, student_tokenizer, stage or world_size; the readers here accept them.
 // Which ranks call: whoever writes or reads a checkpoint file.
@@ -39,6 +44,10 @@ inline constexpr const char* kStage = "stage";
 inline constexpr const char* kRankRng = "rng_cpu";
 inline constexpr const char* kDiscriminator = "discriminator";
 inline constexpr const char* kDiscOptimizer = "disc_optimizer";
+inline constexpr const char* kOptimizerShards = "optimizer_shards";
+inline constexpr const char* kOptimizerShard = "optimizer_shard";
+inline constexpr const char* kDiscOptimizerShards = "disc_optimizer_shards";
+inline constexpr const char* kDiscOptimizerShard = "disc_optimizer_shard";
 }  // namespace checkpoint_names
 
 // The scalar facts of a main file. On reading, what an older file lacks stays at the

@@ -62,6 +62,19 @@ void save_adamw(H5File& file, const std::string& group, const torch::optim::Adam
 void load_adamw(const H5File& file, const std::string& group, torch::optim::AdamW& optimizer,
                 const NamedTensors& params);
 
+// AdamW state of `params` (in that order) as flat float32 buffers, the layout of the sharded
+// optimizer (dist/sharded_optimizer.h): what converts a --shard none checkpoint into shards and
+// back. flat_adamw_state gives step 0 and zeros when no parameter has state yet, and throws
+// ril::Error when some have and others have not, or their steps differ. set_flat_adamw_state
+// gives every parameter the state cut out of the buffers (numel = the parameters' total).
+struct FlatAdamWState {
+  int64_t step = 0;
+  at::Tensor exp_avg, exp_avg_sq;  // [sum of numel] float32, CPU
+};
+FlatAdamWState flat_adamw_state(const torch::optim::AdamW& optimizer, const std::vector<at::Tensor>& params);
+void set_flat_adamw_state(torch::optim::AdamW& optimizer, const std::vector<at::Tensor>& params,
+                          const FlatAdamWState& state);
+
 // Random generator state (CPU or CUDA at::Generator): the byte tensor of get_state(), so that
 // after load_generator the generator produces the same numbers as when it was saved.
 void save_generator(H5File& file, const std::string& name, const at::Generator& generator);

@@ -1,18 +1,25 @@
 // `ril train`'s checkpoints (io/checkpoint_store.h writes and finds the files; their contents
 // follow io/checkpoint_schema.h): every --checkpoint-every steps, at the end, and when a stop
 // signal arrives (all ranks agree on the step).
-//   main file (learner root)   the student + AdamW (Learner::save_state), the header: step,
-//                              world size, resolved config, student config and tokenizer, stage
-//   rank part (every rank)     its default CPU generator; the discriminator root also D + AdamW
+//   main file (learner root)   the student + AdamW, or with --shard the index of the AdamW
+//                              shards (Learner::save_state), the header: step, world size,
+//                              resolved config, student config and tokenizer, stage; the world
+//                              rank of the discriminator root
+//   rank part (every rank)     its default CPU generator; the discriminator root also D + AdamW;
+//                              with --shard every learner rank its AdamW shard
 //                              (in the main file when the job has one rank)
 // Resume (--resume, jobs/train_inputs.h): the learner root picks the checkpoint (auto: the newest
 // complete one, a damaged one reported and skipped; PATH: a main file anywhere, with its rank
 // parts beside it, or a folder holding one, checked; no: refuse a run dir that has checkpoints),
 // refuses one written by another command or stage (ril sft, the other --stage) naming the command
 // that can use it, and every rank agrees on the verdict (dist/agreement.h); then every rank opens
-// it itself (shared file system), so a mismatch of student config or rank count is found alike
-// everywhere and reported as a ConfigError. On CPU a resumed run is bitwise identical to an
-// uninterrupted one.
+// it itself (shared file system), so a mismatch of student config is found alike everywhere and
+// reported as a ConfigError; what one rank alone reads (its rank part, its AdamW shards) is agreed
+// on before anyone goes on (dist/agreement.h). Another rank count resumes too (a checkpoint
+// written since --shard): the student's AdamW state is re-cut to the new learner group, D's is
+// read from the writer's D root, the rank generators are not restored. On CPU a run resumed with
+// the same ranks is bitwise identical to an uninterrupted one; with other ranks it equals a run
+// with that count from the start within float rounding (another gradient summation order).
 // Which ranks call: every rank (collective over the world).
 #pragma once
 

@@ -1,7 +1,7 @@
 // Memory planning (`ril info --model PRESET_OR_DIR --learners N --shard MODE`): the bytes one
 // learner rank needs to train a model, from its config alone (model_size.h), for the three
-// data-parallel layouts of issue 18. Only --shard none is what ril trains with today; optimizer
-// (ZeRO-1) and gradients (ZeRO-2) are plans for the sharded learner that is not built yet.
+// data-parallel layouts of issue 18, which `ril train --shard` runs for the student and the
+// discriminator (dist/sharded_optimizer.h; ril sft holds everything, --shard none).
 //
 // Per learner rank, P = parameters, b = bytes of --dtype, N = learner ranks, ceil(P / N) = one
 // rank's slice of the flat parameter buffer:
@@ -27,14 +27,15 @@
 #include <string>
 #include <vector>
 
+#include "ril/common/shard_mode.h"
 #include "ril/model/model_config.h"
 
 namespace ril::model {
 
-enum class ShardMode { kNone, kOptimizer, kGradients };
-// "none" | "optimizer" | "gradients" (ConfigError otherwise).
-ShardMode parse_shard_mode(const std::string& text);
-const char* shard_mode_name(ShardMode mode);
+// The modes and their names live in common/shard_mode.h (the sharded optimizer runs them too).
+using ril::parse_shard_mode;
+using ril::shard_mode_name;
+using ril::ShardMode;
 
 struct MemoryPlanOptions {
   int64_t learners = 1;               // N >= 1
@@ -55,7 +56,7 @@ struct MemoryPlan {
 MemoryPlan plan_memory(const ModelConfig& config, const MemoryPlanOptions& options);
 
 // The report: one line per mode in `modes` (GiB per rank, and whether the total fits in
-// `device_gib`), the settings, and the note that training implements --shard none only.
+// `device_gib`), the settings, and a note on which commands run which mode.
 std::string describe_memory_plan(const ModelConfig& config, const std::string& name, const MemoryPlanOptions& options,
                                  const std::vector<ShardMode>& modes, double device_gib = 80.0);
 

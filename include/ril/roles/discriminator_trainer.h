@@ -18,6 +18,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,10 +27,13 @@
 #include <torch/torch.h>
 
 #include "ril/algo/schedules.h"
+#include "ril/common/shard_mode.h"
 #include "ril/dist/communicator.h"
+#include "ril/dist/sharded_optimizer.h"
 #include "ril/io/h5_file.h"
 #include "ril/model/discriminator.h"
 #include "ril/roles/discriminator_prompt.h"
+#include "ril/roles/optimizer_shards.h"
 #include "ril/roles/policy_model.h"
 #include "ril/roles/response.h"
 
@@ -65,6 +69,7 @@ struct DiscriminatorTrainerOptions {
   double max_grad_norm = 1.0;   // 0: no clipping
   int64_t accumulate = 1;       // micro-batches per update (chunks of this rank's responses)
   bool checkpoint_activations = false;  // D's decoder layers (model/activation_checkpoint.h)
+  ShardMode shard = ShardMode::kNone;   // --shard: who holds D's AdamW state (common/shard_mode.h)
   int64_t budget = 64;          // response tokens D reads (--max-new-tokens)
   std::string system;           // --disc-system; "": the one stored with init_dir, else the paper's
 };
@@ -81,9 +86,15 @@ class DiscriminatorTrainer {
   // (the step's, in order); step is 0-based. Returns the result on the group root, {} elsewhere.
   DiscriminatorResult step(int64_t step, const std::vector<int64_t>& questions, const Responses& responses);
 
-  // D and its AdamW state in a checkpoint file (checkpoint_schema.h names), and the model alone.
-  void save_state(io::H5File& file);
-  void load_state(const io::H5File& file);
+  // D and its AdamW state in a checkpoint (checkpoint_schema.h names), and the model alone.
+  // save_state (D root, its rank part): D, and the AdamW state or with --shard the shards' index
+  // (`disc_world_ranks`: the world rank of each D rank, in order); save_shard (every D rank, its
+  // own part; nothing without --shard): its moment shard; load_state (every D rank): D and this
+  // rank's optimizer state from the writer's D root part `file`, whole or shards of any count
+  // (`part_path(w)`: the rank part of world rank w of the writing job; roles/optimizer_shards.h).
+  void save_state(io::H5File& file, const std::vector<int>& disc_world_ranks);
+  void save_shard(io::H5File& part);
+  void load_state(const io::H5File& file, const std::function<std::string(int)>& part_path);
   void save_model(const std::string& dir);
 
   // Why the run cannot go on ("" when it can): a non-finite parameter of D after an update (the
@@ -98,6 +109,7 @@ class DiscriminatorTrainer {
   struct Sums;   // statistics as sums, added up over the group
   Sums update(int64_t step, const Share& share, double responses);
   std::vector<double> score(const Share& share, Sums* frozen_sums, double responses);
+  GroupOptimizer group_optimizer();
   DiscriminatorResult collect(const Share& share, const std::vector<double>& scores, const Sums& sums,
                               size_t responses);
 
@@ -106,7 +118,8 @@ class DiscriminatorTrainer {
   dist::Communicator& host_;
   model::Qwen2Discriminator disc_{nullptr};
   std::vector<torch::Tensor> params_;
-  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  std::unique_ptr<torch::optim::AdamW> optimizer_;  // --shard none
+  std::unique_ptr<dist::ShardedAdamW> sharded_;     // --shard optimizer|gradients
   DiscriminatorPrompt prompt_;
   int64_t skipped_updates_ = 0;
   std::string failure_;

@@ -16,6 +16,10 @@
 //      stays budget * (all responses of the step), so the sum of the chunks' losses is the loss
 //      of the whole batch and the update equals K = 1 to float rounding; only the activations
 //      of one chunk are alive at a time. The statistics count the whole step.
+//      --shard optimizer|gradients: dist::ShardedAdamW replaces the allreduce + AdamW (each rank
+//      updates its block of the flat parameter buffer with its block's moments, then the
+//      parameters are all-gathered); checkpoints then hold one moment shard per learner rank
+//      (roles/optimizer_shards.h) and resume at any learner count and either mode.
 // pi_old: with one policy update per batch (mu = 1) pi_old equals pi_theta when the loss is
 // taken, so logp_old = logp.detach() (ratio 1, clip inactive) and no extra forward pass is run.
 // Response tokens: a student response is trained on its sampled ids; a teacher response on its
@@ -26,6 +30,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -35,13 +40,16 @@
 #include <torch/torch.h>
 
 #include "ril/data/answer_checker.h"
+#include "ril/common/shard_mode.h"
 #include "ril/data/dataset.h"
 #include "ril/dist/communicator.h"
+#include "ril/dist/sharded_optimizer.h"
 #include "ril/io/h5_file.h"
 #include "ril/roles/discriminator_trainer.h"
 #include "ril/algo/rewards.h"
 #include "ril/roles/greedy_answerer.h"
 #include "ril/roles/judge_worker.h"
+#include "ril/roles/optimizer_shards.h"
 #include "ril/roles/policy_model.h"
 #include "ril/roles/response.h"
 #include "ril/roles/sft_batch.h"
@@ -90,6 +98,7 @@ struct LearnerOptions {
   double max_grad_norm = 1.0;      // 0: no clipping
   int64_t accumulate = 1;          // micro-batches per update (chunks of this rank's questions)
   bool checkpoint_activations = false;  // the student's decoder layers (model/activation_checkpoint.h)
+  ShardMode shard = ShardMode::kNone;    // --shard: who holds the AdamW state (common/shard_mode.h)
   double clip_eps = 0.2;
   double beta = 0.01;
   int64_t budget = 64;             // --max-new-tokens
@@ -116,10 +125,17 @@ class Learner {
   // (eval batches of 16 dealt round-robin over the group); the same value on every member.
   double validation_accuracy(const std::vector<int64_t>& questions, at::Device device);
 
-  // The student and its AdamW state in a checkpoint file (checkpoint_schema.h names); loading is
-  // for the ril stage only (the disc stage's student stays the SFT model).
-  void save_state(io::H5File& file);
-  void load_state(const io::H5File& file);
+  // The student and its AdamW state in a checkpoint (checkpoint_schema.h names); loading is for
+  // the ril stage only (the disc stage's student stays the SFT model).
+  // save_state (learner root, main file): the student, and the AdamW state, or with --shard the
+  // index of the shards (`learner_world_ranks`: the world rank of each learner rank, in order);
+  // save_shard (every learner rank, its own part; nothing without --shard): its moment shard.
+  // load_state (every learner rank): the student from the main file, and this rank's optimizer
+  // state from whatever the checkpoint holds (whole or shards of any count; `part_path(w)`:
+  // the rank part of world rank w of the writing job).
+  void save_state(io::H5File& file, const std::vector<int>& learner_world_ranks);
+  void save_shard(io::H5File& part);
+  void load_state(const io::H5File& file, const std::function<std::string(int)>& part_path);
 
   // Why the run cannot go on after the last step ("" when it can): more than max_bad_steps
   // non-finite updates, or a non-finite parameter after an update (the student is then unusable
@@ -137,6 +153,7 @@ class Learner {
   PolicySums backward_on(int64_t step, const Responses& responses, const std::vector<int64_t>& rows,
                          const torch::Tensor& advantages);
   std::vector<int64_t> training_ids(const Response& r) const;
+  GroupOptimizer group_optimizer();
 
   std::shared_ptr<PolicyModel> student_;
   std::optional<PolicyModel> reference_;
@@ -146,7 +163,8 @@ class Learner {
   dist::Communicator& group_;
   dist::Communicator& host_;
   std::vector<torch::Tensor> params_;
-  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  std::unique_ptr<torch::optim::AdamW> optimizer_;    // --shard none
+  std::unique_ptr<dist::ShardedAdamW> sharded_;       // --shard optimizer|gradients
   SftBatchBuilder builder_;
   data::AnswerChecker checker_;
   std::unique_ptr<GreedyAnswerer> val_answerer_;
