@@ -94,16 +94,7 @@ DiscriminatorTrainer::DiscriminatorTrainer(PolicyModel& student, const text::Bpe
   }
   for (auto& p : disc_->parameters()) params_.push_back(p);
   disc_->model->set_checkpoint_activations(options_.checkpoint_activations);
-  if (options_.shard == ShardMode::kNone) {
-    optimizer_ = std::make_unique<torch::optim::AdamW>(
-        params_, torch::optim::AdamWOptions(options_.lr).weight_decay(options_.weight_decay));
-  } else {
-    dist::ShardedAdamWOptions so;
-    so.mode = options_.shard;
-    so.lr = options_.lr;
-    so.weight_decay = options_.weight_decay;
-    sharded_ = std::make_unique<dist::ShardedAdamW>(group_, params_, so);
-  }
+  make_group_adamw(options_.shard, options_.lr, options_.weight_decay, group_, params_, optimizer_, sharded_);
 }
 
 DiscriminatorResult DiscriminatorTrainer::step(int64_t step, const std::vector<int64_t>& questions,

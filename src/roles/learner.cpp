@@ -86,16 +86,7 @@ Learner::Learner(std::shared_ptr<PolicyModel> student, const text::BpeTokenizer&
   reference_->m = model::load_pretrained(options_.reference_dir);
   reference_->module().eval();
   for (auto& p : reference_->module().parameters()) p.set_requires_grad(false);
-  if (options_.shard == ShardMode::kNone) {
-    optimizer_ = std::make_unique<torch::optim::AdamW>(
-        params_, torch::optim::AdamWOptions(options_.lr).weight_decay(options_.weight_decay));
-  } else {
-    dist::ShardedAdamWOptions so;
-    so.mode = options_.shard;
-    so.lr = options_.lr;
-    so.weight_decay = options_.weight_decay;
-    sharded_ = std::make_unique<dist::ShardedAdamW>(group_, params_, so);
-  }
+  make_group_adamw(options_.shard, options_.lr, options_.weight_decay, group_, params_, optimizer_, sharded_);
 }
 
 LearnerStats Learner::step(int64_t step, const std::vector<int64_t>& questions, const Responses& responses,

@@ -81,6 +81,20 @@ const OptimizerStateNames kStudentOptimizerNames{names::kOptimizer, names::kOpti
 const OptimizerStateNames kDiscOptimizerNames{names::kDiscOptimizer, names::kDiscOptimizerShards,
                                               names::kDiscOptimizerShard};
 
+void make_group_adamw(ShardMode mode, double lr, double weight_decay, dist::Communicator& group,
+                      const std::vector<at::Tensor>& params, std::unique_ptr<torch::optim::AdamW>& whole,
+                      std::unique_ptr<dist::ShardedAdamW>& sharded) {
+  if (mode == ShardMode::kNone) {
+    whole = std::make_unique<torch::optim::AdamW>(params, torch::optim::AdamWOptions(lr).weight_decay(weight_decay));
+    return;
+  }
+  dist::ShardedAdamWOptions so;
+  so.mode = mode;
+  so.lr = lr;
+  so.weight_decay = weight_decay;
+  sharded = std::make_unique<dist::ShardedAdamW>(group, params, so);
+}
+
 void save_optimizer_state(io::H5File& file, const OptimizerStateNames& n, const GroupOptimizer& opt,
                           const std::vector<int>& world_ranks) {
   check_one(opt);

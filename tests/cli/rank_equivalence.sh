@@ -18,6 +18,7 @@
 #    weights themselves moved by about lr x steps (so the bound is not loose), and the metrics
 #    within 1e-4 relative.
 # shellcheck source=../support/cli_lib.sh
+runs_close=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tools" && pwd)/runs_close.py  # the float-tolerance check
 source "$(dirname "${BASH_SOURCE[0]}")/../support/cli_lib.sh"
 
 "$RIL_DATA" synth --out d.h5 --seed 5 --train 16 --val 4 --test 4 >setup.log 2>&1 \
@@ -58,43 +59,7 @@ for name in np2 np4 np4-tr3; do
 done
 
 # Data-parallel D and learner: within the documented tolerance (safetensors read by hand).
-if "$PY" - runs/np1 runs/np2-dp runs/student/model/model.safetensors <<'EOF'; then
-import csv, json, math, struct, sys
-def tensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, t in header.items():
-        if name == "__metadata__":
-            continue
-        assert t["dtype"] == "F32", (name, t["dtype"])
-        b, e = t["data_offsets"]
-        out[name] = struct.unpack("<%df" % ((e - b) // 4), data[b:e])
-    return out
-def max_diff(a, b):
-    assert a.keys() == b.keys()
-    return max(max(abs(x - y) for x, y in zip(a[k], b[k])) for k in a)
-lr, steps = 1e-3, 3
-tolerance = 0.02 * lr * steps
-one = tensors(sys.argv[1] + "/model/model.safetensors")
-worst = max(max_diff(one, tensors(sys.argv[2] + "/model/model.safetensors")),
-            max_diff(tensors(sys.argv[1] + "/discriminator/model.safetensors"),
-                     tensors(sys.argv[2] + "/discriminator/model.safetensors")))
-moved = max_diff(one, tensors(sys.argv[3]))
-print("max |weight difference| np 2 all=2 vs np 1: %.3g (tolerance %.3g); the student moved by up to %.3g"
-      % (worst, tolerance, moved))
-assert worst <= tolerance, worst
-assert moved >= 10 * tolerance, moved
-ra, rb = (list(csv.DictReader(open(p + "/metrics.csv"))) for p in sys.argv[1:3])
-for x, y in zip(ra, rb):
-    for k in x:
-        if k.startswith("time_") or k == "tokens_per_s":
-            continue
-        u, v = float(x[k]), float(y[k])
-        assert (math.isnan(u) and math.isnan(v)) or abs(u - v) <= 1e-4 * max(1.0, abs(u)), (k, u, v)
-EOF
+if "$PY" "$runs_close" runs/np1 runs/np2-dp runs/student/model/model.safetensors 3; then
   ok "np2 all=2 (data-parallel discriminator and learner): weights and metrics within the float tolerance"
 else
   fail "np2 all=2 beyond the float tolerance" np2-dp.log

@@ -20,6 +20,7 @@
 #   - bad input: --shard zero3 (exit 2, the message once); a checkpoint whose index lists shards
 #     that its rank parts lack (parts of a --shard none run): exit 2 naming the file, no hang.
 # shellcheck source=../support/cli_lib.sh
+runs_close=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tools" && pwd)/runs_close.py  # the float-tolerance check
 source "$(dirname "${BASH_SOURCE[0]}")/../support/cli_lib.sh"
 
 "$RIL_DATA" synth --out d.h5 --seed 5 --train 16 --val 4 --test 4 >setup.log 2>&1 \
@@ -56,45 +57,7 @@ EOF
 }
 
 close() {  # a b steps: within the float tolerance of the header
-  "$PY" - "runs/$1" "runs/$2" runs/student/model/model.safetensors "$3" <<'EOF'
-import csv, json, math, struct, sys
-def tensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, t in header.items():
-        if name == "__metadata__":
-            continue
-        assert t["dtype"] == "F32", (name, t["dtype"])
-        b, e = t["data_offsets"]
-        out[name] = struct.unpack("<%df" % ((e - b) // 4), data[b:e])
-    return out
-def max_diff(a, b):
-    assert a.keys() == b.keys()
-    return max(max(abs(x - y) for x, y in zip(a[k], b[k])) for k in a)
-lr, steps = 1e-3, int(sys.argv[4])
-tolerance = 0.02 * lr * steps
-one = tensors(sys.argv[1] + "/model/model.safetensors")
-worst = max(max_diff(one, tensors(sys.argv[2] + "/model/model.safetensors")),
-            max_diff(tensors(sys.argv[1] + "/discriminator/model.safetensors"),
-                     tensors(sys.argv[2] + "/discriminator/model.safetensors")))
-moved = max_diff(one, tensors(sys.argv[3]))
-print("max |weight difference| %s vs %s: %.3g (tolerance %.3g); the student moved by up to %.3g"
-      % (sys.argv[1], sys.argv[2], worst, tolerance, moved))
-assert worst <= tolerance, worst
-assert moved >= 10 * tolerance, moved
-# A run resumed into a new run directory has the rows of its own steps only: compare by step.
-ra, rb = ({r["step"]: r for r in csv.DictReader(open(p + "/metrics.csv"))} for p in sys.argv[1:3])
-assert len(ra) == steps and rb and set(rb) <= set(ra), (sorted(ra), sorted(rb))
-for x, y in ((ra[s], rb[s]) for s in rb):
-    for k in x:
-        if k.startswith("time_") or k == "tokens_per_s":
-            continue
-        u, v = float(x[k]), float(y[k])
-        assert (math.isnan(u) and math.isnan(v)) or abs(u - v) <= 1e-4 * max(1.0, abs(u)), (k, u, v)
-EOF
+  "$PY" "$runs_close" "runs/$1" "runs/$2" runs/student/model/model.safetensors "$3"
 }
 
 # ---- the modes against --shard none ---------------------------------------------------------------

@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,12 @@ struct GroupOptimizer {
   const std::vector<at::Tensor>* params = nullptr;  // in the flat buffer's order
   io::NamedTensors named;                           // the same parameters, by name
 };
+
+// The AdamW of a group: torch's for --shard none (into `whole`), else sharded over `group`
+// (into `sharded`), with `lr` and `weight_decay` and AdamW's default betas and eps.
+void make_group_adamw(ShardMode mode, double lr, double weight_decay, dist::Communicator& group,
+                      const std::vector<at::Tensor>& params, std::unique_ptr<torch::optim::AdamW>& whole,
+                      std::unique_ptr<dist::ShardedAdamW>& sharded);
 
 // On the group's root, into the index file: the whole state, or the index of the shards
 // (`world_ranks`: the world rank of each group rank, in order).
