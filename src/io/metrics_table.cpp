@@ -8,6 +8,7 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -63,10 +64,28 @@ std::string format_value(double v) {
   return std::string(buffer, r.ptr);
 }
 
+// Appends "step,v,v,...\n" to `out` (format_value's text for each value, without temporaries).
+void append_csv_line(std::string& out, int64_t step, const double* values, size_t count) {
+  char buffer[64];
+  out.append(buffer, static_cast<size_t>(std::to_chars(buffer, buffer + sizeof(buffer), step).ptr - buffer));
+  for (size_t i = 0; i < count; ++i) {
+    const double v = values[i];
+    out += ',';
+    if (std::isnan(v)) {
+      out += "nan";
+    } else if (std::isinf(v)) {
+      out += v > 0 ? "inf" : "-inf";
+    } else {
+      out.append(buffer, static_cast<size_t>(std::to_chars(buffer, buffer + sizeof(buffer), v).ptr - buffer));
+    }
+  }
+  out += '\n';
+}
+
 std::string csv_line(int64_t step, const std::vector<double>& values) {
-  std::string line = std::to_string(step);
-  for (double v : values) line += "," + format_value(v);
-  return line + "\n";
+  std::string line;
+  append_csv_line(line, step, values.data(), values.size());
+  return line;
 }
 
 std::string csv_header(const std::vector<std::string>& columns) {
@@ -247,11 +266,51 @@ struct MetricsTable::State {
   std::vector<std::string> columns;
   std::unique_ptr<H5File> file;
   int csv_fd = -1;
-  int64_t rows = 0;
-  int64_t last_step = -1;
-  bool broken = false;  // an append failed half-way: the datasets may disagree with `rows`
+  MetricsBuffering buffering;
+  int64_t rows = 0;        // rows in both files (committed in metrics.h5)
+  int64_t last_step = -1;  // of every row appended, held ones included
+  bool broken = false;     // a write failed half-way: the datasets may disagree with `rows`
+  // Rows appended but not written yet (append() with buffering.rows > 1), column by column.
+  std::vector<int64_t> held_steps;
+  std::vector<std::vector<double>> held_values;  // [column][row]
+  std::string held_csv;                          // their metrics.csv lines
+  std::chrono::steady_clock::time_point held_since;
+
+  // Writes the held rows: every dataset gets them, the file is flushed, THEN `rows` is advanced
+  // and the file flushed again; then their CSV lines in one write(2) (see the header).
+  void write_held() {
+    if (held_steps.empty()) return;
+    RIL_CHECK(!broken, "an earlier write to metrics table '", h5_path, "' failed half-way; reopen the table");
+    H5File& f = *file;
+    const int64_t n = static_cast<int64_t>(held_steps.size());
+    broken = true;
+    f.append_rows(kStepName, n, held_steps.data());
+    for (size_t c = 0; c < columns.size(); ++c) f.append_rows(column_dataset(columns[c]), n, held_values[c].data());
+    f.flush();
+    f.set_attr(kGroup, "rows", rows + n);
+    f.flush();
+    rows += n;
+    broken = false;
+    // After the HDF5 commit: a writer killed here leaves the CSV short of these lines, and the
+    // next open() rewrites it from metrics.h5.
+    const std::string csv = std::move(held_csv);
+    held_csv.clear();
+    held_steps.clear();
+    for (auto& v : held_values) v.clear();
+    write_all(csv_fd, csv, csv_path);
+  }
 
   void close() {
+    // The held rows first; the files are closed even when that fails (the error propagates).
+    try {
+      if (file && csv_fd >= 0 && !broken) write_held();
+    } catch (...) {
+      close_files();
+      throw;
+    }
+    close_files();
+  }
+  void close_files() {
     if (file) {
       file->close();
       file.reset();
@@ -264,6 +323,8 @@ struct MetricsTable::State {
   ~State() {
     try {
       close();
+    } catch (const std::exception& e) {
+      log_warn("metrics", "closing ", h5_path, ": ", e.what());
     } catch (...) {
     }
   }
@@ -275,7 +336,9 @@ MetricsTable& MetricsTable::operator=(MetricsTable&&) noexcept = default;
 MetricsTable::~MetricsTable() = default;
 
 MetricsTable MetricsTable::open(const std::string& run_dir, const std::vector<std::string>& columns,
-                                int64_t keep_through_step) {
+                                int64_t keep_through_step, const MetricsBuffering& buffering) {
+  RIL_CHECK(buffering.rows >= 1 && buffering.seconds >= 0, "MetricsTable::open: buffering rows must be >= 1 and "
+            "seconds >= 0, got ", buffering.rows, " and ", buffering.seconds);
   RIL_CHECK(keep_through_step >= kKeepAllRows, "MetricsTable::open: keep_through_step must be >= -1, got ",
             keep_through_step);
   RIL_CHECK(!columns.empty(), "MetricsTable::open: no columns for the metrics table in '", run_dir, "'");
@@ -289,6 +352,8 @@ MetricsTable MetricsTable::open(const std::string& run_dir, const std::vector<st
   state->h5_path = (std::filesystem::path(run_dir) / kMetricsH5Name).string();
   state->csv_path = (std::filesystem::path(run_dir) / kMetricsCsvName).string();
   state->columns = columns;
+  state->buffering = buffering;
+  state->held_values.resize(columns.size());
 
   MetricsData kept;
   kept.columns = columns;
@@ -341,23 +406,29 @@ void MetricsTable::append(int64_t step, const std::vector<double>& values) {
             " values, the table has ", s.columns.size(), " columns [", join(s.columns, ", "), "]");
   RIL_CHECK(step >= 0 && step > s.last_step, "metrics row for step ", step, " after step ", s.last_step, " in '",
             s.h5_path, "': steps must increase");
-  H5File& f = *s.file;
-  s.broken = true;
-  f.append_rows(kStepName, 1, &step);
-  for (size_t c = 0; c < values.size(); ++c) f.append_rows(column_dataset(s.columns[c]), 1, &values[c]);
-  f.flush();
-  f.set_attr(kGroup, "rows", s.rows + 1);
-  f.flush();
-  ++s.rows;
+  const auto now = std::chrono::steady_clock::now();
+  if (s.held_steps.empty()) s.held_since = now;
+  s.held_steps.push_back(step);
+  for (size_t c = 0; c < values.size(); ++c) s.held_values[c].push_back(values[c]);
+  append_csv_line(s.held_csv, step, values.data(), values.size());
   s.last_step = step;
-  s.broken = false;
-  // After the HDF5 commit: a writer killed here leaves the CSV one line short, and the next
-  // open() rewrites it from metrics.h5.
-  write_all(s.csv_fd, csv_line(step, values), s.csv_path);
+  const bool full = static_cast<int64_t>(s.held_steps.size()) >= s.buffering.rows;
+  const bool old = s.buffering.seconds > 0 &&
+                   std::chrono::duration<double>(now - s.held_since).count() >= s.buffering.seconds;
+  if (full || old) s.write_held();
+}
+
+void MetricsTable::flush() {
+  State& s = *state_;
+  RIL_CHECK(s.file && s.csv_fd >= 0, "metrics table '", s.h5_path, "' is closed");
+  s.write_held();
 }
 
 const std::vector<std::string>& MetricsTable::columns() const { return state_->columns; }
-int64_t MetricsTable::rows() const { return state_->rows; }
+int64_t MetricsTable::rows() const {
+  return state_->rows + static_cast<int64_t>(state_->held_steps.size());
+}
+int64_t MetricsTable::written_rows() const { return state_->rows; }
 int64_t MetricsTable::last_step() const { return state_->last_step; }
 const std::string& MetricsTable::h5_path() const { return state_->h5_path; }
 const std::string& MetricsTable::csv_path() const { return state_->csv_path; }
