@@ -30,7 +30,9 @@
 //
 // Resuming: open(run_dir, columns, keep_through_step) drops the rows with
 // step > keep_through_step (and rows beyond `rows` that a killed writer left), rewriting both
-// files atomically (temporary + rename, io/atomic_file.h) when anything is dropped. A run
+// files atomically (temporary + rename; metrics.h5 through io/atomic_file.h with fsync,
+// metrics.csv without: open() rebuilds it from metrics.h5 whenever they differ) when anything is
+// dropped. A run
 // resumed from the checkpoint of step s passes s and continues without duplicated rows; a fresh
 // run passes 0 (its first row is step 1: step = optimizer updates done when the row is logged),
 // which drops every row of an earlier run in the same directory except a step-0 row.
