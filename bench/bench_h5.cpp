@@ -6,16 +6,18 @@
 // response bytes + 12 per row; MB/s figures are payload MB (1e6 bytes) per second.
 //   write        TeacherCache::append of --rows-per-append rows at a time (each append: rows,
 //                H5Fflush, `committed` attribute, H5Fflush), then fsync of the file; timed from
-//                the open to the end of the fsync. Compared with
+//                the open to the end of the fsync (the per-append row vectors are made before). Compared with
 //                `dd if=/dev/zero of=F bs=1M count=<payload MiB> conv=fdatasync`.
 //   read (warm)  TeacherCache::open + rows() in --read-rows chunks, file in the page cache;
 //                compared with `dd if=F of=/dev/null bs=1M`.
 //   read (cold)  the same after posix_fadvise(DONTNEED) on the file (drops this file's pages
 //                only); dd: `dd if=F iflag=nocache count=0` first, then the read.
-//   metrics      io::MetricsTable::append of --metrics-rows rows of --metrics-columns float64
-//                columns, one row per call as `ril train` logs them (each: a row in every
-//                dataset, H5Fflush, `rows` attribute, H5Fflush, then the CSV line), then fsync of
-//                metrics.h5 and metrics.csv; payload 8 * (columns + 1) bytes a row. Compared with
+//   metrics      io::MetricsTable::open (fresh run directory), append of --metrics-rows rows of
+//                --metrics-columns float64 columns, one row per call as `ril train` logs them,
+//                with `ril train`'s buffering (io::kTrainMetricsBuffering: rows written 1024 at a
+//                time or every 2 s: rows in every dataset, H5Fflush, `rows` attribute, H5Fflush,
+//                then the CSV lines; --metrics-buffer-rows 1: one such write per row, as before),
+//                close, then fsync of metrics.h5 and metrics.csv; payload 8 * (columns + 1) bytes a row. Compared with
 //                dd of the same bytes in 1 MiB blocks and, at the same granularity, one write(2)
 //                per row (`dd bs=<row bytes> count=<rows> conv=fdatasync`). Read: read_metrics().
 // --repeats paired rounds (each operation, then its dd right after); the table gives medians and
@@ -53,6 +55,7 @@ struct H5BenchOptions {
   uint64_t seed = 5;
   int64_t metrics_rows = 5000;
   int64_t metrics_columns = 32;
+  int64_t metrics_buffer_rows = io::kTrainMetricsBuffering.rows;
   int repeats = 3;
   bool keep = false;
   std::string json = "bench_h5.json";
@@ -163,6 +166,15 @@ int run(const H5BenchOptions& o, int argc, char** argv) {
 
   auto write_cache = [&](double* before_fsync) {
     fs::remove(cache_path);
+    // The rows of each append, copied before the clock starts (and freed after it stops, as the
+    // copies were before): the timed part is the cache's. Copying 105 MB of strings into the
+    // per-append vectors was ~25 ms of a ~200 ms write here (perf); in `ril teach` the rows are
+    // the generator's output, not a copy.
+    std::vector<std::vector<io::TeacherRow>> batches;
+    for (int64_t begin = 0; begin < o.rows; begin += o.rows_per_append) {
+      const int64_t end = std::min(o.rows, begin + o.rows_per_append);
+      batches.emplace_back(all.begin() + begin, all.begin() + end);
+    }
     Stopwatch w;
     {
       io::TeacherCache cache = io::TeacherCache::open_for_dataset(cache_path, dataset);
@@ -173,10 +185,7 @@ int run(const H5BenchOptions& o, int argc, char** argv) {
       info.source = "import";
       info.split_questions = o.rows / 4;
       cache.add_teacher(info);
-      for (int64_t begin = 0; begin < o.rows; begin += o.rows_per_append) {
-        const int64_t end = std::min(o.rows, begin + o.rows_per_append);
-        cache.append("bench", std::vector<io::TeacherRow>(all.begin() + begin, all.begin() + end));
-      }
+      for (const std::vector<io::TeacherRow>& batch : batches) cache.append("bench", batch);
       *before_fsync = w.seconds();
     }
     fsync_path(cache_path);
@@ -201,21 +210,36 @@ int run(const H5BenchOptions& o, int argc, char** argv) {
     return w.seconds();
   };
   std::uniform_real_distribution<double> value_dist(-1.0, 1.0);
+  nlohmann::json metrics_parts = nlohmann::json::array();  // per round: open, appends + close, fsync
+  // `ril train`'s buffering (io::kTrainMetricsBuffering) unless --metrics-buffer-rows says
+  // otherwise; 1 is one write per row (two H5Fflush and a write(2) each), as before.
+  const io::MetricsBuffering metrics_buffering{
+      o.metrics_buffer_rows, o.metrics_buffer_rows > 1 ? io::kTrainMetricsBuffering.seconds : 0.0};
+  const std::string metrics_label =
+      o.metrics_buffer_rows > 1 ? "metrics write (" + std::to_string(o.metrics_buffer_rows) + "-row buffer + fsync)"
+                                : std::string("metrics write (append per row + fsync)");
   auto write_metrics = [&]() {
     fs::remove_all(run_dir);
     std::vector<double> values(static_cast<size_t>(o.metrics_columns));
+    // The rows' values are drawn before the clock starts (the generator is not the table's cost).
+    std::vector<std::vector<double>> rows_values(static_cast<size_t>(o.metrics_rows), values);
+    for (auto& row_values : rows_values) {
+      for (double& v : row_values) v = value_dist(rng);
+    }
     Stopwatch w;
+    double opened = 0, closed = 0;
     {
-      io::MetricsTable table = io::MetricsTable::open(run_dir, columns, io::kKeepAllRows);
-      for (int64_t r = 0; r < o.metrics_rows; ++r) {
-        for (double& v : values) v = value_dist(rng);
-        table.append(r + 1, values);
-      }
+      io::MetricsTable table = io::MetricsTable::open(run_dir, columns, io::kKeepAllRows, metrics_buffering);
+      opened = w.seconds();
+      for (int64_t r = 0; r < o.metrics_rows; ++r) table.append(r + 1, rows_values[static_cast<size_t>(r)]);
       table.close();
+      closed = w.seconds();
     }
     fsync_path(run_dir + "/" + io::kMetricsH5Name);
     fsync_path(run_dir + "/" + io::kMetricsCsvName);
-    return w.seconds();
+    const double total = w.seconds();
+    metrics_parts.push_back({{"open_s", opened}, {"append_close_s", closed - opened}, {"fsync_s", total - closed}});
+    return total;
   };
   auto read_metrics_s = [&]() {
     Stopwatch w;
@@ -265,6 +289,9 @@ int run(const H5BenchOptions& o, int argc, char** argv) {
                        {"metrics_bulk", dd_m_bulk.output}, {"metrics_per_row", dd_m_rows.output}});
   }
   const int64_t file_bytes = static_cast<int64_t>(fs::file_size(cache_path));
+  // What the metrics write puts on disk (the CSV text is larger than the float64 payload).
+  const int64_t metrics_h5_bytes = static_cast<int64_t>(fs::file_size(run_dir + "/" + io::kMetricsH5Name));
+  const int64_t metrics_csv_bytes = static_cast<int64_t>(fs::file_size(run_dir + "/" + io::kMetricsCsvName));
   std::string text_storage;
   {
     const io::DatasetInfo info = io::H5File::open(cache_path).dataset_info("teachers/bench/response/bytes");
@@ -297,7 +324,7 @@ int run(const H5BenchOptions& o, int argc, char** argv) {
   report("teacher cache read (page cache)", "h5_read_warm", "dd_read_warm", static_cast<double>(payload), dd_bytes,
          s_warm);
   report("teacher cache read (cold)", "h5_read_cold", "dd_read_cold", static_cast<double>(payload), dd_bytes, s_cold);
-  report("metrics write (append per row + fsync)", "metrics_write", "dd_metrics_bulk_fdatasync", metrics_payload,
+  report(metrics_label, "metrics_write", "dd_metrics_bulk_fdatasync", metrics_payload,
          dd_metrics_bulk_bytes, s_metrics);
   report("  same, against dd of one write per row", "metrics_write", "dd_metrics_per_row_fdatasync", metrics_payload,
          metrics_payload, s_metrics_rows, /*op_entry=*/false);
@@ -314,19 +341,24 @@ int run(const H5BenchOptions& o, int argc, char** argv) {
   out["settings"] = {{"dir", fs::absolute(o.dir).string()}, {"filesystem", fs_type}, {"rows", o.rows},
                      {"response_bytes_mean", o.response_bytes}, {"rows_per_append", o.rows_per_append},
                      {"read_rows_per_call", o.read_rows}, {"seed", o.seed}, {"metrics_rows", o.metrics_rows},
-                     {"metrics_columns", o.metrics_columns}, {"repeats", o.repeats}, {"quick", o.quick}};
+                     {"metrics_columns", o.metrics_columns}, {"metrics_buffer_rows", metrics_buffering.rows},
+                     {"metrics_buffer_seconds", metrics_buffering.seconds}, {"repeats", o.repeats}, {"quick", o.quick}};
   out["payload_bytes"] = payload;
   out["h5_file_bytes"] = file_bytes;
   out["text_storage"] = text_storage;
   out["dd_bytes"] = dd_bytes;
   out["metrics_payload_bytes"] = metrics_payload;
+  out["metrics_h5_bytes"] = metrics_h5_bytes;
+  out["metrics_write_parts"] = metrics_parts;
+  out["metrics_csv_bytes"] = metrics_csv_bytes;
   out["dd_says"] = dd_says;
   out["results"] = results;
   std::cout << "bench_h5: " << o.rows << " rows (" << fmt(payload / 1e6, 1) << " MB payload, HDF5 file "
             << fmt(file_bytes / 1e6, 1) << " MB; text: " << text_storage << ") in " << fs::absolute(o.dir).string()
             << " (" << fs_type << "), " << o.rows_per_append << " rows per append, " << o.read_rows
             << " rows per read; dd moves " << mib << " MiB; metrics: " << o.metrics_rows << " rows x "
-            << o.metrics_columns << " columns; times include process start for dd and open for HDF5; median of "
+            << o.metrics_columns << " columns (files: metrics.h5 " << fmt(metrics_h5_bytes / 1e6, 2) << " MB, metrics.csv "
+            << fmt(metrics_csv_bytes / 1e6, 2) << " MB); times include process start for dd and open for HDF5; median of "
             << o.repeats << " paired round(s), ratio = median of the rounds' ratios\n"
             << table.str();
   write_result(o.json, out);
@@ -348,6 +380,8 @@ int main(int argc, char** argv) {
       ("seed", po::value(&o.seed)->default_value(o.seed), "text seed")
       ("metrics-rows", po::value(&o.metrics_rows)->default_value(o.metrics_rows), "metrics table rows (one append each)")
       ("metrics-columns", po::value(&o.metrics_columns)->default_value(o.metrics_columns), "metrics table columns")
+      ("metrics-buffer-rows", po::value(&o.metrics_buffer_rows)->default_value(o.metrics_buffer_rows),
+       "metrics rows held before a write (ril train's setting; 1: one write per row, as before)")
       ("repeats", po::value(&o.repeats)->default_value(o.repeats), "paired rounds (each: ours, then dd)")
       ("keep", po::bool_switch(&o.keep), "keep the files")
       ("json", po::value(&o.json)->default_value(o.json), "result file")
@@ -359,7 +393,7 @@ int main(int argc, char** argv) {
     if (o.quick && vm["metrics-rows"].defaulted()) o.metrics_rows = 500;
     if (o.quick && vm["repeats"].defaulted()) o.repeats = 1;
     if (o.rows < 1 || o.rows_per_append < 1 || o.read_rows < 1 || o.response_bytes < 2 || o.metrics_rows < 1 ||
-        o.metrics_columns < 1 || o.repeats < 1) {
+        o.metrics_columns < 1 || o.metrics_buffer_rows < 1 || o.repeats < 1) {
       throw std::runtime_error("--rows, --rows-per-append, --read-rows, --metrics-rows, --metrics-columns, --repeats "
                                "must be >= 1, "
                                "--response-bytes >= 2");

@@ -156,6 +156,10 @@ struct H5File::Impl {
   };
   std::map<std::string, Appender> appenders;
   std::vector<uint8_t> scratch;  // the flat rows of one ragged append, kept for the next one
+  // Ragged arrays appended to: the last offset (end of the values), read once at the first
+  // append and kept here, so an append reads nothing back from the file (reading the last offset
+  // through the default chunk cache pulled a whole 1 MiB offsets chunk in on every append).
+  std::map<std::string, int64_t> ragged_ends;
 
   std::string where(const std::string& object) const { return cat("'", path, "' object '", object, "'"); }
 
@@ -354,6 +358,7 @@ void H5File::flush() {
 void H5File::close() {
   if (impl_) {
     impl_->appenders.clear();
+    impl_->ragged_ends.clear();
     impl_->file.reset();
   }
 }
@@ -529,7 +534,8 @@ RawArray H5File::read_rows(const std::string& name, int64_t start, int64_t count
 }
 
 int64_t H5File::append_rows(const std::string& name, int64_t row_count, const void* data) {
-  const std::string ctx = impl_->where(name);
+  // The context text is built only when a check fails (RIL_H5_CHECK evaluates it lazily).
+  const auto ctx = [&] { return impl_->where(name); };
   // Without a chunk cache an unfiltered chunk is written in place: only the new rows reach the
   // file, and nothing is read back (with the default 1 MiB cache a partly filled chunk is read,
   // patched and written whole on every append). Filtered chunks (deflate: files written before)
@@ -539,7 +545,7 @@ int64_t H5File::append_rows(const std::string& name, int64_t row_count, const vo
     Impl::Appender a;
     a.dataset = impl_->open_dataset(name, /*chunk_cache=*/false);
     a.shape = impl_->dims(a.dataset.get(), name);
-    RIL_CHECK(!a.shape.empty(), "cannot append to scalar dataset ", ctx);
+    RIL_CHECK(!a.shape.empty(), "cannot append to scalar dataset ", impl_->where(name));
     a.type = impl_->type_of(a.dataset.get(), name);
     it = impl_->appenders.emplace(name, std::move(a)).first;
   }
@@ -549,17 +555,17 @@ int64_t H5File::append_rows(const std::string& name, int64_t row_count, const vo
   std::vector<hsize_t> new_dims(a.shape.begin(), a.shape.end());
   new_dims[0] = static_cast<hsize_t>(old_rows + row_count);
   if (H5Dset_extent(a.dataset.get(), new_dims.data()) < 0) {
-    throw Error(cat("cannot grow dataset ", ctx, " (is it extendable?): ", detail::hdf5_error_stack()));
+    throw Error(cat("cannot grow dataset ", ctx(), " (is it extendable?): ", detail::hdf5_error_stack()));
   }
   a.shape[0] = old_rows + row_count;
-  Handle file_space(RIL_H5_CHECK(H5Dget_space(a.dataset.get()), ctx), H5Sclose);
+  Handle file_space(RIL_H5_CHECK(H5Dget_space(a.dataset.get()), ctx()), H5Sclose);
   impl_->select_rows(file_space.get(), a.shape, old_rows, row_count, name);
   std::vector<hsize_t> mem_dims = new_dims;
   mem_dims[0] = static_cast<hsize_t>(row_count);
-  Handle mem_space(RIL_H5_CHECK(H5Screate_simple(static_cast<int>(mem_dims.size()), mem_dims.data(), nullptr), ctx),
+  Handle mem_space(RIL_H5_CHECK(H5Screate_simple(static_cast<int>(mem_dims.size()), mem_dims.data(), nullptr), ctx()),
                    H5Sclose);
   RIL_H5_CHECK(H5Dwrite(a.dataset.get(), native_type(a.type), mem_space.get(), file_space.get(), H5P_DEFAULT, data),
-               ctx);
+               ctx());
   return a.shape[0];
 }
 
@@ -651,15 +657,21 @@ void ensure_ragged(H5File& file, const std::string& name, const RaggedLayout& la
 }
 
 // Appends `rows` given as (pointer, length) element spans; `flat` is scratch space for the
-// concatenated values (H5File::Impl::scratch: reused, so no fresh pages per append).
+// concatenated values (H5File::Impl::scratch: reused, so no fresh pages per append); `ends` holds
+// the last offset of each ragged array appended to in this H5File (H5File::Impl::ragged_ends).
 template <typename Span>
 void append_ragged_spans(H5File& file, const std::string& name, const RaggedLayout& layout,
-                         const std::vector<Span>& rows, std::vector<uint8_t>& flat) {
-  ensure_ragged(file, name, layout);
+                         const std::vector<Span>& rows, std::vector<uint8_t>& flat,
+                         std::map<std::string, int64_t>& ends) {
   const std::string offsets_name = join(name, "offsets");
-  const int64_t count = file.shape(offsets_name)[0] - 1;
-  const RawArray last = file.read_rows(offsets_name, count, 1);
-  int64_t end = *last.as<int64_t>();
+  auto known = ends.find(name);
+  if (known == ends.end()) {
+    ensure_ragged(file, name, layout);
+    const int64_t count = file.shape(offsets_name)[0] - 1;
+    const RawArray last = file.read_rows(offsets_name, count, 1);
+    known = ends.emplace(name, *last.as<int64_t>()).first;
+  }
+  int64_t end = known->second;
   std::vector<int64_t> offsets;
   offsets.reserve(rows.size());
   const size_t esize = element_size(layout.type);
@@ -673,8 +685,11 @@ void append_ragged_spans(H5File& file, const std::string& name, const RaggedLayo
     end += static_cast<int64_t>(row.second);
     offsets.push_back(end);
   }
+  // Forgotten until both writes went through: a failed append re-reads the file next time.
+  ends.erase(known);
   file.append_rows(join(name, layout.values), static_cast<int64_t>(total / esize), flat.data());
   file.append_rows(offsets_name, static_cast<int64_t>(offsets.size()), offsets.data());
+  ends[name] = end;
 }
 
 int64_t ragged_rows(const H5File& file, const std::string& name) {
@@ -710,14 +725,14 @@ void H5File::append_text(const std::string& name, const std::vector<std::string>
   std::vector<std::pair<const void*, size_t>> spans;
   spans.reserve(texts.size());
   for (const std::string& t : texts) spans.emplace_back(t.data(), t.size());
-  append_ragged_spans(*this, name, kTextLayout, spans, impl_->scratch);
+  append_ragged_spans(*this, name, kTextLayout, spans, impl_->scratch, impl_->ragged_ends);
 }
 
 void H5File::append_text_views(const std::string& name, const std::vector<std::string_view>& texts) {
   std::vector<std::pair<const void*, size_t>> spans;
   spans.reserve(texts.size());
   for (const std::string_view& t : texts) spans.emplace_back(t.data(), t.size());
-  append_ragged_spans(*this, name, kTextLayout, spans, impl_->scratch);
+  append_ragged_spans(*this, name, kTextLayout, spans, impl_->scratch, impl_->ragged_ends);
 }
 
 std::vector<std::string> H5File::read_text(const std::string& name) const { return read_text(name, 0, -1); }
@@ -741,7 +756,7 @@ void H5File::append_ragged(const std::string& name, const std::vector<std::vecto
   std::vector<std::pair<const void*, size_t>> spans;
   spans.reserve(rows.size());
   for (const auto& r : rows) spans.emplace_back(r.data(), r.size());
-  append_ragged_spans(*this, name, kIdsLayout, spans, impl_->scratch);
+  append_ragged_spans(*this, name, kIdsLayout, spans, impl_->scratch, impl_->ragged_ends);
 }
 
 std::vector<std::vector<int32_t>> H5File::read_ragged(const std::string& name, int64_t start, int64_t count) const {

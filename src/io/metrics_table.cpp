@@ -8,6 +8,7 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -63,10 +64,28 @@ std::string format_value(double v) {
   return std::string(buffer, r.ptr);
 }
 
+// Appends "step,v,v,...\n" to `out` (format_value's text for each value, without temporaries).
+void append_csv_line(std::string& out, int64_t step, const double* values, size_t count) {
+  char buffer[64];
+  out.append(buffer, static_cast<size_t>(std::to_chars(buffer, buffer + sizeof(buffer), step).ptr - buffer));
+  for (size_t i = 0; i < count; ++i) {
+    const double v = values[i];
+    out += ',';
+    if (std::isnan(v)) {
+      out += "nan";
+    } else if (std::isinf(v)) {
+      out += v > 0 ? "inf" : "-inf";
+    } else {
+      out.append(buffer, static_cast<size_t>(std::to_chars(buffer, buffer + sizeof(buffer), v).ptr - buffer));
+    }
+  }
+  out += '\n';
+}
+
 std::string csv_line(int64_t step, const std::vector<double>& values) {
-  std::string line = std::to_string(step);
-  for (double v : values) line += "," + format_value(v);
-  return line + "\n";
+  std::string line;
+  append_csv_line(line, step, values.data(), values.size());
+  return line;
 }
 
 std::string csv_header(const std::vector<std::string>& columns) {
@@ -97,19 +116,32 @@ void write_all(int fd, const std::string& text, const std::string& path) {
   }
 }
 
-// Replaces `path` with `text` (temporary + fsync + rename).
-void write_file_atomic(const std::string& path, const std::string& text) {
-  AtomicFile file(path);
-  const int fd = ::open(file.temp_path().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw Error(cat("cannot create '", file.temp_path(), "': ", std::strerror(errno)));
+// Replaces metrics.csv with `text`: a temporary `<path>.tmp.<pid>` (the AtomicFile name, so
+// remove_stale_temporaries finds a killed writer's), then rename(2). Readers see the old or the
+// new file, never a torn one. No fsync: metrics.h5 is the record and open() rewrites the CSV
+// from it whenever the two differ, so a CSV that a power failure emptied is rebuilt by the next
+// open (the appended lines were never fsync'd either). Two fsyncs fewer per open.
+void replace_csv(const std::string& path, const std::string& text) {
+  StaleTemporaryOptions stale;  // as AtomicFile does: a dead writer's temporaries of this file
+  stale.only_target = std::filesystem::path(path).filename().string();
+  const std::string directory = std::filesystem::path(path).parent_path().string();
+  remove_stale_temporaries(directory.empty() ? "." : directory, stale);
+  const std::string temp = cat(path, ".tmp.", ::getpid());
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw Error(cat("cannot create '", temp, "': ", std::strerror(errno)));
   try {
-    write_all(fd, text, file.temp_path());
+    write_all(fd, text, temp);
   } catch (...) {
     ::close(fd);
+    std::remove(temp.c_str());
     throw;
   }
   ::close(fd);
-  file.commit();
+  if (std::rename(temp.c_str(), path.c_str()) != 0) {
+    const int saved = errno;
+    std::remove(temp.c_str());
+    throw Error(cat("cannot rename '", temp, "' to '", path, "': ", std::strerror(saved)));
+  }
 }
 
 // Committed rows of an open metrics file. `lengths_ok` is false when a dataset holds rows beyond
@@ -247,11 +279,51 @@ struct MetricsTable::State {
   std::vector<std::string> columns;
   std::unique_ptr<H5File> file;
   int csv_fd = -1;
-  int64_t rows = 0;
-  int64_t last_step = -1;
-  bool broken = false;  // an append failed half-way: the datasets may disagree with `rows`
+  MetricsBuffering buffering;
+  int64_t rows = 0;        // rows in both files (committed in metrics.h5)
+  int64_t last_step = -1;  // of every row appended, held ones included
+  bool broken = false;     // a write failed half-way: the datasets may disagree with `rows`
+  // Rows appended but not written yet (append() with buffering.rows > 1), column by column.
+  std::vector<int64_t> held_steps;
+  std::vector<std::vector<double>> held_values;  // [column][row]
+  std::string held_csv;                          // their metrics.csv lines
+  std::chrono::steady_clock::time_point held_since;
+
+  // Writes the held rows: every dataset gets them, the file is flushed, THEN `rows` is advanced
+  // and the file flushed again; then their CSV lines in one write(2) (see the header).
+  void write_held() {
+    if (held_steps.empty()) return;
+    RIL_CHECK(!broken, "an earlier write to metrics table '", h5_path, "' failed half-way; reopen the table");
+    H5File& f = *file;
+    const int64_t n = static_cast<int64_t>(held_steps.size());
+    broken = true;
+    f.append_rows(kStepName, n, held_steps.data());
+    for (size_t c = 0; c < columns.size(); ++c) f.append_rows(column_dataset(columns[c]), n, held_values[c].data());
+    f.flush();
+    f.set_attr(kGroup, "rows", rows + n);
+    f.flush();
+    rows += n;
+    broken = false;
+    // After the HDF5 commit: a writer killed here leaves the CSV short of these lines, and the
+    // next open() rewrites it from metrics.h5.
+    const std::string csv = std::move(held_csv);
+    held_csv.clear();
+    held_steps.clear();
+    for (auto& v : held_values) v.clear();
+    write_all(csv_fd, csv, csv_path);
+  }
 
   void close() {
+    // The held rows first; the files are closed even when that fails (the error propagates).
+    try {
+      if (file && csv_fd >= 0 && !broken) write_held();
+    } catch (...) {
+      close_files();
+      throw;
+    }
+    close_files();
+  }
+  void close_files() {
     if (file) {
       file->close();
       file.reset();
@@ -264,6 +336,8 @@ struct MetricsTable::State {
   ~State() {
     try {
       close();
+    } catch (const std::exception& e) {
+      log_warn("metrics", "closing ", h5_path, ": ", e.what());
     } catch (...) {
     }
   }
@@ -275,7 +349,9 @@ MetricsTable& MetricsTable::operator=(MetricsTable&&) noexcept = default;
 MetricsTable::~MetricsTable() = default;
 
 MetricsTable MetricsTable::open(const std::string& run_dir, const std::vector<std::string>& columns,
-                                int64_t keep_through_step) {
+                                int64_t keep_through_step, const MetricsBuffering& buffering) {
+  RIL_CHECK(buffering.rows >= 1 && buffering.seconds >= 0, "MetricsTable::open: buffering rows must be >= 1 and "
+            "seconds >= 0, got ", buffering.rows, " and ", buffering.seconds);
   RIL_CHECK(keep_through_step >= kKeepAllRows, "MetricsTable::open: keep_through_step must be >= -1, got ",
             keep_through_step);
   RIL_CHECK(!columns.empty(), "MetricsTable::open: no columns for the metrics table in '", run_dir, "'");
@@ -289,6 +365,8 @@ MetricsTable MetricsTable::open(const std::string& run_dir, const std::vector<st
   state->h5_path = (std::filesystem::path(run_dir) / kMetricsH5Name).string();
   state->csv_path = (std::filesystem::path(run_dir) / kMetricsCsvName).string();
   state->columns = columns;
+  state->buffering = buffering;
+  state->held_values.resize(columns.size());
 
   MetricsData kept;
   kept.columns = columns;
@@ -323,7 +401,7 @@ MetricsTable MetricsTable::open(const std::string& run_dir, const std::vector<st
   if (rewrite) write_h5_atomic(state->h5_path, kept);
   const std::string csv = metrics_csv_text(kept);
   if (!path_exists(state->csv_path) || read_whole_file(state->csv_path) != csv) {
-    write_file_atomic(state->csv_path, csv);
+    replace_csv(state->csv_path, csv);
   }
   state->file = std::make_unique<H5File>(H5File::open(state->h5_path, kMetricsKind, OpenMode::kReadWrite));
   state->csv_fd = ::open(state->csv_path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
@@ -341,23 +419,29 @@ void MetricsTable::append(int64_t step, const std::vector<double>& values) {
             " values, the table has ", s.columns.size(), " columns [", join(s.columns, ", "), "]");
   RIL_CHECK(step >= 0 && step > s.last_step, "metrics row for step ", step, " after step ", s.last_step, " in '",
             s.h5_path, "': steps must increase");
-  H5File& f = *s.file;
-  s.broken = true;
-  f.append_rows(kStepName, 1, &step);
-  for (size_t c = 0; c < values.size(); ++c) f.append_rows(column_dataset(s.columns[c]), 1, &values[c]);
-  f.flush();
-  f.set_attr(kGroup, "rows", s.rows + 1);
-  f.flush();
-  ++s.rows;
+  const auto now = std::chrono::steady_clock::now();
+  if (s.held_steps.empty()) s.held_since = now;
+  s.held_steps.push_back(step);
+  for (size_t c = 0; c < values.size(); ++c) s.held_values[c].push_back(values[c]);
+  append_csv_line(s.held_csv, step, values.data(), values.size());
   s.last_step = step;
-  s.broken = false;
-  // After the HDF5 commit: a writer killed here leaves the CSV one line short, and the next
-  // open() rewrites it from metrics.h5.
-  write_all(s.csv_fd, csv_line(step, values), s.csv_path);
+  const bool full = static_cast<int64_t>(s.held_steps.size()) >= s.buffering.rows;
+  const bool old = s.buffering.seconds > 0 &&
+                   std::chrono::duration<double>(now - s.held_since).count() >= s.buffering.seconds;
+  if (full || old) s.write_held();
+}
+
+void MetricsTable::flush() {
+  State& s = *state_;
+  RIL_CHECK(s.file && s.csv_fd >= 0, "metrics table '", s.h5_path, "' is closed");
+  s.write_held();
 }
 
 const std::vector<std::string>& MetricsTable::columns() const { return state_->columns; }
-int64_t MetricsTable::rows() const { return state_->rows; }
+int64_t MetricsTable::rows() const {
+  return state_->rows + static_cast<int64_t>(state_->held_steps.size());
+}
+int64_t MetricsTable::written_rows() const { return state_->rows; }
 int64_t MetricsTable::last_step() const { return state_->last_step; }
 const std::string& MetricsTable::h5_path() const { return state_->h5_path; }
 const std::string& MetricsTable::csv_path() const { return state_->csv_path; }

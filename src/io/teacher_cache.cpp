@@ -314,6 +314,8 @@ bool TeacherCache::add_teacher(const TeacherInfo& info) {
 }
 
 int64_t TeacherCache::committed(const std::string& teacher) const {
+  const auto known = committed_.find(teacher);
+  if (known != committed_.end()) return known->second;
   RIL_CHECK(has_teacher(teacher), "teacher '", teacher, "' not in cache '", path(), "'");
   return file_->attr_int(teacher_group(teacher), "committed");
 }
@@ -321,6 +323,13 @@ int64_t TeacherCache::committed(const std::string& teacher) const {
 int64_t TeacherCache::append(const std::string& teacher, const std::vector<TeacherRow>& rows) {
   const int64_t before = committed(teacher);
   if (rows.empty()) return before;
+  H5File& f = *file_;
+  if (committed_.count(teacher) == 0) {
+    // First append through this object: the datasets may hold exactly `before` rows (the open
+    // truncated the rest). Later appends keep that true themselves.
+    RIL_CHECK(f.shape(qid_name(teacher))[0] == before, "teacher cache '", path(), "' teacher '", teacher,
+              "' holds uncommitted rows; reopen it for writing to drop them");
+  }
   std::vector<int64_t> qids;
   std::vector<int32_t> samples;
   std::vector<std::string_view> texts;
@@ -332,17 +341,19 @@ int64_t TeacherCache::append(const std::string& teacher, const std::vector<Teach
     samples.push_back(r.sample_index);
     texts.emplace_back(r.response);
   }
-  H5File& f = *file_;
   const int64_t n = static_cast<int64_t>(rows.size());
-  // Rows first (the datasets may hold exactly `before` rows: the open truncated the rest).
-  RIL_CHECK(f.shape(qid_name(teacher))[0] == before, "teacher cache '", path(), "' teacher '", teacher,
-            "' holds uncommitted rows; reopen it for writing to drop them");
+  // Forgotten until the commit went through: after a failure the next call reads the file again
+  // (and refuses to append over rows left beyond `committed`).
+  committed_.erase(teacher);
+  // Rows first, flushed to the OS; THEN `committed`, flushed: a writer killed at any point leaves
+  // `committed` at a count whose rows are all in the file (the open cuts what lies beyond).
   f.append_text_views(response_name(teacher), texts);
   f.append_rows(sample_name(teacher), n, samples.data());
   f.append_rows(qid_name(teacher), n, qids.data());
   f.flush();
   f.set_attr(teacher_group(teacher), "committed", before + n);
   f.flush();
+  committed_[teacher] = before + n;
   return before + n;
 }
 

@@ -12,16 +12,27 @@
 //   /metrics/step        int64 [rows], extendable
 //   /metrics/<column>    float64 [rows] per column, extendable (NaN and inf kept as they are)
 //
-// Writer protocol (append): every dataset gets its row, the file is flushed, THEN `rows` is
-// advanced and the file flushed again; then the CSV line is written with one write(2) of the
-// whole line (O_APPEND). A reader of the CSV therefore sees whole lines only (a line without
-// its '\n' would be the one being written: read_metrics() ignores it). metrics.h5 is the
+// Writer protocol (a write of the rows appended so far): every dataset gets the rows, the file
+// is flushed, THEN `rows` is advanced and the file flushed again; then the CSV lines are written
+// with one write(2) (O_APPEND). A reader of the CSV therefore sees whole lines only (a line
+// without its '\n' would be the one being written: read_metrics() ignores it). metrics.h5 is the
 // authority: open() rewrites metrics.csv from it whenever the two differ (e.g. a writer killed
-// between the HDF5 commit and the CSV line), so the files agree again before the next row.
+// between the HDF5 commit and the CSV lines), so the files agree again before the next row.
+//
+// Buffering (MetricsBuffering): by default append() writes its row before it returns (one such
+// write per row: ~0.3-2 ms, two H5Fflush and a write(2)). With buffering.rows > 1 rows are held
+// in memory and written together when `rows` are held, when the oldest held row is `seconds` old
+// (checked at the next append), at flush(), and at close() / destruction (normal exit, the
+// SIGTERM/SIGINT stop of `ril train`, an exception unwinding). A process killed with SIGKILL
+// (or MPI_Abort) loses its held rows: `ril train` calls flush() before every checkpoint, so those
+// rows all have step > the last checkpoint, and the resumed run, which drops such rows anyway
+// (below), logs them again. Both files always hold the same rows (the same writes reach both).
 //
 // Resuming: open(run_dir, columns, keep_through_step) drops the rows with
 // step > keep_through_step (and rows beyond `rows` that a killed writer left), rewriting both
-// files atomically (temporary + rename, io/atomic_file.h) when anything is dropped. A run
+// files atomically (temporary + rename; metrics.h5 through io/atomic_file.h with fsync,
+// metrics.csv without: open() rebuilds it from metrics.h5 whenever they differ) when anything is
+// dropped. A run
 // resumed from the checkpoint of step s passes s and continues without duplicated rows; a fresh
 // run passes 0 (its first row is step 1: step = optimizer updates done when the row is logged),
 // which drops every row of an earlier run in the same directory except a step-0 row.
@@ -53,6 +64,14 @@ inline constexpr const char* kMetricsCsvName = "metrics.csv";
 // Throws ConfigError naming the bad name.
 void check_metric_name(const std::string& name);
 
+struct MetricsBuffering {
+  int64_t rows = 1;      // rows held before a write; 1: append() writes its row at once
+  double seconds = 0.0;  // > 0: also write once the oldest held row is this old (at an append)
+};
+// What `ril train` uses (the metrics rank also calls flush() before each checkpoint): a live run's
+// metrics.csv lags by at most ~2 s plus one step; bench_h5 measures this setting.
+inline constexpr MetricsBuffering kTrainMetricsBuffering{1024, 2.0};
+
 class MetricsTable {
  public:
   // Opens or creates the table in `run_dir` (created if absent). `columns` are fixed when the
@@ -60,23 +79,29 @@ class MetricsTable {
   // both lists. Rows with step > keep_through_step are dropped (see above; kKeepAllRows keeps
   // all). Throws ril::Error for a damaged or foreign metrics.h5 (naming the path).
   static MetricsTable open(const std::string& run_dir, const std::vector<std::string>& columns,
-                           int64_t keep_through_step);
+                           int64_t keep_through_step, const MetricsBuffering& buffering = {});
 
   MetricsTable(MetricsTable&&) noexcept;
   MetricsTable& operator=(MetricsTable&&) noexcept;
   ~MetricsTable();
 
-  // One row. values.size() == columns().size(); step >= 0 and greater than last_step(). On
-  // return the row is in metrics.h5 (committed, H5Fflush) and in metrics.csv (written to the
-  // OS). Throws ril::Error otherwise, with both sizes or both steps.
+  // One row. values.size() == columns().size(); step >= 0 and greater than last_step(). Without
+  // buffering, on return the row is in metrics.h5 (committed, H5Fflush) and in metrics.csv
+  // (written to the OS); with buffering, it is held until a write (see above). Throws ril::Error
+  // otherwise, with both sizes or both steps.
   void append(int64_t step, const std::vector<double>& values);
+  // Writes the held rows now (as above); nothing when none are held.
+  void flush();
 
   const std::vector<std::string>& columns() const;
-  int64_t rows() const;
-  int64_t last_step() const;  // -1 when there are no rows
+  int64_t rows() const;          // appended rows, held ones included
+  int64_t written_rows() const;  // rows in the files
+  int64_t last_step() const;     // -1 when there are no rows
   const std::string& h5_path() const;
   const std::string& csv_path() const;
-  void close();  // idempotent; the destructor closes too
+  // Writes the held rows and closes both files; idempotent. The destructor closes too (a failure
+  // there is logged, not thrown).
+  void close();
 
  private:
   struct State;

@@ -151,6 +151,9 @@ class TeacherCache {
  private:
   explicit TeacherCache(H5File file);
   std::unique_ptr<H5File> file_;
+  // `committed` of each teacher appended to through this object (one writer per file, so the
+  // attribute only changes here): append() then reads nothing back from the file.
+  std::map<std::string, int64_t> committed_;
 };
 
 // Cuts every teacher's datasets in the cache file at `path` back to its `committed` rows

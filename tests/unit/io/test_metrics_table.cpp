@@ -1,8 +1,10 @@
 // MetricsTable: create, append, reopen with truncation (resume), a writer that stopped
 // half-way (HDF5 rows beyond the commit, CSV line missing), column mismatch, NaN/inf round trip,
-// CSV text, reading a run directory, a .h5 or a .csv, and the `ril info` summary.
+// CSV text, reading a run directory, a .h5 or a .csv, the `ril info` summary, and buffered rows
+// (held until flush / close / the row or age limit; a killed buffered writer keeps what it flushed).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <csignal>
 #include <unistd.h>
 
 #include <cmath>
@@ -317,4 +319,84 @@ TEST(MetricsTable, InfoSummary) {
   EXPECT_NE(summary.find("columns: reward_student, kl, tokens_per_s"), std::string::npos) << summary;
   EXPECT_NE(summary.find("last row (step 7)"), std::string::npos) << summary;
   EXPECT_NE(summary.find("tokens_per_s   = 7000"), std::string::npos) << summary;
+}
+
+// Buffered rows (ril train's setting): held in memory until `rows` are held, flush(), or close /
+// destruction; both files get the same rows at each write.
+TEST(MetricsTable, BufferedRowsReachBothFilesAtFlushAndClose) {
+  ril::test::TempDir dir;
+  {
+    MetricsTable t = MetricsTable::open(dir.path(), kColumns, 0, ril::io::MetricsBuffering{4, 0.0});
+    append_steps(t, 1, 3);
+    EXPECT_EQ(t.rows(), 3);
+    EXPECT_EQ(t.written_rows(), 0);
+    EXPECT_EQ(t.last_step(), 3);
+    EXPECT_EQ(read_metrics(t.csv_path()).rows(), 0);  // held, not written
+    t.append(4, row(4));                               // the 4th held row: all four written
+    EXPECT_EQ(t.written_rows(), 4);
+    expect_rows(read_metrics(t.csv_path()), 1, 4);
+    append_steps(t, 5, 6);
+    EXPECT_EQ(read_metrics(t.csv_path()).rows(), 4);
+    t.flush();
+    EXPECT_EQ(t.written_rows(), 6);
+    expect_rows(read_metrics(t.csv_path()), 1, 6);
+    t.flush();  // nothing held: nothing written
+    EXPECT_EQ(t.written_rows(), 6);
+    append_steps(t, 7, 8);
+    EXPECT_THROW(t.append(8, row(8)), ril::Error);  // steps must increase, held rows included
+  }  // the destructor writes steps 7 and 8
+  expect_rows(read_metrics(dir.path()), 1, 8);
+  expect_rows(read_metrics(dir.path() + "/metrics.csv"), 1, 8);
+  EXPECT_EQ(slurp(dir.path() + "/metrics.csv"), expected_csv(1, 8));
+  {
+    MetricsTable t = MetricsTable::open(dir.path(), kColumns, ril::io::kKeepAllRows, ril::io::MetricsBuffering{100, 0.0});
+    append_steps(t, 9, 10);
+    t.close();  // writes them
+    t.close();  // idempotent
+  }
+  expect_rows(read_metrics(dir.path()), 1, 10);
+  EXPECT_EQ(slurp(dir.path() + "/metrics.csv"), expected_csv(1, 10));
+}
+
+TEST(MetricsTable, BufferedRowsAreWrittenOnceTheOldestIsOld) {
+  ril::test::TempDir dir;
+  MetricsTable t = MetricsTable::open(dir.path(), kColumns, 0, ril::io::MetricsBuffering{1000, 0.05});
+  append_steps(t, 1, 2);
+  EXPECT_EQ(t.written_rows(), 0);
+  ::usleep(80000);
+  t.append(3, row(3));  // the oldest held row is 80 ms old: all three written
+  EXPECT_EQ(t.written_rows(), 3);
+  expect_rows(read_metrics(t.csv_path()), 1, 3);
+}
+
+// A buffered writer killed with SIGKILL after flush() at step 4 (as `ril train` flushes before
+// the step-4 checkpoint) and three held rows: the files hold steps 1..4 and agree; the resumed
+// table (keep_through_step 4) continues at step 5 with nothing duplicated or missing.
+TEST(MetricsTable, BufferedWriterKilledKeepsFlushedRows) {
+  ril::test::TempDir dir;
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    try {
+      MetricsTable t = MetricsTable::open(dir.path(), kColumns, 0, ril::io::kTrainMetricsBuffering);
+      append_steps(t, 1, 4);
+      t.flush();
+      append_steps(t, 5, 7);
+      ::kill(::getpid(), SIGKILL);
+    } catch (...) {
+    }
+    ::_exit(1);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  expect_rows(read_metrics(dir.path()), 1, 4);
+  expect_rows(read_metrics(dir.path() + "/metrics.csv"), 1, 4);
+  {
+    MetricsTable t = MetricsTable::open(dir.path(), kColumns, 4, ril::io::kTrainMetricsBuffering);
+    EXPECT_EQ(t.rows(), 4);
+    append_steps(t, 5, 9);
+  }
+  expect_rows(read_metrics(dir.path()), 1, 9);
+  EXPECT_EQ(slurp(dir.path() + "/metrics.csv"), expected_csv(1, 9));
 }
