@@ -27,6 +27,7 @@
 #include <torch/torch.h>
 
 #include "ril/algo/schedules.h"
+#include "ril/common/offload_mode.h"
 #include "ril/common/shard_mode.h"
 #include "ril/dist/communicator.h"
 #include "ril/dist/sharded_optimizer.h"
@@ -34,6 +35,7 @@
 #include "ril/model/discriminator.h"
 #include "ril/roles/discriminator_prompt.h"
 #include "ril/roles/optimizer_shards.h"
+#include "ril/roles/state_offload.h"
 #include "ril/roles/policy_model.h"
 #include "ril/roles/response.h"
 
@@ -70,6 +72,8 @@ struct DiscriminatorTrainerOptions {
   int64_t accumulate = 1;       // micro-batches per update (chunks of this rank's responses)
   bool checkpoint_activations = false;  // D's decoder layers (model/activation_checkpoint.h)
   ShardMode shard = ShardMode::kNone;   // --shard: who holds D's AdamW state (common/shard_mode.h)
+  OffloadMode offload = OffloadMode::kNone;  // --offload: what is put away between D's steps
+  std::string offload_path;     // its scratch file (CPU)
   int64_t budget = 64;          // response tokens D reads (--max-new-tokens)
   std::string system;           // --disc-system; "": the one stored with init_dir, else the paper's
 };
@@ -110,6 +114,12 @@ class DiscriminatorTrainer {
   Sums update(int64_t step, const Share& share, double responses);
   std::vector<double> score(const Share& share, Sums* frozen_sums, double responses);
   GroupOptimizer group_optimizer();
+  // --offload: the state D puts away after its step and brings back before the next one.
+  std::vector<at::Tensor> idle_state();
+  void go_idle();
+
+  std::unique_ptr<StateOffload> offload_;
+  bool offload_logged_ = false;
   DiscriminatorResult collect(const Share& share, const std::vector<double>& scores, const Sums& sums,
                               size_t responses);
 
