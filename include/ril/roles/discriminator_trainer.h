@@ -9,6 +9,9 @@
 //      so the update equals K = 1 to float rounding);
 //   2. scores D(o) = sigmoid of the head on the last token, with the UPDATED weights, for every
 //      response; the group root collects them in canonical order.
+// --offload optimizer|optimizer+model: after scoring, D's AdamW moments (and its weights) go to a
+// scratch file / pinned host memory and its gradients are released until its next step or a
+// checkpoint (roles/state_offload.h); bitwise the same training.
 // Statistics (loss, accuracy all / student / teacher, mean probabilities) come from the update's
 // forward pass (before the update); frozen, from the scoring pass.
 // D's input is the response text alone in a fixed prompt (discriminator_prompt.h).

@@ -20,6 +20,10 @@
 //      updates its block of the flat parameter buffer with its block's moments, then the
 //      parameters are all-gathered); checkpoints then hold one moment shard per learner rank
 //      (roles/optimizer_shards.h) and resume at any learner count and either mode.
+//      --offload optimizer|optimizer+model: after the update the AdamW moments (and pi_ref's
+//      weights) go to a scratch file / pinned host memory and the gradients are released; they
+//      come back before the next update or a checkpoint (roles/state_offload.h); bitwise the
+//      same training.
 // pi_old: with one policy update per batch (mu = 1) pi_old equals pi_theta when the loss is
 // taken, so logp_old = logp.detach() (ratio 1, clip inactive) and no extra forward pass is run.
 // Response tokens: a student response is trained on its sampled ids; a teacher response on its
