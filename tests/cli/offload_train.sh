@@ -10,6 +10,7 @@
 #     bitwise the uninterrupted --offload none run;
 #   - all=2 with --shard optimizer and with --shard gradients: --offload optimizer+model is
 #     bitwise the same --shard mode without offload (ShardedAdamW's moment shard is put away);
+#   - teacher+rollout, discriminator and learner on 3 ranks: the same, each on its own rank;
 #   - the log names what was put away; no scratch file is left behind after the run;
 #   - bad input: --offload gpu (exit 2, the message once, before anything runs).
 # shellcheck source=../support/cli_lib.sh
@@ -90,6 +91,18 @@ for shard in optimizer gradients; do
          && ok "--shard $shard, all=2: --offload optimizer+model bitwise --offload none" \
          || fail "--shard $shard: --offload optimizer+model differs" "same-s2-$shard.log"; }
 done
+
+# ---- one rank per role: D and the learner put away on their own ranks ---------------------------
+layout3() {  # name offload
+  $MPIRUN -np 3 "$RIL_BIN" train --layout teacher+rollout=1,discriminator=1,learner=1 --dataset d.h5 \
+    --student runs/student/model --teacher-cache cache.h5 --questions 4 --group 2 --max-new-tokens 12 --steps 4 \
+    --lr 1e-3 --disc-lr 1e-3 --offload "$2" --run-dir "runs/$1" >"$1.log" 2>&1 && [ -f "runs/$1/model/model.safetensors" ] \
+    || { fail "ril train $1 (3 ranks, one per role, --offload $2)" "$1.log"; return 1; }
+}
+layout3 l3 none && layout3 l3-off optimizer+model \
+  && { same l3 l3-off >same-l3.log 2>&1 \
+       && ok "teacher+rollout, discriminator, learner on 3 ranks: --offload optimizer+model bitwise --offload none" \
+       || fail "3 ranks, one per role: --offload optimizer+model differs" same-l3.log; }
 
 # ---- bad input --------------------------------------------------------------------------------------
 timeout 180 $MPIRUN -np 1 "$RIL_BIN" train --layout all=1 --dataset d.h5 --student runs/student/model \
