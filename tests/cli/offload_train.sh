@@ -11,6 +11,7 @@
 #   - all=2 with --shard optimizer and with --shard gradients: --offload optimizer+model is
 #     bitwise the same --shard mode without offload (ShardedAdamW's moment shard is put away);
 #   - teacher+rollout, discriminator and learner on 3 ranks: the same, each on its own rank;
+#   - --stage disc (only D trains) and --frozen-discriminator: bitwise --offload none;
 #   - the log names what was put away; no scratch file is left behind after the run;
 #   - bad input: --offload gpu (exit 2, the message once, before anything runs).
 # shellcheck source=../support/cli_lib.sh
@@ -103,6 +104,24 @@ layout3 l3 none && layout3 l3-off optimizer+model \
   && { same l3 l3-off >same-l3.log 2>&1 \
        && ok "teacher+rollout, discriminator, learner on 3 ranks: --offload optimizer+model bitwise --offload none" \
        || fail "3 ranks, one per role: --offload optimizer+model differs" same-l3.log; }
+
+# ---- D alone trains (--stage disc), D frozen (its weights still go away between its steps) --------
+for variant in disc frozen; do
+  for o in none optimizer+model; do
+    if [ "$variant" = disc ]; then extra=(--stage disc); else extra=(--frozen-discriminator); fi
+    $MPIRUN -np 1 "$RIL_BIN" train --layout all=1 "${extra[@]}" --dataset d.h5 --student runs/student/model \
+      --teacher-cache cache.h5 --questions 4 --group 2 --max-new-tokens 12 --steps 2 --lr 1e-3 --disc-lr 1e-3 \
+      --offload "$o" --run-dir "runs/$variant-${o/+/-}" >"$variant-${o/+/-}.log" 2>&1 \
+      || fail "ril train ${extra[*]} --offload $o" "$variant-${o/+/-}.log"
+  done
+  f=$([ "$variant" = disc ] && echo discriminator/model.safetensors || echo model/model.safetensors)
+  if [ -f "runs/$variant-none/$f" ] && [ "$(sum "runs/$variant-none/$f")" = "$(sum "runs/$variant-optimizer-model/$f")" ] \
+     && grep -q "discriminator (group rank 0) puts away" "$variant-optimizer-model.log"; then
+    ok "${variant}: --offload optimizer+model gives the same $f, bitwise"
+  else
+    fail "${variant}: --offload optimizer+model differs or put nothing away" "$variant-optimizer-model.log"
+  fi
+done
 
 # ---- bad input --------------------------------------------------------------------------------------
 timeout 180 $MPIRUN -np 1 "$RIL_BIN" train --layout all=1 --dataset d.h5 --student runs/student/model \
