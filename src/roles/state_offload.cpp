@@ -58,7 +58,11 @@ void StateOffload::put_away(const std::vector<at::Tensor>& tensors) {
   // First copy everything away (nothing freed yet: a failed write leaves the state intact) ...
   int64_t offset = 0;
   if (any_cpu) {
-    if (const fs::path dir = fs::path(path_).parent_path(); !dir.empty()) fs::create_directories(dir);
+    if (const fs::path dir = fs::path(path_).parent_path(); !dir.empty()) {
+      std::error_code ec;
+      fs::create_directories(dir, ec);
+      RIL_CHECK(!ec, "offload: cannot create the scratch directory ", dir.string(), ": ", ec.message());
+    }
     File out;
     out.f = std::fopen(path_.c_str(), "wb");
     RIL_CHECK(out.f != nullptr, "offload: cannot write the scratch file ", path_, ": ", std::strerror(errno));
