@@ -1,4 +1,5 @@
 #include "ril/common/config_parser.h"
+#include "ril/common/offload_mode.h"
 #include "ril/common/shard_mode.h"
 
 #include <boost/program_options.hpp>
@@ -238,6 +239,7 @@ const std::vector<Command>& commands() {
              ("accumulate", bind(&t.accumulate, kBatch), "gradient accumulation: learner and discriminator ranks run their share of the step in K micro-batches (chunks of questions), one update (same update, less activation memory)")
              ("checkpoint-activations", po::bool_switch(&t.checkpoint_activations), "learner and discriminator: recompute each decoder layer's activations in backward instead of keeping them (same gradients, less memory, one more forward)")
              ("shard", bind(&t.shard), "learner and discriminator groups: none | optimizer (ZeRO-1: each rank holds and updates one slice of the AdamW state) | gradients (ZeRO-2: also only that slice of the reduced gradients); checkpoints resume at another rank count")
+             ("offload", bind(&t.offload), "learner and discriminator: what the idle one puts away between its phases: none | optimizer (its AdamW moments and gradients) | optimizer+model (also D's weights and the learner's frozen reference); to a scratch file in the run directory on CPU, to pinned host memory on a GPU")
              ("max-new-tokens", bind(&t.max_new_tokens, kTokens), "tokens generated per response at most")
              ("temperature", bind(&t.temperature, kTemperature), "sampling temperature")
              ("top-p", bind(&t.top_p, kTopP), "nucleus sampling threshold (1: off)")
@@ -453,6 +455,7 @@ void check_values(const Config& c) {
                      "ril train: --judge scores the answer reward: it needs --stage ril without --no-answer-reward");
     RIL_CONFIG_CHECK(t.judge_prompt.empty() || !t.judge.empty(), "ril train: --judge-prompt needs --judge (the judge model)");
     parse_shard_mode(t.shard);  // ConfigError: "--shard must be none, optimizer or gradients, got '...'"
+    parse_offload_mode(t.offload);  // ConfigError: "--offload must be none, optimizer or optimizer+model, got '...'"
   }
   if (c.command == "eval") {
     const EvalConfig& e = c.eval;

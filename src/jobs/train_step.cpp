@@ -1,5 +1,7 @@
 #include "ril/jobs/train_step.h"
 
+#include <cstdio>
+
 #include "ril/common/stopwatch.h"
 #include "ril/dist/agreement.h"
 #include "ril/dist/host_messages.h"
@@ -27,6 +29,7 @@ roles::LearnerOptions learner_options(const TrainInputs& in, const TrainConfig& 
   o.accumulate = t.accumulate;
   o.checkpoint_activations = t.checkpoint_activations;
   o.shard = parse_shard_mode(t.shard);
+  o.offload = parse_offload_mode(t.offload);
   o.clip_eps = t.clip_eps;
   o.beta = t.beta;
   o.budget = t.max_new_tokens;
@@ -50,6 +53,7 @@ roles::DiscriminatorTrainerOptions discriminator_options(const TrainInputs& in, 
   o.accumulate = t.accumulate;
   o.checkpoint_activations = t.checkpoint_activations;
   o.shard = parse_shard_mode(t.shard);
+  o.offload = parse_offload_mode(t.offload);
   o.budget = t.max_new_tokens;
   o.system = t.disc_system;
   return o;
@@ -76,6 +80,13 @@ auto timed(double& seconds, F&& f) {
   return out;
 }
 
+// --offload's scratch file of a component on this rank (CPU): <run-dir>/offload/rank-NNNN-<who>.bin.
+std::string offload_path(const std::string& run_dir, int world_rank, const char* who) {
+  char name[64];
+  std::snprintf(name, sizeof name, "rank-%04d-%s.bin", world_rank, who);
+  return run_dir + "/offload/" + name;
+}
+
 }  // namespace
 
 TrainRoles make_train_roles(const dist::RankGroups& groups, const Config& config, const TrainInputs& in,
@@ -88,14 +99,16 @@ TrainRoles make_train_roles(const dist::RankGroups& groups, const Config& config
     r.student->m = model::load_pretrained(t.student);
   }
   if (groups.has(Role::kLearner)) {
-    r.learner = std::make_unique<roles::Learner>(r.student, *in.tokenizer, *in.dataset,
-                                                 learner_options(in, t, checkpoint_dir), *groups.group(Role::kLearner),
-                                                 *groups.host_group(Role::kLearner));
+    roles::LearnerOptions o = learner_options(in, t, checkpoint_dir);
+    o.offload_path = offload_path(config.common.run_dir, groups.world_rank(), "learner");
+    r.learner = std::make_unique<roles::Learner>(r.student, *in.tokenizer, *in.dataset, o,
+                                                 *groups.group(Role::kLearner), *groups.host_group(Role::kLearner));
   }
   if (groups.has(Role::kDiscriminator) && in.use_disc) {
+    roles::DiscriminatorTrainerOptions o = discriminator_options(in, t, seed);
+    o.offload_path = offload_path(config.common.run_dir, groups.world_rank(), "discriminator");
     r.discriminator = std::make_unique<roles::DiscriminatorTrainer>(
-        *r.student, *in.tokenizer, discriminator_options(in, t, seed), *groups.group(Role::kDiscriminator),
-        *groups.host_group(Role::kDiscriminator));
+        *r.student, *in.tokenizer, o, *groups.group(Role::kDiscriminator), *groups.host_group(Role::kDiscriminator));
   }
   if (groups.has(Role::kTeacher) && in.use_teachers) {
     r.teacher = std::make_unique<roles::Teacher>(

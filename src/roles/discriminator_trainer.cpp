@@ -95,6 +95,39 @@ DiscriminatorTrainer::DiscriminatorTrainer(PolicyModel& student, const text::Bpe
   for (auto& p : disc_->parameters()) params_.push_back(p);
   disc_->model->set_checkpoint_activations(options_.checkpoint_activations);
   make_group_adamw(options_.shard, options_.lr, options_.weight_decay, group_, params_, optimizer_, sharded_);
+  if (options_.offload != OffloadMode::kNone) offload_ = std::make_unique<StateOffload>(options_.offload_path);
+}
+
+// --offload optimizer: D's AdamW moments (torch's or this rank's shard); optimizer+model: also
+// D's weights. The gradients are released separately (go_idle).
+std::vector<at::Tensor> DiscriminatorTrainer::idle_state() {
+  std::vector<at::Tensor> out;
+  if (optimizer_) {
+    for (const auto& [key, state] : optimizer_->state()) {
+      const auto& s = static_cast<const torch::optim::AdamWParamState&>(*state);
+      out.push_back(s.exp_avg());
+      out.push_back(s.exp_avg_sq());
+      out.push_back(s.max_exp_avg_sq());
+    }
+  }
+  if (sharded_) {
+    for (const at::Tensor& t : sharded_->state_tensors()) out.push_back(t);
+  }
+  if (options_.offload == OffloadMode::kOptimizerAndModel) {
+    for (const at::Tensor& p : params_) out.push_back(p);
+  }
+  return out;
+}
+
+void DiscriminatorTrainer::go_idle() {
+  if (!offload_) return;
+  release_gradients(params_);
+  offload_->put_away(idle_state());
+  if (!offload_logged_ && offload_->away() && group_.rank() == 0) {
+    offload_logged_ = true;
+    log_info("train", "--offload ", offload_mode_name(options_.offload), ": the discriminator (group rank 0) puts away ",
+             offload_->bytes_away() >> 20, " MiB between its steps, to ", offload_->where());
+  }
 }
 
 DiscriminatorResult DiscriminatorTrainer::step(int64_t step, const std::vector<int64_t>& questions,
@@ -114,9 +147,11 @@ DiscriminatorResult DiscriminatorTrainer::step(int64_t step, const std::vector<i
   share.labels = torch::tensor(labels, torch::kFloat32);
 
   const double n = static_cast<double>(responses.size());
+  if (offload_) offload_->bring_back();
   Sums sums;
   if (options_.train) sums = update(step, share, n);
   const std::vector<double> scores = score(share, options_.train ? nullptr : &sums, n);
+  go_idle();
   return collect(share, scores, sums, responses.size());
 }
 
@@ -216,21 +251,29 @@ GroupOptimizer DiscriminatorTrainer::group_optimizer() {
 }
 
 void DiscriminatorTrainer::save_state(io::H5File& file, const std::vector<int>& disc_world_ranks) {
+  const bool away = offload_ && offload_->away();  // --offload: back for the checkpoint, then away again
+  if (away) offload_->bring_back();
   io::save_tensors(file, names::kDiscriminator, named_parameters(*disc_));
   save_optimizer_state(file, kDiscOptimizerNames, group_optimizer(), disc_world_ranks);
+  if (away) go_idle();
 }
 
 void DiscriminatorTrainer::save_shard(io::H5File& part) {
+  const bool away = offload_ && offload_->away();
+  if (away) offload_->bring_back();
   save_optimizer_shard(part, kDiscOptimizerNames, group_optimizer());
+  if (away) go_idle();
 }
 
 void DiscriminatorTrainer::load_state(const io::H5File& file, const std::function<std::string(int)>& part_path) {
   torch::NoGradGuard no_grad;
+  if (offload_) offload_->bring_back();  // a fresh job has nothing away; the next step puts it away
   io::load_tensors_into(file, names::kDiscriminator, named_parameters(*disc_));
   load_optimizer_state(file, kDiscOptimizerNames, group_optimizer(), part_path);
 }
 
 void DiscriminatorTrainer::save_model(const std::string& dir) {
+  if (offload_) offload_->bring_back();  // the end of the run: D stays resident
   model::save_discriminator(disc_, dir);
   store_discriminator_system(dir, prompt_.system());
 }

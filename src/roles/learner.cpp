@@ -87,6 +87,39 @@ Learner::Learner(std::shared_ptr<PolicyModel> student, const text::BpeTokenizer&
   reference_->module().eval();
   for (auto& p : reference_->module().parameters()) p.set_requires_grad(false);
   make_group_adamw(options_.shard, options_.lr, options_.weight_decay, group_, params_, optimizer_, sharded_);
+  if (options_.offload != OffloadMode::kNone) offload_ = std::make_unique<StateOffload>(options_.offload_path);
+}
+
+// --offload optimizer: the AdamW moments (torch's or this rank's shard); optimizer+model: also
+// the frozen reference's weights. The gradients are released separately (go_idle).
+std::vector<at::Tensor> Learner::idle_state() {
+  std::vector<at::Tensor> out;
+  if (optimizer_) {
+    for (const auto& [key, state] : optimizer_->state()) {
+      const auto& s = static_cast<const torch::optim::AdamWParamState&>(*state);
+      out.push_back(s.exp_avg());
+      out.push_back(s.exp_avg_sq());
+      out.push_back(s.max_exp_avg_sq());
+    }
+  }
+  if (sharded_) {
+    for (const at::Tensor& t : sharded_->state_tensors()) out.push_back(t);
+  }
+  if (options_.offload == OffloadMode::kOptimizerAndModel && reference_) {
+    for (const at::Tensor& p : reference_->module().parameters()) out.push_back(p);
+  }
+  return out;
+}
+
+void Learner::go_idle() {
+  if (!offload_) return;
+  release_gradients(params_);
+  offload_->put_away(idle_state());
+  if (!offload_logged_ && offload_->away() && group_.rank() == 0) {
+    offload_logged_ = true;
+    log_info("train", "--offload ", offload_mode_name(options_.offload), ": the learner (group rank 0) puts away ",
+             offload_->bytes_away() >> 20, " MiB between its steps, to ", offload_->where());
+  }
 }
 
 LearnerStats Learner::step(int64_t step, const std::vector<int64_t>& questions, const Responses& responses,
@@ -94,7 +127,11 @@ LearnerStats Learner::step(int64_t step, const std::vector<int64_t>& questions, 
   const Scored s = score(questions, responses, scored, judged);
   LearnerStats out;
   if (host_.rank() == 0) out.rewards = reward_stats(responses, s);
-  if (options_.train) out.policy = update(step, questions, responses, s.advantages);
+  if (options_.train) {
+    if (offload_) offload_->bring_back();
+    out.policy = update(step, questions, responses, s.advantages);
+    go_idle();
+  }
   out.skipped_updates = skipped_updates_;
   return out;
 }
@@ -330,16 +367,25 @@ GroupOptimizer Learner::group_optimizer() {
 
 void Learner::save_state(io::H5File& file, const std::vector<int>& learner_world_ranks) {
   io::save_tensors(file, names::kStudent, named_parameters(student_->module()));
-  if (options_.train) save_optimizer_state(file, kStudentOptimizerNames, group_optimizer(), learner_world_ranks);
+  if (!options_.train) return;
+  const bool away = offload_ && offload_->away();  // --offload: back for the checkpoint, then away again
+  if (away) offload_->bring_back();
+  save_optimizer_state(file, kStudentOptimizerNames, group_optimizer(), learner_world_ranks);
+  if (away) go_idle();
 }
 
 void Learner::save_shard(io::H5File& part) {
-  if (options_.train) save_optimizer_shard(part, kStudentOptimizerNames, group_optimizer());
+  if (!options_.train) return;
+  const bool away = offload_ && offload_->away();
+  if (away) offload_->bring_back();
+  save_optimizer_shard(part, kStudentOptimizerNames, group_optimizer());
+  if (away) go_idle();
 }
 
 void Learner::load_state(const io::H5File& file, const std::function<std::string(int)>& part_path) {
   if (!options_.train) return;  // disc stage: the student stays the SFT model as loaded
   torch::NoGradGuard no_grad;
+  if (offload_) offload_->bring_back();  // a fresh job has nothing away; the next update puts it away
   io::load_tensors_into(file, names::kStudent, named_parameters(student_->module()));
   load_optimizer_state(file, kStudentOptimizerNames, group_optimizer(), part_path);
 }

@@ -108,6 +108,7 @@ struct TrainConfig {
   int64_t accumulate = 1;             // learner and D: micro-batches per update (same update, less activation memory)
   bool checkpoint_activations = false;  // learner and D: recompute decoder layers' activations in backward
   std::string shard = "none";         // learner and D: none | optimizer (ZeRO-1) | gradients (ZeRO-2) (dist/sharded_optimizer.h)
+  std::string offload = "none";       // learner and D between their phases: none | optimizer | optimizer+model (common/offload_mode.h)
   int64_t max_new_tokens = 64;
   double temperature = 1.0;
   double top_p = 0.95;

@@ -72,6 +72,8 @@ class ShardedAdamW {
   int64_t numel() const { return numel_; }
   int64_t step() const { return step_; }  // updates taken
   std::pair<int64_t, int64_t> range() const { return {begin_, end_}; }
+  // The moment tensors themselves (not copies; roles/state_offload.h puts them away in place).
+  std::vector<at::Tensor> state_tensors() const { return {exp_avg_, exp_avg_sq_}; }
 
   // This rank's state (copies).
   AdamWShard shard() const;

@@ -9,6 +9,9 @@
 //      so the update equals K = 1 to float rounding);
 //   2. scores D(o) = sigmoid of the head on the last token, with the UPDATED weights, for every
 //      response; the group root collects them in canonical order.
+// --offload optimizer|optimizer+model: after scoring, D's AdamW moments (and its weights) go to a
+// scratch file / pinned host memory and its gradients are released until its next step or a
+// checkpoint (roles/state_offload.h); bitwise the same training.
 // Statistics (loss, accuracy all / student / teacher, mean probabilities) come from the update's
 // forward pass (before the update); frozen, from the scoring pass.
 // D's input is the response text alone in a fixed prompt (discriminator_prompt.h).
@@ -27,6 +30,7 @@
 #include <torch/torch.h>
 
 #include "ril/algo/schedules.h"
+#include "ril/common/offload_mode.h"
 #include "ril/common/shard_mode.h"
 #include "ril/dist/communicator.h"
 #include "ril/dist/sharded_optimizer.h"
@@ -34,6 +38,7 @@
 #include "ril/model/discriminator.h"
 #include "ril/roles/discriminator_prompt.h"
 #include "ril/roles/optimizer_shards.h"
+#include "ril/roles/state_offload.h"
 #include "ril/roles/policy_model.h"
 #include "ril/roles/response.h"
 
@@ -70,6 +75,8 @@ struct DiscriminatorTrainerOptions {
   int64_t accumulate = 1;       // micro-batches per update (chunks of this rank's responses)
   bool checkpoint_activations = false;  // D's decoder layers (model/activation_checkpoint.h)
   ShardMode shard = ShardMode::kNone;   // --shard: who holds D's AdamW state (common/shard_mode.h)
+  OffloadMode offload = OffloadMode::kNone;  // --offload: what is put away between D's steps
+  std::string offload_path;     // its scratch file (CPU)
   int64_t budget = 64;          // response tokens D reads (--max-new-tokens)
   std::string system;           // --disc-system; "": the one stored with init_dir, else the paper's
 };
@@ -110,6 +117,12 @@ class DiscriminatorTrainer {
   Sums update(int64_t step, const Share& share, double responses);
   std::vector<double> score(const Share& share, Sums* frozen_sums, double responses);
   GroupOptimizer group_optimizer();
+  // --offload: the state D puts away after its step and brings back before the next one.
+  std::vector<at::Tensor> idle_state();
+  void go_idle();
+
+  std::unique_ptr<StateOffload> offload_;
+  bool offload_logged_ = false;
   DiscriminatorResult collect(const Share& share, const std::vector<double>& scores, const Sums& sums,
                               size_t responses);
 

@@ -20,6 +20,10 @@
 //      updates its block of the flat parameter buffer with its block's moments, then the
 //      parameters are all-gathered); checkpoints then hold one moment shard per learner rank
 //      (roles/optimizer_shards.h) and resume at any learner count and either mode.
+//      --offload optimizer|optimizer+model: after the update the AdamW moments (and pi_ref's
+//      weights) go to a scratch file / pinned host memory and the gradients are released; they
+//      come back before the next update or a checkpoint (roles/state_offload.h); bitwise the
+//      same training.
 // pi_old: with one policy update per batch (mu = 1) pi_old equals pi_theta when the loss is
 // taken, so logp_old = logp.detach() (ratio 1, clip inactive) and no extra forward pass is run.
 // Response tokens: a student response is trained on its sampled ids; a teacher response on its
@@ -40,6 +44,7 @@
 #include <torch/torch.h>
 
 #include "ril/data/answer_checker.h"
+#include "ril/common/offload_mode.h"
 #include "ril/common/shard_mode.h"
 #include "ril/data/dataset.h"
 #include "ril/dist/communicator.h"
@@ -50,6 +55,7 @@
 #include "ril/roles/greedy_answerer.h"
 #include "ril/roles/judge_worker.h"
 #include "ril/roles/optimizer_shards.h"
+#include "ril/roles/state_offload.h"
 #include "ril/roles/policy_model.h"
 #include "ril/roles/response.h"
 #include "ril/roles/sft_batch.h"
@@ -99,6 +105,8 @@ struct LearnerOptions {
   int64_t accumulate = 1;          // micro-batches per update (chunks of this rank's questions)
   bool checkpoint_activations = false;  // the student's decoder layers (model/activation_checkpoint.h)
   ShardMode shard = ShardMode::kNone;    // --shard: who holds the AdamW state (common/shard_mode.h)
+  OffloadMode offload = OffloadMode::kNone;  // --offload: what is put away between updates
+  std::string offload_path;        // its scratch file (CPU)
   double clip_eps = 0.2;
   double beta = 0.01;
   int64_t budget = 64;             // --max-new-tokens
@@ -154,6 +162,13 @@ class Learner {
                          const torch::Tensor& advantages);
   std::vector<int64_t> training_ids(const Response& r) const;
   GroupOptimizer group_optimizer();
+  // --offload: the state the learner puts away after its update and brings back before the
+  // next one (and around a checkpoint that reads it).
+  std::vector<at::Tensor> idle_state();
+  void go_idle();
+
+  std::unique_ptr<StateOffload> offload_;
+  bool offload_logged_ = false;
 
   std::shared_ptr<PolicyModel> student_;
   std::optional<PolicyModel> reference_;
