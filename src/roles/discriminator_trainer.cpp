@@ -101,18 +101,7 @@ DiscriminatorTrainer::DiscriminatorTrainer(PolicyModel& student, const text::Bpe
 // --offload optimizer: D's AdamW moments (torch's or this rank's shard); optimizer+model: also
 // D's weights. The gradients are released separately (go_idle).
 std::vector<at::Tensor> DiscriminatorTrainer::idle_state() {
-  std::vector<at::Tensor> out;
-  if (optimizer_) {
-    for (const auto& [key, state] : optimizer_->state()) {
-      const auto& s = static_cast<const torch::optim::AdamWParamState&>(*state);
-      out.push_back(s.exp_avg());
-      out.push_back(s.exp_avg_sq());
-      out.push_back(s.max_exp_avg_sq());
-    }
-  }
-  if (sharded_) {
-    for (const at::Tensor& t : sharded_->state_tensors()) out.push_back(t);
-  }
+  std::vector<at::Tensor> out = adamw_state_tensors(optimizer_.get(), sharded_.get());
   if (options_.offload == OffloadMode::kOptimizerAndModel) {
     for (const at::Tensor& p : params_) out.push_back(p);
   }
@@ -121,13 +110,8 @@ std::vector<at::Tensor> DiscriminatorTrainer::idle_state() {
 
 void DiscriminatorTrainer::go_idle() {
   if (!offload_) return;
-  release_gradients(params_);
-  offload_->put_away(idle_state());
-  if (!offload_logged_ && offload_->away() && group_.rank() == 0) {
-    offload_logged_ = true;
-    log_info("train", "--offload ", offload_mode_name(options_.offload), ": the discriminator (group rank 0) puts away ",
-             offload_->bytes_away() >> 20, " MiB between its steps, to ", offload_->where());
-  }
+  roles::go_idle(*offload_, params_, idle_state(), offload_mode_name(options_.offload), "the discriminator",
+                 group_.rank() == 0, offload_logged_);
 }
 
 DiscriminatorResult DiscriminatorTrainer::step(int64_t step, const std::vector<int64_t>& questions,

@@ -81,6 +81,22 @@ const OptimizerStateNames kStudentOptimizerNames{names::kOptimizer, names::kOpti
 const OptimizerStateNames kDiscOptimizerNames{names::kDiscOptimizer, names::kDiscOptimizerShards,
                                               names::kDiscOptimizerShard};
 
+std::vector<at::Tensor> adamw_state_tensors(const torch::optim::AdamW* whole, const dist::ShardedAdamW* sharded) {
+  std::vector<at::Tensor> out;
+  if (whole != nullptr) {
+    for (const auto& [key, state] : whole->state()) {
+      const auto& s = static_cast<const torch::optim::AdamWParamState&>(*state);
+      out.push_back(s.exp_avg());
+      out.push_back(s.exp_avg_sq());
+      out.push_back(s.max_exp_avg_sq());
+    }
+  }
+  if (sharded != nullptr) {
+    for (const at::Tensor& t : sharded->state_tensors()) out.push_back(t);
+  }
+  return out;
+}
+
 void make_group_adamw(ShardMode mode, double lr, double weight_decay, dist::Communicator& group,
                       const std::vector<at::Tensor>& params, std::unique_ptr<torch::optim::AdamW>& whole,
                       std::unique_ptr<dist::ShardedAdamW>& sharded) {

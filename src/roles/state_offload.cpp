@@ -13,6 +13,7 @@
 #include <torch/torch.h>
 
 #include "ril/common/error.h"
+#include "ril/common/logging.h"
 
 namespace ril::roles {
 namespace {
@@ -133,6 +134,17 @@ void trim_heap() {
 #if defined(__GLIBC__)
   malloc_trim(0);
 #endif
+}
+
+void go_idle(StateOffload& offload, const std::vector<at::Tensor>& params, const std::vector<at::Tensor>& state,
+             const char* mode, const char* who, bool log, bool& logged) {
+  release_gradients(params);
+  offload.put_away(state);
+  if (!logged && offload.away() && log) {
+    logged = true;
+    log_info("train", "--offload ", mode, ": ", who, " (group rank 0) puts away ", offload.bytes_away() >> 20,
+             " MiB between its steps, to ", offload.where());
+  }
 }
 
 }  // namespace ril::roles

@@ -54,6 +54,10 @@ void make_group_adamw(ShardMode mode, double lr, double weight_decay, dist::Comm
                       const std::vector<at::Tensor>& params, std::unique_ptr<torch::optim::AdamW>& whole,
                       std::unique_ptr<dist::ShardedAdamW>& sharded);
 
+// Every state tensor of a group's AdamW made by make_group_adamw (torch's exp_avg, exp_avg_sq and
+// max_exp_avg_sq per parameter, or this rank's ShardedAdamW shard): what --offload puts away.
+std::vector<at::Tensor> adamw_state_tensors(const torch::optim::AdamW* whole, const dist::ShardedAdamW* sharded);
+
 // On the group's root, into the index file: the whole state, or the index of the shards
 // (`world_ranks`: the world rank of each group rank, in order).
 void save_optimizer_state(io::H5File& file, const OptimizerStateNames& names, const GroupOptimizer& opt,

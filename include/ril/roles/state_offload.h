@@ -55,6 +55,12 @@ class StateOffload {
   int64_t bytes_ = 0;
 };
 
+// A trainer (learner or D) going idle: releases the gradients of `params`, puts `state` away,
+// and the first time something is away (`logged` false) logs, when `log` (its group's rank 0),
+// how much `who` ("the learner") put where under --offload `mode`.
+void go_idle(StateOffload& offload, const std::vector<at::Tensor>& params, const std::vector<at::Tensor>& state,
+             const char* mode, const char* who, bool log, bool& logged);
+
 // Releases the gradients of `params` (undefined .grad()): what an idle component need not keep
 // when its next update starts with zero_grad (set to none) anyway.
 void release_gradients(const std::vector<at::Tensor>& params);
