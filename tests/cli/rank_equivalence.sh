@@ -21,13 +21,7 @@
 runs_close=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tools" && pwd)/runs_close.py  # the float-tolerance check
 source "$(dirname "${BASH_SOURCE[0]}")/../support/cli_lib.sh"
 
-"$RIL_DATA" synth --out d.h5 --seed 5 --train 16 --val 4 --test 4 >setup.log 2>&1 \
-  && "$RIL_DATA" tokenizer --dataset d.h5 --out tok.json >>setup.log 2>&1 \
-  && $MPIRUN -np 1 "$RIL_BIN" sft --dataset d.h5 --tokenizer tok.json --model tiny-llava --style terse --steps 4 \
-       --batch 4 --lr 1e-3 --lr-end 1e-3 --val-examples 0 --run-dir runs/student --out runs/student/model >>setup.log 2>&1 \
-  && $MPIRUN -np 1 "$RIL_BIN" teach --dataset d.h5 --teacher a=runs/student/model --responses 2 --max-new-tokens 12 \
-       --out cache.h5 >>setup.log 2>&1 \
-  || { fail "set-up: dataset, tokenizer, student, teacher cache" setup.log; exit 1; }
+make_tiny_student_and_cache
 
 train() {  # name np [layout]
   local name=$1 np=$2 layout=${3:-auto}

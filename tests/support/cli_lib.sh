@@ -15,3 +15,33 @@ passed=0
 fail() { echo "FAIL: $1"; [ -n "${2:-}" ] && [ -f "$2" ] && sed 's/^/  | /' "$2" | tail -25; failures=$((failures + 1)); }
 ok() { echo "ok: $1"; passed=$((passed + 1)); }
 sum() { sha256sum "$1" | cut -d' ' -f1; }
+
+# The tiny world of the training tests, in the work directory: d.h5 (16 train questions),
+# tok.json, a 4-step SFT student in runs/student/model, and its 2 responses per question as the
+# teacher cache cache.h5. Exits the script (a failure) when any part fails.
+make_tiny_student_and_cache() {
+  "$RIL_DATA" synth --out d.h5 --seed 5 --train 16 --val 4 --test 4 >setup.log 2>&1 \
+    && "$RIL_DATA" tokenizer --dataset d.h5 --out tok.json >>setup.log 2>&1 \
+    && $MPIRUN -np 1 "$RIL_BIN" sft --dataset d.h5 --tokenizer tok.json --model tiny-llava --style terse --steps 4 \
+         --batch 4 --lr 1e-3 --lr-end 1e-3 --val-examples 0 --run-dir runs/student --out runs/student/model >>setup.log 2>&1 \
+    && $MPIRUN -np 1 "$RIL_BIN" teach --dataset d.h5 --teacher a=runs/student/model --responses 2 --max-new-tokens 12 \
+         --out cache.h5 >>setup.log 2>&1 \
+    || { fail "set-up: dataset, tokenizer, student, teacher cache" setup.log; exit 1; }
+}
+
+# Runs runs/$1 and runs/$2 bitwise equal: student, discriminator and metrics (times aside).
+same() {
+  for f in model/model.safetensors discriminator/model.safetensors; do
+    [ "$(sum "runs/$1/$f")" = "$(sum "runs/$2/$f")" ] || { echo "$f differs"; return 1; }
+  done
+  "$PY" - "runs/$1/metrics.csv" "runs/$2/metrics.csv" <<'PYEOF'
+import csv, sys
+# A run resumed into a new run directory has the rows of its own steps only: compare by step.
+a, b = ({r["step"]: r for r in csv.DictReader(open(p))} for p in sys.argv[1:3])
+assert b and set(b) <= set(a), (sorted(a), sorted(b))
+for ra, rb in ((a[s], b[s]) for s in b):
+    for k in ra:
+        if not (k.startswith("time_") or k == "tokens_per_s"):
+            assert ra[k] == rb[k], (k, ra[k], rb[k])
+PYEOF
+}
