@@ -74,7 +74,7 @@ VAL_QUESTIONS=${VAL_QUESTIONS:-100}
 TRAIN_LAYOUT=${TRAIN_LAYOUT:-all=$NP}          # every rank does every role: no idle ranks on few cores
 EXTRA_TRAIN_ARGS=${EXTRA_TRAIN_ARGS:-}         # e.g. --frozen-discriminator
 
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}  # ranks share the cores
 stages=9
 start=$(date +%s)
 stage_no=0
