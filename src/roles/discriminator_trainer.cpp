@@ -235,18 +235,19 @@ GroupOptimizer DiscriminatorTrainer::group_optimizer() {
 }
 
 void DiscriminatorTrainer::save_state(io::H5File& file, const std::vector<int>& disc_world_ranks) {
-  const bool away = offload_ && offload_->away();  // --offload: back for the checkpoint, then away again
-  if (away) offload_->bring_back();
-  io::save_tensors(file, names::kDiscriminator, named_parameters(*disc_));
-  save_optimizer_state(file, kDiscOptimizerNames, group_optimizer(), disc_world_ranks);
-  if (away) go_idle();
+  with_state_back(
+      offload_.get(),
+      [&] {
+        io::save_tensors(file, names::kDiscriminator, named_parameters(*disc_));
+        save_optimizer_state(file, kDiscOptimizerNames, group_optimizer(), disc_world_ranks);
+      },
+      [this] { go_idle(); });
 }
 
 void DiscriminatorTrainer::save_shard(io::H5File& part) {
-  const bool away = offload_ && offload_->away();
-  if (away) offload_->bring_back();
-  save_optimizer_shard(part, kDiscOptimizerNames, group_optimizer());
-  if (away) go_idle();
+  with_state_back(
+      offload_.get(), [&] { save_optimizer_shard(part, kDiscOptimizerNames, group_optimizer()); },
+      [this] { go_idle(); });
 }
 
 void DiscriminatorTrainer::load_state(const io::H5File& file, const std::function<std::string(int)>& part_path) {

@@ -352,18 +352,17 @@ GroupOptimizer Learner::group_optimizer() {
 void Learner::save_state(io::H5File& file, const std::vector<int>& learner_world_ranks) {
   io::save_tensors(file, names::kStudent, named_parameters(student_->module()));
   if (!options_.train) return;
-  const bool away = offload_ && offload_->away();  // --offload: back for the checkpoint, then away again
-  if (away) offload_->bring_back();
-  save_optimizer_state(file, kStudentOptimizerNames, group_optimizer(), learner_world_ranks);
-  if (away) go_idle();
+  with_state_back(
+      offload_.get(),
+      [&] { save_optimizer_state(file, kStudentOptimizerNames, group_optimizer(), learner_world_ranks); },
+      [this] { go_idle(); });
 }
 
 void Learner::save_shard(io::H5File& part) {
   if (!options_.train) return;
-  const bool away = offload_ && offload_->away();
-  if (away) offload_->bring_back();
-  save_optimizer_shard(part, kStudentOptimizerNames, group_optimizer());
-  if (away) go_idle();
+  with_state_back(
+      offload_.get(), [&] { save_optimizer_shard(part, kStudentOptimizerNames, group_optimizer()); },
+      [this] { go_idle(); });
 }
 
 void Learner::load_state(const io::H5File& file, const std::function<std::string(int)>& part_path) {

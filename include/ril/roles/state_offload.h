@@ -61,6 +61,16 @@ class StateOffload {
 void go_idle(StateOffload& offload, const std::vector<at::Tensor>& params, const std::vector<at::Tensor>& state,
              const char* mode, const char* who, bool log, bool& logged);
 
+// Runs `use` with what `offload` (null: no --offload) holds brought back (a checkpoint reads it),
+// then puts it away again through `go_idle`; with nothing away, just runs `use`.
+template <typename Use, typename GoIdle>
+void with_state_back(StateOffload* offload, Use&& use, GoIdle&& go_idle) {
+  const bool away = offload != nullptr && offload->away();
+  if (away) offload->bring_back();
+  use();
+  if (away) go_idle();
+}
+
 // Releases the gradients of `params` (undefined .grad()): what an idle component need not keep
 // when its next update starts with zero_grad (set to none) anyway.
 void release_gradients(const std::vector<at::Tensor>& params);
