@@ -102,3 +102,21 @@ TEST(TrainLayout, JudgeRanksAndJudgeOptionGoTogether) {
 
 }  // namespace
 }  // namespace ril::jobs
+
+TEST(TrainMetrics, OverlapColumnsFollowOnlyWithMaxStaleness) {
+  const std::vector<std::string> plain = TrainMetricsRow::columns();
+  const std::vector<std::string> overlap = TrainMetricsRow::columns(false, true);
+  const std::vector<std::string> both = TrainMetricsRow::columns(true, true);
+  ASSERT_EQ(overlap.size(), plain.size() + 3);
+  EXPECT_TRUE(std::equal(plain.begin(), plain.end(), overlap.begin()));
+  EXPECT_EQ(overlap[plain.size()], "staleness");
+  EXPECT_EQ(overlap.back(), "time_wait_rollouts");
+  ASSERT_EQ(both.size(), plain.size() + 10);
+  EXPECT_EQ(both[plain.size()], "judge_acc_student");
+  EXPECT_EQ(both.back(), "time_wait_rollouts");
+  TrainMetricsRow row;
+  row.staleness = 1;
+  const std::vector<double> v = row.values(true, true);
+  ASSERT_EQ(v.size(), both.size());
+  EXPECT_EQ(v[std::find(both.begin(), both.end(), "staleness") - both.begin()], 1.0);
+}
