@@ -17,12 +17,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/../support/cli_lib.sh"
 make_tiny_student_and_cache
 ok "set-up: dataset, tokenizer, student, teacher cache"
 
-layout=(--layout rollout=1,teacher+discriminator+learner=1)
+base=(train --layout rollout=1,teacher+discriminator+learner=1 --dataset d.h5 --student runs/student/model
+      --teacher-cache cache.h5 --questions 4 --group 2 --max-new-tokens 12 --lr 1e-3 --disc-lr 1e-4)
 run() {  # run-dir steps [extra...]
   local dir=$1 steps=$2
   shift 2
-  $MPIRUN -np 2 "$RIL_BIN" train "${layout[@]}" --dataset d.h5 --student runs/student/model --teacher-cache cache.h5 \
-    --questions 4 --group 2 --max-new-tokens 12 --lr 1e-3 --disc-lr 1e-4 --steps "$steps" --run-dir "runs/$dir" "$@"
+  $MPIRUN -np 2 "$RIL_BIN" "${base[@]}" --steps "$steps" --run-dir "runs/$dir" "$@"
 }
 
 # ---- bad input: exit 2, a clear message, nothing run --------------------------------------------
@@ -40,8 +40,10 @@ refused() {  # name pattern command...
 refused colocated "holds both the rollout and the learner role" \
   $MPIRUN -np 2 "$RIL_BIN" train --layout all=2 --dataset d.h5 --student runs/student/model --teacher-cache cache.h5 \
   --group 2 --steps 1 --max-staleness 1 --run-dir runs/colocated
-refused disc-stage "needs --stage ril" run disc-stage 1 --stage disc --max-staleness 1
-refused two "max-staleness" run two 1 --max-staleness 2
+refused disc-stage "needs --stage ril" \
+  $MPIRUN -np 2 "$RIL_BIN" "${base[@]}" --steps 1 --stage disc --max-staleness 1 --run-dir runs/disc-stage
+refused two "--max-staleness must be in \[0, 1\], got 2" \
+  $MPIRUN -np 2 "$RIL_BIN" "${base[@]}" --steps 1 --max-staleness 2 --run-dir runs/two
 
 # ---- --max-staleness 0: bitwise today's lockstep -----------------------------------------------
 run lock 4 >lock.log 2>&1 || fail "lockstep run" lock.log
