@@ -14,6 +14,7 @@ OUT=${OUT:-/tmp/ril-overlap}
 STEPS=${STEPS:-8}
 ROUNDS=${ROUNDS:-2}
 G=${G:-4}
+LR=${LR:-2e-5}
 Q=${Q:-4}
 VAL=${VAL:-64}
 LIMIT=${LIMIT:-1000}   # the default pipeline caches teacher responses for the first 1000 train questions
@@ -32,7 +33,7 @@ for round in $(seq 1 "$ROUNDS"); do
     dir=$OUT/r$round-s$s
     $MPIRUN -np 2 "$RIL" train --layout rollout=1,teacher+discriminator+learner=1 --dataset "$BASE/data/synth.h5" \
       --student "$BASE/student/model" --teacher-cache "$BASE/teacher_cache.h5" --discriminator "$BASE/disc/discriminator" \
-      --group "$G" --questions "$Q" --max-new-tokens 32 --steps "$STEPS" --lr 2e-5 --beta 0.04 --disc-lr 3e-4 \
+      --group "$G" --questions "$Q" --max-new-tokens 32 --steps "$STEPS" --lr "$LR" --beta 0.04 --disc-lr 3e-4 \
       --train-limit "$LIMIT" --val-every "$STEPS" --val-questions "$VAL" --max-staleness "$s" --run-dir "$dir" >"$dir.log" 2>&1 \
       || { tail -20 "$dir.log" >&2; exit 1; }
     python3 - "$dir/metrics.csv" "$round" "$s" <<'EOF'
