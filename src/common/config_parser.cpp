@@ -272,7 +272,8 @@ const std::vector<Command>& commands() {
              ("val-questions", bind(&t.val_questions, kCount), "with --val-every: the first K val questions")
              ("val-max-new-tokens", bind(&t.val_max_new_tokens, kTokens), "with --val-every: greedy tokens per answer at most")
              ("warn-kl", bind(&t.warn_kl, NumericRange{0, kInf, true, false}), "warn when the KL to the reference on student tokens exceeds this (collapse)")
-             ("warn-limit-share", bind(&t.warn_limit_share, kTopP), "warn when this share of student responses hits --max-new-tokens (collapse)");
+             ("warn-limit-share", bind(&t.warn_limit_share, kTopP), "warn when this share of student responses hits --max-new-tokens (collapse)")
+             ("max-staleness", bind(&t.max_staleness, between(0, 1)), "0: lockstep (rollout, then D and learner); 1: the rollout ranks sample step t+1 with the weights they hold while D and the learner work on step t (one step off-policy: the ratio uses the behaviour policy's log-probs; a response more than this many weight versions old is never used). Needs --stage ril and rollout ranks that are not learner ranks; a resume regenerates its first step in lockstep");
        }},
       {"eval", "held-out accuracy of models (HF dirs or train checkpoints) per task family: JSON + table",
        [](po::options_description& d, po::positional_options_description&, Config& c) {
@@ -454,6 +455,8 @@ void check_values(const Config& c) {
     RIL_CONFIG_CHECK(t.judge.empty() || (t.stage == "ril" && !t.no_answer_reward),
                      "ril train: --judge scores the answer reward: it needs --stage ril without --no-answer-reward");
     RIL_CONFIG_CHECK(t.judge_prompt.empty() || !t.judge.empty(), "ril train: --judge-prompt needs --judge (the judge model)");
+    RIL_CONFIG_CHECK(t.max_staleness == 0 || t.stage == "ril",
+                     "ril train: --max-staleness 1 overlaps rollout with the student's update: it needs --stage ril");
     parse_shard_mode(t.shard);  // ConfigError: "--shard must be none, optimizer or gradients, got '...'"
     parse_offload_mode(t.offload);  // ConfigError: "--offload must be none, optimizer or optimizer+model, got '...'"
   }

@@ -196,6 +196,15 @@ dist::RoleMap train_role_map(const std::string& layout, int world_size, const Tr
                    "' has no judge rank: add one (e.g. judge=1) or colocate it with the teachers (teacher+judge=1)");
   RIL_CONFIG_CHECK(judge || !has_judge, "ril train: --layout '", layout,
                    "' has judge ranks but no --judge DIR is given: give the judge model or drop the judge role");
+  if (t.max_staleness > 0) {  // overlap needs rollout ranks that are free while the learner works
+    for (int rank : map.ranks(dist::Role::kRollout)) {
+      RIL_CONFIG_CHECK(!map.has(rank, dist::Role::kLearner), "ril train: --max-staleness ", t.max_staleness,
+                       " overlaps the rollout of step t+1 with learning on step t, but world rank ", rank,
+                       " holds both the rollout and the learner role in --layout '", layout,
+                       "'; give the rollout role ranks of its own (e.g. rollout=1,teacher+discriminator+learner=1) ",
+                       "or use --max-staleness 0");
+    }
+  }
   return map;
 }
 

@@ -75,7 +75,7 @@ class TrainLoop {
       // Rows are held in memory and written every 1024 rows / 2 s, before each checkpoint (save()
       // below) and when the table closes (io/metrics_table.h: one fsync-free write per row cost
       // ~0.3-2 ms a step).
-      table_.emplace(io::MetricsTable::open(config_.common.run_dir, TrainMetricsRow::columns(in_.use_judge()), step,
+      table_.emplace(io::MetricsTable::open(config_.common.run_dir, TrainMetricsRow::columns(in_.use_judge(), t_.max_staleness > 0), step,
                                             io::kTrainMetricsBuffering));
       log_info("train", describe_run(in_, t_, step));
     }
@@ -123,7 +123,7 @@ class TrainLoop {
   void record(const StepReport& report, const WorldFigures& world, int64_t step, double seconds,
               double seconds_per_step) {
     const TrainMetricsRow row = metrics_row(report, world, in_, t_, step, seconds);
-    table_->append(step, row.values(in_.use_judge()));
+    table_->append(step, row.values(in_.use_judge(), t_.max_staleness > 0));
     const bool progress_step = step % t_.log_every == 0 || step == t_.steps || step == first_logged_ + 1;
     if (progress_step) {
       log_info("train", progress_line(row, in_, t_, step, seconds_per_step * static_cast<double>(t_.steps - step)));

@@ -9,20 +9,26 @@
 
 namespace ril::jobs {
 
-const std::vector<std::string>& TrainMetricsRow::columns(bool judge) {
+std::vector<std::string> TrainMetricsRow::columns(bool judge, bool overlap) {
 #define RIL_METRIC_NAME(name) #name,
-  static const std::vector<std::string> names = {RIL_TRAIN_METRIC_COLUMNS(RIL_METRIC_NAME)};
-  static const std::vector<std::string> with_judge = {RIL_TRAIN_METRIC_COLUMNS(RIL_METRIC_NAME)
-                                                          RIL_TRAIN_JUDGE_METRIC_COLUMNS(RIL_METRIC_NAME)};
+  std::vector<std::string> names = {RIL_TRAIN_METRIC_COLUMNS(RIL_METRIC_NAME)};
+  const std::vector<std::string> judge_names = {RIL_TRAIN_JUDGE_METRIC_COLUMNS(RIL_METRIC_NAME)};
+  const std::vector<std::string> overlap_names = {RIL_TRAIN_OVERLAP_METRIC_COLUMNS(RIL_METRIC_NAME)};
 #undef RIL_METRIC_NAME
-  return judge ? with_judge : names;
+  if (judge) names.insert(names.end(), judge_names.begin(), judge_names.end());
+  if (overlap) names.insert(names.end(), overlap_names.begin(), overlap_names.end());
+  return names;
 }
 
-std::vector<double> TrainMetricsRow::values(bool judge) const {
+std::vector<double> TrainMetricsRow::values(bool judge, bool overlap) const {
 #define RIL_METRIC_VALUE(name) name,
-  if (judge) return {RIL_TRAIN_METRIC_COLUMNS(RIL_METRIC_VALUE) RIL_TRAIN_JUDGE_METRIC_COLUMNS(RIL_METRIC_VALUE)};
-  return {RIL_TRAIN_METRIC_COLUMNS(RIL_METRIC_VALUE)};
+  std::vector<double> v = {RIL_TRAIN_METRIC_COLUMNS(RIL_METRIC_VALUE)};
+  const std::vector<double> judge_values = {RIL_TRAIN_JUDGE_METRIC_COLUMNS(RIL_METRIC_VALUE)};
+  const std::vector<double> overlap_values = {RIL_TRAIN_OVERLAP_METRIC_COLUMNS(RIL_METRIC_VALUE)};
 #undef RIL_METRIC_VALUE
+  if (judge) v.insert(v.end(), judge_values.begin(), judge_values.end());
+  if (overlap) v.insert(v.end(), overlap_values.begin(), overlap_values.end());
+  return v;
 }
 
 TrainMetricsRow metrics_row(const StepReport& report, const WorldFigures& world, const TrainInputs& in,
@@ -67,6 +73,11 @@ TrainMetricsRow metrics_row(const StepReport& report, const WorldFigures& world,
     row.judge_cached = static_cast<double>(report.judge.cached);
     row.time_judge = world.slowest.judge;
   }
+  if (t.max_staleness > 0) {
+    row.staleness = report.staleness;
+    row.stale_dropped = static_cast<double>(report.stale_dropped);
+    row.time_wait_rollouts = report.times.wait_rollouts;
+  }
   row.time_teacher = world.slowest.teacher;
   row.time_rollout = world.slowest.rollout;
   row.time_disc = world.slowest.disc;
@@ -103,6 +114,7 @@ std::string progress_line(const TrainMetricsRow& row, const TrainInputs& in, con
        << row.time_teacher << " roll " << row.time_rollout << " disc " << row.time_disc << " learn "
        << row.time_learner;
   if (in.use_judge()) line << " judge " << row.time_judge;
+  if (t.max_staleness > 0) line << " wait " << row.time_wait_rollouts << " | lag " << row.staleness;
   line << " | eta " << duration_text(eta_seconds);
   return line.str();
 }

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "ril/common/logging.h"
 #include "ril/common/stopwatch.h"
 #include "ril/dist/agreement.h"
 #include "ril/dist/host_messages.h"
@@ -38,6 +39,7 @@ roles::LearnerOptions learner_options(const TrainInputs& in, const TrainConfig& 
   o.nan_steps = in.nan_steps;
   o.inf_param_steps = in.inf_param_steps;
   o.val_max_new_tokens = t.val_max_new_tokens;
+  o.behaviour_logprobs = t.max_staleness > 0;
   return o;
 }
 
@@ -147,14 +149,32 @@ void TrainStep::sync_weights(int64_t version) {
 
 StepReport TrainStep::run(int64_t step) {
   StepReport report;
-  // 1. pi_old = pi_theta: the rollout ranks hold the learner's weights of the last step.
+  step_ = step;
+  stale_dropped_ = 0;
+  // 1. pi_old = pi_theta: the rollout ranks hold the learner's weights of the last step
+  //    (--max-staleness 1: of the step before, and pi_old is the behaviour policy).
   const std::vector<int64_t> questions = sampler_.global_batch(step);  // the same on every rank
   // 2-3. G student and G teacher responses per question, each rank its share of the questions.
-  const Responses sampled = students(step, questions, report.times);
+  const Responses sampled = rollouts_of(step, questions, report.times);
   const Responses cached = teachers(step, questions, report.times);
   // Both lists reach every discriminator rank and every learner rank.
-  const Responses for_disc = in_.use_disc ? deliver(Role::kDiscriminator, sampled, cached) : Responses();
-  const Responses for_learner = deliver(Role::kLearner, sampled, cached);
+  Responses for_disc, for_learner;
+  double waited = 0;  // on a learner rank: how long the step's responses took to arrive
+  timed(waited, [&] {
+    if (in_.use_disc) for_disc = deliver(Role::kDiscriminator, sampled, cached);
+    for_learner = deliver(Role::kLearner, sampled, cached);
+    return 0;
+  });
+  if (roles_.learner) report.times.wait_rollouts = waited;
+  if (roles_.learner && in_.train_student) {
+    double lag = 0, n = 0;
+    for (const roles::Response& r : for_learner) {
+      if (!r.is_student()) continue;
+      lag += static_cast<double>(step + 1 - r.version);
+      n += 1;
+    }
+    report.staleness = n > 0 ? lag / n : 0.0;
+  }
   // 4. D: one update on the 2G responses per question, then D(o) for each; on to the learners.
   if (in_.use_disc) report.disc = deliver_scores(discriminate(step, questions, for_disc, report.times));
   // 5 (--judge). The judge's verdicts on all 2G responses, from the judge ranks to the learners.
@@ -164,6 +184,13 @@ StepReport TrainStep::run(int64_t step) {
     report.learner = timed(report.times.learner,
                            [&] { return roles_.learner->step(step, questions, for_learner, report.disc, report.judge); });
   }
+  // --max-staleness 1: the rollout ranks sample the next step now, with the weights they hold,
+  // while the learner (and D) work on this one; the agreement below waits for both.
+  if (roles_.rollout && t_.max_staleness > 0 && step + 1 < t_.steps) {
+    ahead_ = students(step + 1, sampler_.global_batch(step + 1), report.times);
+    ahead_step_ = step + 1;
+  }
+  report.stale_dropped = stale_dropped_;
   // Before any weights move (here, or into a checkpoint after the step): a role that cannot go
   // on (too many non-finite losses, a non-finite parameter) ends the job on every rank at once,
   // with its message, instead of leaving the others waiting in the weight sync.
@@ -176,11 +203,27 @@ StepReport TrainStep::run(int64_t step) {
   return report;
 }
 
+// This rank's student responses of step `step` with the weights it holds now, tagged with their version.
 Responses TrainStep::students(int64_t step, const std::vector<int64_t>& questions, StepTimes& times) {
   if (!roles_.rollout) return {};
+  const int64_t version = weight_sync_ ? weight_sync_->last_version() : 0;
   return timed(times.rollout, [&] {
-    return roles_.rollout->sample(step, questions, *groups_.host_group(Role::kRollout));
+    return roles_.rollout->sample(step, questions, *groups_.host_group(Role::kRollout), version);
   });
+}
+
+// The responses of step `step`: sampled during the step before (--max-staleness 1), else now.
+Responses TrainStep::rollouts_of(int64_t step, const std::vector<int64_t>& questions, StepTimes& times) {
+  if (!roles_.rollout) return {};
+  if (ahead_ && ahead_step_ == step) {
+    Responses out = std::move(*ahead_);
+    ahead_.reset();
+    return out;
+  }
+  if (t_.max_staleness > 0 && groups_.host_group(Role::kRollout)->rank() == 0) {
+    log_info("train", "step ", step + 1, ": no rollouts in flight (first step of this job), sampled in lockstep");
+  }
+  return students(step, questions, times);
 }
 
 Responses TrainStep::teachers(int64_t step, const std::vector<int64_t>& questions, StepTimes& times) {
@@ -214,6 +257,16 @@ Responses TrainStep::gather_to(Channel channel, Role receiver, const Responses& 
   for (const std::string& part : dist::gather_bytes(*ch, roles::encode_responses(mine), root)) {
     Responses got = roles::decode_responses(part);
     all.insert(all.end(), std::make_move_iterator(got.begin()), std::make_move_iterator(got.end()));
+  }
+  // A student response more than --max-staleness weight versions old is never used (the learner
+  // holds version step + 1 before its update). With weights moving in lockstep, none is.
+  if (channel == Channel::kRollouts && in_.train_student && ch->rank() == root) {
+    const int64_t dropped = roles::drop_stale_responses(all, step_ + 1, t_.max_staleness);
+    if (dropped > 0) {
+      log_warn("train", "step ", step_ + 1, ": ", dropped, " student responses older than --max-staleness ",
+               t_.max_staleness, " dropped");
+      if (receiver == Role::kLearner) stale_dropped_ += dropped;
+    }
   }
   roles::sort_responses(all);
   return all;

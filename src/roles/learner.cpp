@@ -295,7 +295,7 @@ Learner::PolicySums Learner::backward_on(int64_t step, const Responses& response
   }
   algo::PolicyLossInput pi;
   pi.logp = logp;
-  pi.logp_old = logp.detach();
+  pi.logp_old = options_.behaviour_logprobs ? behaviour_logprobs(responses, rows, logp) : logp.detach();
   pi.logp_ref = logp_ref;
   pi.advantages = advantages.index_select(0, torch::tensor(rows, torch::kInt64)).to(torch::kFloat32);
   pi.mask = b.response_mask;
@@ -325,6 +325,25 @@ Learner::PolicySums Learner::backward_on(int64_t step, const Responses& response
   s.teacher_tokens = tmask.sum().item<double>();
   s.kl = masked_sum(res.token_kl, valid);
   return s;
+}
+
+// logp_old [rows, R] for --max-staleness 1: student row k's response columns hold the log-probs
+// its rollout rank sampled them with (same ids: training_ids keeps a student's sampled ids); the
+// teacher rows and the padding keep pi_theta's own values (ratio 1).
+torch::Tensor Learner::behaviour_logprobs(const Responses& responses, const std::vector<int64_t>& rows,
+                                          const torch::Tensor& logp) const {
+  torch::Tensor old = logp.detach().to(torch::kCPU).to(torch::kFloat32).clone();
+  auto acc = old.accessor<float, 2>();
+  for (size_t k = 0; k < rows.size(); ++k) {
+    const Response& r = responses[static_cast<size_t>(rows[k])];
+    if (!r.is_student()) continue;
+    const int64_t n = std::min<int64_t>({static_cast<int64_t>(r.ids.size()), options_.budget, old.size(1)});
+    RIL_CHECK(static_cast<int64_t>(r.logprobs.size()) >= n, "learner: student response (question ", r.question,
+              ", sample ", r.sample, ") carries ", r.logprobs.size(), " behaviour log-probs for ", r.ids.size(),
+              " ids");
+    for (int64_t i = 0; i < n; ++i) acc[static_cast<int64_t>(k)][i] = r.logprobs[static_cast<size_t>(i)];
+  }
+  return old.to(logp.device()).to(logp.scalar_type());
 }
 
 double Learner::validation_accuracy(const std::vector<int64_t>& questions, at::Device device) {

@@ -20,6 +20,14 @@ Responses merge_responses(Responses students, const Responses& teachers) {
   return students;
 }
 
+int64_t drop_stale_responses(Responses& responses, int64_t current_version, int64_t max_staleness) {
+  const auto stale = [&](const Response& r) { return r.is_student() && current_version - r.version > max_staleness; };
+  const auto end = std::remove_if(responses.begin(), responses.end(), stale);
+  const auto dropped = static_cast<int64_t>(responses.end() - end);
+  responses.erase(end, responses.end());
+  return dropped;
+}
+
 std::string encode_responses(const Responses& responses) {
   dist::ByteWriter out;
   out.put<int64_t>(static_cast<int64_t>(responses.size()));
@@ -28,7 +36,9 @@ std::string encode_responses(const Responses& responses) {
     out.put<int32_t>(r.sample);
     out.put<int32_t>(r.source);
     out.put<int32_t>(r.finished ? 1 : 0);
+    out.put<int64_t>(r.version);
     out.put_vector(r.ids);
+    out.put_vector(r.logprobs);
     out.put_string(r.text);
   }
   return out.take();
@@ -37,8 +47,8 @@ std::string encode_responses(const Responses& responses) {
 Responses decode_responses(const std::string& bytes) {
   dist::ByteReader in(bytes);
   const int64_t n = in.get<int64_t>();
-  // Every response takes at least 36 bytes: a larger count is a foreign buffer.
-  RIL_CHECK(n >= 0 && static_cast<uint64_t>(n) <= bytes.size() / 36, "response buffer: bad count ", n, " in ",
+  // Every response takes at least 52 bytes: a larger count is a foreign buffer.
+  RIL_CHECK(n >= 0 && static_cast<uint64_t>(n) <= bytes.size() / 52, "response buffer: bad count ", n, " in ",
             bytes.size(), " bytes");
   Responses out(static_cast<size_t>(n));
   for (Response& r : out) {
@@ -46,7 +56,9 @@ Responses decode_responses(const std::string& bytes) {
     r.sample = in.get<int32_t>();
     r.source = in.get<int32_t>();
     r.finished = in.get<int32_t>() != 0;
+    r.version = in.get<int64_t>();
     r.ids = in.get_vector<int64_t>();
+    r.logprobs = in.get_vector<float>();
     r.text = in.get_string();
   }
   in.expect_done("response buffer");

@@ -36,19 +36,20 @@ RolloutWorker::RolloutWorker(std::shared_ptr<PolicyModel> student, const text::B
       generation_(generation_options(tokenizer, options)),
       builder_(tokenizer, rl_batch_options(*student_, dataset, options.max_new_tokens)) {}
 
-Responses RolloutWorker::sample(int64_t step, const std::vector<int64_t>& questions, const dist::Communicator& group) {
+Responses RolloutWorker::sample(int64_t step, const std::vector<int64_t>& questions, const dist::Communicator& group,
+                                int64_t version) {
   Responses out;
   torch::NoGradGuard no_grad;
   student_->module().eval();
   for (size_t j = 0; j < questions.size(); ++j) {
     if (!dist::owns(static_cast<int64_t>(j), group)) continue;
-    Responses mine = sample_question(step, questions[j]);
+    Responses mine = sample_question(step, questions[j], version);
     out.insert(out.end(), std::make_move_iterator(mine.begin()), std::make_move_iterator(mine.end()));
   }
   return out;
 }
 
-Responses RolloutWorker::sample_question(int64_t step, int64_t question) {
+Responses RolloutWorker::sample_question(int64_t step, int64_t question, int64_t version) {
   const std::vector<int64_t> rows(static_cast<size_t>(options_.group), question);
   const SftBatch b = builder_.build_with_responses(dataset_, rows, std::vector<std::vector<int64_t>>(rows.size()));
   const model::GenerationResult r =
@@ -60,7 +61,10 @@ Responses RolloutWorker::sample_question(int64_t step, int64_t question) {
     Response resp;
     resp.question = question;
     resp.sample = static_cast<int32_t>(i);
+    resp.version = version;
     const int64_t n = r.lengths[i].item<int64_t>();
+    const torch::Tensor logprobs = r.logprobs[i].to(torch::kFloat32).contiguous();
+    resp.logprobs.assign(logprobs.data_ptr<float>(), logprobs.data_ptr<float>() + n);
     std::vector<int32_t> text_ids;
     for (int64_t k = 0; k < n; ++k) {
       const int64_t id = r.tokens[i][k].item<int64_t>();

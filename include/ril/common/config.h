@@ -142,6 +142,7 @@ struct TrainConfig {
   int64_t val_max_new_tokens = 64;    // greedy budget of the val answers
   double warn_kl = 1.0;               // progress line warns when the KL on student tokens exceeds this
   double warn_limit_share = 0.3;      // ... or when this share of student responses hits --max-new-tokens
+  int64_t max_staleness = 0;          // 0: lockstep; 1: rollout of step t+1 overlaps learning on step t (jobs/train_step.h)
 };
 
 // `ril eval`: held-out accuracy of one or more models (roles/eval_job.h).

@@ -35,17 +35,24 @@
   X(judge_acc_student) X(judge_acc_teacher) X(judge_unparsed) X(judge_agreement) X(judge_judged)          \
   X(judge_cached) X(time_judge)
 
+// --max-staleness 1 runs only (after the judge's columns, if any): staleness is the mean weight-version
+// lag of the student responses the learner used this step (0 on a job's first step, else 1);
+// stale_dropped the student responses dropped as older than the bound (0 by construction);
+// time_wait_rollouts the learner root's seconds from its teacher pick to the step's responses in hand.
+#define RIL_TRAIN_OVERLAP_METRIC_COLUMNS(X) X(staleness) X(stale_dropped) X(time_wait_rollouts)
+
 namespace ril::jobs {
 
 struct TrainMetricsRow {
 #define RIL_METRIC_FIELD(name) double name = std::nan("");
   RIL_TRAIN_METRIC_COLUMNS(RIL_METRIC_FIELD)
   RIL_TRAIN_JUDGE_METRIC_COLUMNS(RIL_METRIC_FIELD)
+  RIL_TRAIN_OVERLAP_METRIC_COLUMNS(RIL_METRIC_FIELD)
 #undef RIL_METRIC_FIELD
 
-  // The names, in table order (with the judge's columns when `judge`).
-  static const std::vector<std::string>& columns(bool judge = false);
-  std::vector<double> values(bool judge = false) const;  // the values, in the same order
+  // The names, in table order (with the judge's columns when `judge`, then the overlap's when `overlap`).
+  static std::vector<std::string> columns(bool judge = false, bool overlap = false);
+  std::vector<double> values(bool judge = false, bool overlap = false) const;  // the values, in the same order
 };
 
 // What every rank contributes to the row, reduced over the world (max): the slowest rank's

@@ -19,6 +19,14 @@
 //      version = updates + 1)
 //   -> before that, one world agreement: a learner or D that cannot go on (non-finite parameters
 //      after its update, too many non-finite losses) ends the job on every rank with its message
+// --max-staleness 1 (overlap; the layout gives the rollout role ranks that hold no learner role,
+// checked in train_role_map): a rollout rank sends step t's responses (sampled during step t-1),
+// then samples step t+1's with the weights it holds (version t, one update behind) while D and
+// the learner work on step t, and only then joins the world agreement and the weight sync of
+// version t+2. Every student response carries its weight version and the behaviour log-probs;
+// the learner takes its ratio against them, and D's and the learner's roots drop (never use) a
+// student response more than --max-staleness versions old. A run's first step (also the first
+// step after a resume: the checkpoint holds no rollouts in flight) is sampled in lockstep.
 // --stage disc runs the same exchange with the student frozen (no weights move); --no-discriminator
 // leaves out the teachers and D. All host messages travel over host communicators (MPI or local).
 // On CPU the result does not depend on the number of ranks when the discriminator and learner
@@ -65,6 +73,7 @@ TrainRoles make_train_roles(const dist::RankGroups& groups, const Config& config
 // Seconds a rank spent in each role during one step.
 struct StepTimes {
   double teacher = 0, rollout = 0, disc = 0, learner = 0, judge = 0;
+  double wait_rollouts = 0;  // learner ranks: seconds in the delivery of the step's responses
 };
 
 // What one step measured on this rank.
@@ -73,6 +82,8 @@ struct StepReport {
   roles::DiscriminatorResult disc;    // learner ranks and the discriminator root
   roles::JudgeResult judge;           // learner ranks and the judge root (--judge)
   std::optional<double> val_acc;      // learner ranks, on --val-every steps
+  double staleness = 0;               // learner ranks (ril stage): mean weight-version lag of the student responses used
+  int64_t stale_dropped = 0;          // learner root: student responses dropped as older than --max-staleness
   StepTimes times;
 };
 
@@ -89,6 +100,7 @@ class TrainStep {
 
  private:
   roles::Responses students(int64_t step, const std::vector<int64_t>& questions, StepTimes& times);
+  roles::Responses rollouts_of(int64_t step, const std::vector<int64_t>& questions, StepTimes& times);
   roles::Responses teachers(int64_t step, const std::vector<int64_t>& questions, StepTimes& times);
   roles::Responses deliver(dist::Role receiver, const roles::Responses& students, const roles::Responses& teachers);
   roles::Responses collect(dist::Role receiver, const roles::Responses& students, const roles::Responses& teachers);
@@ -106,6 +118,11 @@ class TrainStep {
   const TrainConfig& t_;
   roles::SftSampler sampler_;
   std::unique_ptr<dist::WeightSync> weight_sync_;
+  // --max-staleness 1 on rollout ranks: the next step's responses, sampled during this step.
+  std::optional<roles::Responses> ahead_;
+  int64_t ahead_step_ = -1;
+  int64_t step_ = 0;            // the step run() is in (the staleness reference)
+  int64_t stale_dropped_ = 0;   // this step's drops on this rank
 };
 
 }  // namespace ril::jobs

@@ -115,6 +115,10 @@ struct LearnerOptions {
   std::set<int64_t> nan_steps;     // fault injection (tests): the loss is NaN at these steps (1-based)
   std::set<int64_t> inf_param_steps;  // fault injection (tests): a parameter is inf after these updates
   int64_t val_max_new_tokens = 64; // validation_accuracy's greedy budget
+  // --max-staleness 1: the ratio's pi_old on student tokens is the behaviour policy's log-probs,
+  // carried by each response (Response::logprobs); false (lockstep): pi_old = pi_theta before the
+  // update (ratio 1, as mu = 1 makes it). Teacher tokens keep ratio 1 either way.
+  bool behaviour_logprobs = false;
 };
 
 class Learner {
@@ -161,6 +165,8 @@ class Learner {
   PolicySums backward_on(int64_t step, const Responses& responses, const std::vector<int64_t>& rows,
                          const torch::Tensor& advantages);
   std::vector<int64_t> training_ids(const Response& r) const;
+  torch::Tensor behaviour_logprobs(const Responses& responses, const std::vector<int64_t>& rows,
+                                   const torch::Tensor& logp) const;
   GroupOptimizer group_optimizer();
   // --offload: the state the learner puts away after its update and brings back before the
   // next one (and around a checkpoint that reads it).

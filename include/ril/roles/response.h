@@ -5,7 +5,12 @@
 // (dist/byte_codec.h), so a rank's share moves in one gather instead of one per response.
 //
 // Wire layout: int64 count, then per response: int64 question, int32 sample, int32 source,
-// int32 finished, ids (int64 count + int64 ids), text (int64 length + UTF-8 bytes).
+// int32 finished, int64 version, ids (int64 count + int64 ids), logprobs (int64 count + float32),
+// text (int64 length + UTF-8 bytes).
+//
+// --max-staleness 1 (jobs/train_step.h): a student response carries the weight version it was
+// sampled with and the behaviour policy's log-prob of each sampled id, so that the learner's
+// ratio is taken against the policy that really sampled it.
 //
 // The token budget: every consumer of a response (D, the policy gradient, the answer check)
 // sees at most --max-new-tokens tokens of the student's tokenizer; fit_to_budget() cuts a longer
@@ -28,12 +33,14 @@ struct Response {
   int32_t source = kStudentSource;  // -1 student, t >= 0: index of the teacher in the run's list
   bool finished = false;            // ended with a stop token (else cut at the token budget)
   std::vector<int64_t> ids;         // student: the sampled token ids (exact, for the ratio); teacher: empty
+  std::vector<float> logprobs;      // student: log pi_behaviour(ids[k]), unmodified by sampling settings; teacher: empty
+  int64_t version = 0;              // student: the weight version that sampled it (dist/weight_sync.h); teacher: 0
   std::string text;
 
   bool is_student() const { return source == kStudentSource; }
   bool operator==(const Response& o) const {
     return question == o.question && sample == o.sample && source == o.source && finished == o.finished &&
-           ids == o.ids && text == o.text;
+           ids == o.ids && logprobs == o.logprobs && version == o.version && text == o.text;
   }
 };
 
@@ -43,6 +50,11 @@ using Responses = std::vector<Response>;
 void sort_responses(Responses& responses);
 // Both lists in one, in canonical order.
 Responses merge_responses(Responses students, const Responses& teachers);
+
+// --max-staleness: removes the student responses sampled more than `max_staleness` weight
+// versions before `current_version` (the learner's version before the step's update); teacher
+// responses stay. Returns how many were removed. The order of the rest is kept.
+int64_t drop_stale_responses(Responses& responses, int64_t current_version, int64_t max_staleness);
 
 std::string encode_responses(const Responses& responses);
 // Throws ril::Error on a truncated or malformed buffer.

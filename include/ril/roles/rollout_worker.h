@@ -42,11 +42,13 @@ class RolloutWorker {
                 const data::Dataset& dataset, const RolloutOptions& options);
 
   // G responses to each question of `questions` (the step's, in order) that this rank of the
-  // rollout group owns; step is 0-based.
-  Responses sample(int64_t step, const std::vector<int64_t>& questions, const dist::Communicator& group);
+  // rollout group owns; step is 0-based. Each carries `version` (the weight version this rank
+  // holds) and the log-prob of each sampled id under these weights.
+  Responses sample(int64_t step, const std::vector<int64_t>& questions, const dist::Communicator& group,
+                   int64_t version = 0);
 
  private:
-  Responses sample_question(int64_t step, int64_t question);
+  Responses sample_question(int64_t step, int64_t question, int64_t version);
 
   std::shared_ptr<PolicyModel> student_;
   const text::BpeTokenizer& tokenizer_;

@@ -100,5 +100,46 @@ TEST(TrainLayout, JudgeRanksAndJudgeOptionGoTogether) {
   EXPECT_NE(layout_error("all=1,judge=1", 2, "").find("has judge ranks but no --judge DIR is given"), std::string::npos);
 }
 
+TEST(TrainMetrics, OverlapColumnsFollowOnlyWithMaxStaleness) {
+  const std::vector<std::string> plain = TrainMetricsRow::columns();
+  const std::vector<std::string> overlap = TrainMetricsRow::columns(false, true);
+  const std::vector<std::string> both = TrainMetricsRow::columns(true, true);
+  ASSERT_EQ(overlap.size(), plain.size() + 3);
+  EXPECT_TRUE(std::equal(plain.begin(), plain.end(), overlap.begin()));
+  EXPECT_EQ(overlap[plain.size()], "staleness");
+  EXPECT_EQ(overlap.back(), "time_wait_rollouts");
+  ASSERT_EQ(both.size(), plain.size() + 10);
+  EXPECT_EQ(both[plain.size()], "judge_acc_student");
+  EXPECT_EQ(both.back(), "time_wait_rollouts");
+  TrainMetricsRow row;
+  row.staleness = 1;
+  const std::vector<double> v = row.values(true, true);
+  ASSERT_EQ(v.size(), both.size());
+  EXPECT_EQ(v[std::find(both.begin(), both.end(), "staleness") - both.begin()], 1.0);
+}
+
+// --max-staleness 1 needs rollout ranks that hold no learner role (else nothing overlaps).
+TEST(TrainLayout, OverlapNeedsRolloutRanksWithoutTheLearnerRole) {
+  TrainConfig t;
+  t.max_staleness = 1;
+  auto error = [&t](const std::string& layout, int world) {
+    try {
+      train_role_map(layout, world, t);
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  for (const auto& [layout, world] : std::vector<std::pair<std::string, int>>{
+           {"all=2", 2}, {"auto", 1}, {"teacher+discriminator=1,rollout+learner=1", 2}}) {
+    EXPECT_NE(error(layout, world).find("holds both the rollout and the learner role"), std::string::npos)
+        << layout << ": " << error(layout, world);
+  }
+  EXPECT_EQ(error("rollout=1,teacher+discriminator+learner=1", 2), "(no error)");
+  EXPECT_EQ(error("auto", 4), "(no error)");  // one role per rank
+  t.max_staleness = 0;
+  EXPECT_EQ(error("all=2", 2), "(no error)");  // lockstep: any layout
+}
+
 }  // namespace
 }  // namespace ril::jobs

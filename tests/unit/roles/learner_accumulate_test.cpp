@@ -16,6 +16,7 @@
 #include <iostream>
 #include <optional>
 
+#include "ril/common/error.h"
 #include "ril/data/dataset.h"
 #include "ril/data/synth_generator.h"
 #include "ril/dist/local_communicator.h"
@@ -23,6 +24,7 @@
 #include "ril/roles/discriminator_trainer.h"
 #include "ril/roles/learner.h"
 #include "ril/roles/policy_model.h"
+#include "ril/roles/sft_batch.h"
 #include "support/byte_tokenizer.h"
 #include "support/temp_dir.h"
 
@@ -130,6 +132,60 @@ TEST(LearnerAccumulate, MicroBatchesGiveTheGradientsAndStatsOfOneBatch) {
     EXPECT_NEAR(s.policy.entropy, base.policy.entropy, 1e-5 * std::abs(base.policy.entropy)) << what;
     EXPECT_EQ(s.policy.tokens, base.policy.tokens) << what << ": the statistics count the whole update";
   }
+}
+
+// --max-staleness 1 (LearnerOptions::behaviour_logprobs): pi_old on student tokens is the
+// behaviour log-probs the responses carry. Carrying the student's own log-probs gives ratio 1,
+// i.e. the lockstep update; carrying log-probs 0.5 lower (ratio e^0.5 = 1.65, outside the clip
+// 1 +- 0.2) changes the policy-gradient term; a response without them is refused.
+TEST(LearnerBehaviourPolicy, RatioIsTakenAgainstTheCarriedLogProbs) {
+  Fixture f;
+  LearnerOptions o;
+  o.reference_dir = f.reference;
+  o.lr = 1e-3;
+  o.max_grad_norm = 0;
+  o.budget = 16;
+  o.beta = 0;  // the policy-gradient term alone
+  auto run = [&](bool behaviour, const Responses& responses, std::shared_ptr<PolicyModel>& student) {
+    student = std::make_shared<PolicyModel>();
+    student->m = model::load_pretrained(f.reference);
+    LearnerOptions ob = o;
+    ob.behaviour_logprobs = behaviour;
+    dist::LocalCommunicator group("learner"), host("learner-host");
+    Learner learner(student, f.tokenizer, *f.dataset, ob, group, host);
+    return learner.step(0, f.questions, responses, f.scores);
+  };
+  // The initial student's own log-probs of every student response, in the learner's batch layout.
+  Responses own = f.responses;
+  {
+    PolicyModel init;
+    init.m = model::load_pretrained(f.reference);
+    init.module().eval();
+    torch::NoGradGuard no_grad;
+    const SftBatchBuilder builder(f.tokenizer, rl_batch_options(init, *f.dataset, o.budget));
+    for (Response& r : own) {
+      if (!r.is_student()) continue;
+      const SftBatch b = builder.build_with_responses(*f.dataset, {r.question}, {r.ids});
+      const torch::Tensor lp = response_logprobs(init, b).to(torch::kFloat32).contiguous();
+      r.logprobs.assign(lp.data_ptr<float>(), lp.data_ptr<float>() + r.ids.size());
+    }
+  }
+  Responses lower = own;
+  for (Response& r : lower) {
+    for (float& v : r.logprobs) v -= 0.5F;
+  }
+  std::shared_ptr<PolicyModel> lockstep, same, shifted;
+  const LearnerStats base = run(false, f.responses, lockstep);
+  const LearnerStats s_same = run(true, own, same);
+  const LearnerStats s_shift = run(true, lower, shifted);
+  expect_same_gradients(parameters_of(lockstep->module()), parameters_of(same->module()), "behaviour = own log-probs");
+  EXPECT_NEAR(s_same.policy.pg_term, base.policy.pg_term, 1e-5 * std::abs(base.policy.pg_term) + 1e-6);
+  std::cout << "[ behaviour ] pg_term lockstep " << base.policy.pg_term << ", own " << s_same.policy.pg_term
+            << ", shifted " << s_shift.policy.pg_term << "\n";
+  EXPECT_GT(std::abs(s_shift.policy.pg_term - base.policy.pg_term), 1e-3 * std::abs(base.policy.pg_term) + 1e-4)
+      << "log-probs 0.5 lower did not change the policy-gradient term: the carried log-probs are not used";
+  std::shared_ptr<PolicyModel> none;
+  EXPECT_THROW(run(true, f.responses, none), Error);  // no log-probs carried
 }
 
 TEST(DiscriminatorAccumulate, MicroBatchesGiveTheGradientsAndStatsOfOneBatch) {

@@ -20,6 +20,8 @@ Responses sample_responses() {
   r[0].sample = 1;
   r[0].finished = true;
   r[0].ids = {5, 258};
+  r[0].logprobs = {-0.5F, -2.25F};
+  r[0].version = 12;
   r[0].text = "5";
   r[1].question = 3;
   r[1].source = 1;
@@ -51,6 +53,26 @@ TEST(ResponseWire, TruncatedOrForeignBuffersThrow) {
   }
   EXPECT_THROW(decode_responses(bytes + "x"), Error);
   EXPECT_THROW(decode_responses(std::string(8, '\xff')), Error);  // count -1
+}
+
+TEST(ResponseStaleness, DropsOnlyStudentResponsesOlderThanTheBound) {
+  Responses r(4);
+  r[0].version = 5;                       // lag 0
+  r[1].version = 4;                       // lag 1
+  r[2].version = 3;                       // lag 2: older than bound 1
+  r[3].source = 0;                        // a teacher response (version 0) always stays
+  r[0].sample = 0, r[1].sample = 1, r[2].sample = 2;
+  Responses one = r;
+  EXPECT_EQ(drop_stale_responses(one, 5, 1), 1);
+  ASSERT_EQ(one.size(), 3u);
+  EXPECT_EQ(one[0].sample, 0);
+  EXPECT_EQ(one[1].sample, 1);
+  EXPECT_EQ(one[2].source, 0);
+  Responses zero = r;
+  EXPECT_EQ(drop_stale_responses(zero, 5, 0), 2);  // lockstep: only this version's
+  ASSERT_EQ(zero.size(), 2u);
+  EXPECT_EQ(zero[0].version, 5);
+  EXPECT_EQ(zero[1].source, 0);
 }
 
 TEST(ResponseWire, CanonicalOrderIsQuestionThenStudentsFirstThenSample) {
