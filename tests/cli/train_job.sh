@@ -95,25 +95,7 @@ fi
 
 # ---- restart: kill -9 a rank after the step-3 checkpoint, resume ------------------------------
 ril_run runs/b 6 >b1.log 2>&1 &
-launcher=$!
-for _ in $(seq 1 600); do
-  [ -f runs/b/checkpoints/latest ] && break
-  sleep 0.1
-done
-victim=$(pgrep -f "ril train .*--run-dir runs/b" | tail -1)
-if [ -n "$victim" ] && [ -f runs/b/checkpoints/latest ]; then
-  kill -9 "$victim"
-  wait "$launcher"
-  status=$?
-  if [ "$status" != 0 ] && [ ! -f runs/b/model/model.safetensors ]; then
-    ok "kill -9 of rank pid $victim after the step-3 checkpoint: job ended (status $status), no final model"
-  else
-    fail "the killed run finished anyway (status $status): the kill came too late" b1.log
-  fi
-else
-  wait "$launcher"
-  fail "no checkpoint appeared before the run ended" b1.log
-fi
+kill9_after_checkpoint runs/b $! b1.log
 if ril_run runs/b 6 >b2.log 2>&1 && grep -q "resumed from .*step-000003.h5 at step 3" b2.log; then
   ok "the same command resumed at step 3 and finished"
 else

@@ -90,25 +90,7 @@ fi
 
 # ---- resume after kill -9 with --max-staleness 1 -----------------------------------------------
 run kill 6 --max-staleness 1 --checkpoint-every 2 >kill1.log 2>&1 &
-launcher=$!
-for _ in $(seq 1 1200); do
-  [ -f runs/kill/checkpoints/latest ] && break
-  sleep 0.1
-done
-victim=$(pgrep -f "ril train .*--run-dir runs/kill" | tail -1)
-if [ -n "$victim" ] && [ -f runs/kill/checkpoints/latest ]; then
-  kill -9 "$victim"
-  wait "$launcher"
-  status=$?
-  if [ "$status" != 0 ] && [ ! -f runs/kill/model/model.safetensors ]; then
-    ok "kill -9 of a rank after a checkpoint: job ended (status $status)"
-  else
-    fail "the killed run finished anyway (status $status)" kill1.log
-  fi
-else
-  wait "$launcher"
-  fail "no checkpoint before the run ended" kill1.log
-fi
+kill9_after_checkpoint runs/kill $! kill1.log
 run kill 6 --max-staleness 1 --checkpoint-every 2 >kill2.log 2>&1
 at=$(sed -n 's/.*resumed from .*step-0*\([0-9][0-9]*\)\.h5 at step.*/\1/p' kill2.log | head -1)
 if [ -n "$at" ] && [ -f runs/kill/model/model.safetensors ] && grep -q "sampled in lockstep" kill2.log; then

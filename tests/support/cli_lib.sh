@@ -45,3 +45,28 @@ for ra, rb in ((a[s], b[s]) for s in b):
             assert ra[k] == rb[k], (k, ra[k], rb[k])
 PYEOF
 }
+
+# kill9_after_checkpoint RUN_DIR LAUNCHER_PID LOG: wait (up to 2 min) for RUN_DIR's first checkpoint,
+# SIGKILL one `ril train` rank of that run, and check that the job then ends without a final model
+# (LAUNCHER_PID: the background mpirun; LOG: its output, shown on failure).
+kill9_after_checkpoint() {
+  local dir=$1 launcher=$2 log=$3 victim status
+  for _ in $(seq 1 1200); do
+    [ -f "$dir/checkpoints/latest" ] && break
+    sleep 0.1
+  done
+  victim=$(pgrep -f "ril train .*--run-dir $dir" | tail -1)
+  if [ -n "$victim" ] && [ -f "$dir/checkpoints/latest" ]; then
+    kill -9 "$victim"
+    wait "$launcher"
+    status=$?
+    if [ "$status" != 0 ] && [ ! -f "$dir/model/model.safetensors" ]; then
+      ok "kill -9 of rank pid $victim after a checkpoint of $dir: job ended (status $status), no final model"
+    else
+      fail "the killed run of $dir finished anyway (status $status): the kill came too late" "$log"
+    fi
+  else
+    wait "$launcher"
+    fail "no checkpoint of $dir appeared before the run ended" "$log"
+  fi
+}
