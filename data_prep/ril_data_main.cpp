@@ -19,6 +19,7 @@
 #include "ril/algo/judge_examples.h"
 #include "ril/common/error.h"
 #include "ril/common/logging.h"
+#include "ril/common/paths.h"
 #include "ril/data/bpe_trainer.h"
 #include "ril/data/contact_sheet.h"
 #include "ril/data/dataset.h"
@@ -212,6 +213,10 @@ int run_judge_set(const std::vector<std::string>& args) {
       ("seed", po::value(&o.seed)->default_value(o.seed), "seed of the variant choices");
   po::variables_map vm;
   if (!parse("judge-set", args, desc, {}, vm, "--dataset FILE --out FILE [options]")) return 0;
+  RIL_CONFIG_CHECK(ril::path_exists(dataset_path), "--dataset '", dataset_path, "' does not exist");
+  RIL_CONFIG_CHECK(cache_path.empty() || ril::path_exists(cache_path), "--teacher-cache '", cache_path,
+                   "' does not exist");
+  RIL_CONFIG_CHECK(o.per_question >= 1, "--per-question must be >= 1, got ", o.per_question);
   const Dataset dataset = Dataset::open(dataset_path);
   std::map<int64_t, std::vector<std::string>> teacher_responses;
   if (!cache_path.empty()) {

@@ -127,10 +127,15 @@ std::vector<JudgeExample> JudgeExampleMaker::candidates(int64_t question_id, dat
   const std::string& truth = dataset_.answer(question_id);
   const std::string other = other_answer(question_id, rng);
   if (!other.empty()) {
-    int replaced = 0;
-    std::string swapped = replace_word(rng.pick(good), truth, other, replaced);
-    if (replaced == 0) swapped = cat(trim_end(swapped), "\nAnswer: ", other);
-    out.push_back(labelled(question_id, "swapped", swapped));
+    // Two swaps (other sources, other answers where the draws allow): a clean answer that differs
+    // from the ground truth is the case that needs the comparison, the rest are told by form.
+    for (int k = 0; k < 2; ++k) {
+      const std::string wrong_answer = k == 0 ? other : other_answer(question_id, rng);
+      int replaced = 0;
+      std::string swapped = replace_word(rng.pick(good), truth, wrong_answer, replaced);
+      if (replaced == 0) swapped = cat(trim_end(swapped), "\nAnswer: ", wrong_answer);
+      out.push_back(labelled(question_id, "swapped", swapped));
+    }
     out.push_back(labelled(question_id, "two-answers", cat(trim_end(rng.pick(good)), "\nAnswer: ", other)));
   }
   {
@@ -161,6 +166,17 @@ std::vector<JudgeExample> JudgeExampleMaker::make(int64_t question_id) const {
   }
   rng.shuffle(right);
   rng.shuffle(wrong);
+  // Wrong ones alternate swapped / form-only (two answers, none, cut), swapped first: about half
+  // the wrong examples need the comparison (see candidates()), the rest are told by form.
+  {
+    std::vector<JudgeExample> swapped, form;
+    for (JudgeExample& e : wrong) (e.variant == "swapped" ? swapped : form).push_back(std::move(e));
+    wrong.clear();
+    for (size_t i = 0; i < std::max(swapped.size(), form.size()); ++i) {
+      if (i < swapped.size()) wrong.push_back(std::move(swapped[i]));
+      if (i < form.size()) wrong.push_back(std::move(form[i]));
+    }
+  }
   const size_t want = static_cast<size_t>(options_.per_question);
   const size_t half = (want + rng.uniform_int(0, 1)) / 2;  // odd counts: either label gets the extra one
   size_t take_right = std::min(right.size(), half);

@@ -6,14 +6,16 @@
 //   teacher      a cached teacher response (when a teacher cache is given)
 //   rationale    the dataset's reference rationale, in each style
 //   swapped      a good response with its answer replaced by another valid answer of the family
-//                (the answer of another question of the same family, of the same kind)
+//                (the answer of another question of the same family, of the same kind); two of
+//                them, since a clean answer that differs is what needs the comparison
 //   no-answer    a good response with its "Answer:" line(s) removed
 //   cut          a good response cut at a random word
 //   two-answers  a good response followed by "Answer: <other answer>"
 // Every candidate is labelled by AnswerChecker::check (the label is whatever the rule says, not
 // the variant's intent: a steps rationale without its Answer line often still ends with the
 // answer). make() then picks `per_question` of them, half with label 1 and half with label 0
-// where the candidates allow, so both labels are well represented.
+// where the candidates allow, so both labels are well represented; the wrong ones alternate
+// swapped and form-only (two answers, none, cut), swapped first.
 //
 // Target (what the judge learns to write), copy then compare, in the judge prompt's form:
 //   "The response answers <extracted>; the truth is <ground truth>. <answer>1</answer>"

@@ -83,7 +83,7 @@ TEST_F(JudgeExamplesTest, TargetsStateTheAnswersAndParseAsTheRuleLabel) {
     }
     EXPECT_EQ(variants["rationale"], 2);
     EXPECT_EQ(variants["teacher"], q == 0 ? 1 : 0);
-    EXPECT_EQ(variants["swapped"], 1);  // every family here has another answer
+    EXPECT_EQ(variants["swapped"], 2);  // every family here has another answer
     EXPECT_EQ(variants["two-answers"], 1);
     EXPECT_EQ(variants["no-answer"], 1);
     EXPECT_EQ(variants["cut"], 1);
@@ -109,11 +109,14 @@ TEST_F(JudgeExamplesTest, MakeBalancesLabelsAndIsDeterministic) {
   for (int64_t q = 0; q < d.size(); ++q) {
     const std::vector<JudgeExample> a = maker.make(q), b = maker.make(q);
     ASSERT_EQ(a.size(), 4u);
+    int swapped = 0;
     for (size_t i = 0; i < a.size(); ++i) {
       EXPECT_EQ(a[i].response, b[i].response);
       EXPECT_EQ(a[i].question_id, q);
       (a[i].correct ? right : wrong) += 1;
+      swapped += a[i].variant == "swapped";
     }
+    EXPECT_EQ(swapped, 1) << q;  // of the two wrong ones: one swapped, one wrong by form
   }
   // Two rationales are right and at least swapped / two-answers wrong: 2 + 2 per question.
   EXPECT_EQ(right, 12);
