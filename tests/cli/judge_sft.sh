@@ -24,8 +24,11 @@ fi
 # info's table: "rule-correct  train val test total" and "rule-wrong ..." rows
 if "$PY" - info.txt <<'PYEOF'
 import sys
-rows = {l.split()[0]: [int(x) for x in l.split()[1:5]] for l in open(sys.argv[1])
-        if l.split() and l.split()[0] in ("rule-correct", "rule-wrong", "all")}
+rows = {}
+for l in open(sys.argv[1]):  # the first table (later ones: answers per family)
+    w = l.split()
+    if w and w[0] in ("rule-correct", "rule-wrong", "all") and w[0] not in rows:
+        rows[w[0]] = [int(x) for x in w[1:5]]
 right, wrong, total = rows["rule-correct"], rows["rule-wrong"], rows["all"]
 # 48 / 4 / 8 questions, at most 4 examples each, split kept
 assert 0 < total[0] <= 4 * 48 and 0 < total[1] <= 4 * 4 and 0 < total[2] <= 4 * 8, total
@@ -61,8 +64,8 @@ fi
 [ ! -e x.h5 ] && ok "bad input writes no file" || fail "a bad judge-set left x.h5"
 
 # ---- ril sft --style judge -> ril eval --judge -------------------------------------------------------
-if $MPIRUN -np 1 "$RIL_BIN" sft --dataset judge.h5 --tokenizer tok.json --model tiny --style judge --steps 60 \
-    --batch 8 --lr 3e-3 --lr-end 3e-4 --warmup-steps 5 --max-response-tokens 64 --val-examples 0 --log-every 20 \
+if $MPIRUN -np 1 "$RIL_BIN" sft --dataset judge.h5 --tokenizer tok.json --model tiny --style judge --steps 150 \
+    --batch 8 --lr 3e-3 --lr-end 1e-3 --warmup-steps 5 --max-response-tokens 64 --val-examples 0 --log-every 20 \
     --run-dir runs/judge --out runs/judge/model >sft.log 2>&1; then
   ok "ril sft --style judge trains a text-only judge"
 else
