@@ -59,11 +59,11 @@ size_t last_answer_word(const std::string& text) {
 std::string judge_target(const data::AnswerVerdict& v, const std::string& ground_truth) {
   std::string explanation;
   if (!v.extracted.empty()) {
-    explanation = cat("The response answers ", v.extracted, "; the truth is ", ground_truth, ".");
+    explanation = cat(v.extracted, " vs ", ground_truth, ".");
   } else if (v.reason.rfind("conflicting", 0) == 0) {
-    explanation = cat("The response gives two answers; the truth is ", ground_truth, ".");
+    explanation = cat("two vs ", ground_truth, ".");
   } else {
-    explanation = cat("The response gives no answer; the truth is ", ground_truth, ".");
+    explanation = cat("none vs ", ground_truth, ".");
   }
   return cat(explanation, " <answer>", v.correct ? 1 : 0, "</answer>");
 }

@@ -18,10 +18,13 @@
 // swapped and form-only (two answers, none, cut), swapped first.
 //
 // Target (what the judge learns to write), copy then compare, in the judge prompt's form:
-//   "The response answers <extracted>; the truth is <ground truth>. <answer>1</answer>"
-//   "The response gives two answers; the truth is <ground truth>. <answer>0</answer>"
-//   "The response gives no answer; the truth is <ground truth>. <answer>0</answer>"
+//   "<extracted> vs <ground truth>. <answer>1</answer>"   e.g. "3 vs 3. <answer>1</answer>"
+//   "two vs <ground truth>. <answer>0</answer>"           (conflicting answers)
+//   "none vs <ground truth>. <answer>0</answer>"          (no answer)
 // (<extracted> is the rule checker's normalised answer). parse_judge_verdict() reads every target.
+// Short on purpose: the verdict is one of ~23 target tokens (the sentence form "The response
+// answers 3; the truth is 3." made it one of ~45, and a tiny judge trained on it never learned the
+// comparison: bench/experiment.md).
 // Prompt: JudgePrompt::render (the judge role's code); the caller wraps it in the chat template.
 // Pure CPU string work, one process (ril-data judge-set; tests).
 #pragma once

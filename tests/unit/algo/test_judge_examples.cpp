@@ -75,7 +75,7 @@ TEST_F(JudgeExamplesTest, TargetsStateTheAnswersAndParseAsTheRuleLabel) {
       const JudgeVerdict v = parse_judge_verdict(e.target);
       ASSERT_TRUE(v.parsed()) << e.target;
       EXPECT_EQ(v.decision == JudgeDecision::kCorrect, e.correct) << e.target;
-      EXPECT_NE(e.target.find("the truth is " + d.answer(q) + "."), std::string::npos) << e.target;
+      EXPECT_NE(e.target.find(" vs " + d.answer(q) + ". <answer>"), std::string::npos) << e.target;
       // The prompt is the judge role's: JudgePrompt::render of the three fields.
       EXPECT_EQ(e.prompt, JudgePrompt().render(d.question(q), d.answer(q), e.response));
       if (e.variant == "rationale") EXPECT_TRUE(e.correct) << e.response;
@@ -90,13 +90,13 @@ TEST_F(JudgeExamplesTest, TargetsStateTheAnswersAndParseAsTheRuleLabel) {
   }
   // Exact targets for the three kinds of explanation.
   data::AnswerVerdict v = checker.check("It is three. Answer: three", "3");
-  EXPECT_EQ(judge_target(v, "3"), "The response answers 3; the truth is 3. <answer>1</answer>");
+  EXPECT_EQ(judge_target(v, "3"), "3 vs 3. <answer>1</answer>");
   v = checker.check("Answer: 4", "3");
-  EXPECT_EQ(judge_target(v, "3"), "The response answers 4; the truth is 3. <answer>0</answer>");
+  EXPECT_EQ(judge_target(v, "3"), "4 vs 3. <answer>0</answer>");
   v = checker.check("Answer: 3\nAnswer: 4", "3");
-  EXPECT_EQ(judge_target(v, "3"), "The response gives two answers; the truth is 3. <answer>0</answer>");
+  EXPECT_EQ(judge_target(v, "3"), "two vs 3. <answer>0</answer>");
   v = checker.check("I look at the", "green");
-  EXPECT_EQ(judge_target(v, "green"), "The response gives no answer; the truth is green. <answer>0</answer>");
+  EXPECT_EQ(judge_target(v, "green"), "none vs green. <answer>0</answer>");
 }
 
 TEST_F(JudgeExamplesTest, MakeBalancesLabelsAndIsDeterministic) {
