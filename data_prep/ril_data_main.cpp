@@ -4,17 +4,22 @@
 //   ril-data tokenizer --dataset FILE --out tokenizer.json [--vocab-size N]
 //   ril-data show      FILE [--n 16] --out grid.png
 //   ril-data info      FILE [--tokenizer tokenizer.json]
+//   ril-data judge-set --dataset FILE [--teacher-cache FILE] --out FILE [--per-question K]
 // Exit status: 0 ok, 1 runtime failure (bad file, bad record with --on-error fail), 2 bad usage.
 #include <boost/program_options.hpp>
 
+#include <array>
 #include <cstdio>
+#include <map>
 #include <iostream>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "ril/algo/judge_examples.h"
 #include "ril/common/error.h"
 #include "ril/common/logging.h"
+#include "ril/common/paths.h"
 #include "ril/data/bpe_trainer.h"
 #include "ril/data/contact_sheet.h"
 #include "ril/data/dataset.h"
@@ -22,6 +27,7 @@
 #include "ril/data/image_codec.h"
 #include "ril/data/llava_importer.h"
 #include "ril/data/synth_generator.h"
+#include "ril/io/teacher_cache.h"
 
 namespace po = boost::program_options;
 using namespace ril::data;
@@ -36,6 +42,7 @@ constexpr const char* kUsage =
     "  tokenizer  train a byte-level BPE tokenizer.json on a dataset's text\n"
     "  show       write a PNG contact sheet of examples\n"
     "  info       print a summary of a dataset file\n"
+    "  judge-set  write judge training examples (judge prompt -> explanation + verdict) of a dataset\n"
     "`ril-data <command> --help` lists the options of a command.\n";
 
 // Parses `args` against `options` (+ positional names); prints help and returns false when
@@ -186,6 +193,85 @@ int run_info(const std::vector<std::string>& args) {
   return 0;
 }
 
+// Judge training examples (algo/judge_examples.h) as a dataset file that `ril sft --style judge`
+// trains a text-only judge on: question = the rendered judge prompt, answer = the rule checker's
+// verdict ("1" or "0"), rationale style "judge" = explanation + <answer>v</answer>, family =
+// "rule-correct" / "rule-wrong" (so `ril eval` on the file reports the judge's agreement per
+// label), split = the source question's split, source = "<question id>:<variant>", 1x1 images
+// (the judge reads no image).
+int run_judge_set(const std::vector<std::string>& args) {
+  std::string dataset_path, cache_path, prompt_path, out;
+  ril::algo::JudgeExampleOptions o;
+  po::options_description desc("judge-set options");
+  desc.add_options()
+      ("dataset", po::value(&dataset_path)->required(), "source dataset file (questions, answers, rationales)")
+      ("teacher-cache", po::value(&cache_path), "teacher cache of the dataset: cached responses as candidates too")
+      ("judge-prompt", po::value(&prompt_path), "judge prompt template file (default: the built-in one, as ril train --judge)")
+      ("out,o", po::value(&out)->required(), "output dataset file (.h5)")
+      ("per-question", po::value(&o.per_question)->default_value(o.per_question),
+       "examples per source question (about half judged correct by the rule checker)")
+      ("seed", po::value(&o.seed)->default_value(o.seed), "seed of the variant choices");
+  po::variables_map vm;
+  if (!parse("judge-set", args, desc, {}, vm, "--dataset FILE --out FILE [options]")) return 0;
+  RIL_CONFIG_CHECK(ril::path_exists(dataset_path), "--dataset '", dataset_path, "' does not exist");
+  RIL_CONFIG_CHECK(cache_path.empty() || ril::path_exists(cache_path), "--teacher-cache '", cache_path,
+                   "' does not exist");
+  RIL_CONFIG_CHECK(o.per_question >= 1, "--per-question must be >= 1, got ", o.per_question);
+  const Dataset dataset = Dataset::open(dataset_path);
+  std::map<int64_t, std::vector<std::string>> teacher_responses;
+  if (!cache_path.empty()) {
+    const ril::io::TeacherCache cache = ril::io::TeacherCache::open(cache_path);
+    RIL_CONFIG_CHECK(ril::io::dataset_fingerprint(dataset_path).text == cache.dataset_fingerprint_text(),
+                     "--teacher-cache ", cache_path, " was built for another dataset (", cache.dataset_path(),
+                     ") than --dataset ", dataset_path);
+    for (const std::string& teacher : cache.teachers()) {
+      for (ril::io::TeacherRow& row : cache.rows(teacher)) {
+        teacher_responses[row.question_id].push_back(std::move(row.response));
+      }
+    }
+  }
+  ril::algo::JudgePrompt prompt =
+      prompt_path.empty() ? ril::algo::JudgePrompt() : ril::algo::JudgePrompt::from_file(prompt_path);
+  const ril::algo::JudgeExampleMaker maker(dataset, std::move(teacher_responses), std::move(prompt), o);
+  DatasetWriterOptions wo;
+  wo.path = out;
+  wo.image_height = 1;
+  wo.image_width = 1;
+  wo.rationale_styles = {"judge"};
+  wo.generator = "judge-set";
+  wo.with_source = true;
+  wo.overwrite = true;
+  DatasetWriter writer(wo);
+  writer.declare_family("rule-correct");
+  writer.declare_family("rule-wrong");
+  std::map<std::string, std::array<int64_t, 2>> counts;  // split -> {wrong, correct}
+  std::map<std::string, int64_t> variants;
+  for (int64_t q = 0; q < dataset.size(); ++q) {
+    for (ril::algo::JudgeExample& e : maker.make(q)) {
+      Example x;
+      x.image = Image(1, 1);
+      x.question = std::move(e.prompt);
+      x.answer = e.correct ? "1" : "0";
+      x.rationales["judge"] = std::move(e.target);
+      x.family = e.correct ? "rule-correct" : "rule-wrong";
+      x.split = dataset.split(q);
+      writer.add(x, ril::cat(q, ":", e.variant));
+      counts[split_name(x.split)][e.correct ? 1 : 0] += 1;
+      variants[ril::cat(e.variant, e.correct ? " (1)" : " (0)")] += 1;
+    }
+  }
+  writer.set_attr("source_dataset", dataset_path);
+  writer.set_attr("judge_prompt", prompt_path.empty() ? std::string("built-in") : prompt_path);
+  writer.set_attr("seed", static_cast<int64_t>(o.seed));
+  writer.finish();
+  std::string by_split, by_variant;
+  for (const auto& [split, c] : counts) by_split += ril::cat(by_split.empty() ? "" : ", ", split, " ", c[1], " correct / ", c[0], " wrong");
+  for (const auto& [v, n] : variants) by_variant += ril::cat(by_variant.empty() ? "" : ", ", v, " ", n);
+  ril::log_info("data", "wrote ", writer.count(), " judge examples to ", out, ": ", by_split, "; by variant (rule label): ",
+                by_variant);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -205,6 +291,7 @@ int main(int argc, char** argv) {
     if (command == "tokenizer") return run_tokenizer(args);
     if (command == "show") return run_show(args);
     if (command == "info") return run_info(args);
+    if (command == "judge-set") return run_judge_set(args);
     std::cerr << "ril-data: unknown command '" << command << "'\n" << kUsage;
     return 2;
   } catch (const po::error& e) {

@@ -222,7 +222,11 @@ nlohmann::json score_json(const EvalScore& s) {
                   {"agree_with_rule", s.judge_agree},
                   {"agreement", s.judge_share(s.judge_agree)},
                   {"unparsed", s.judge_unparsed},
-                  {"unparsed_share", s.judge_share(s.judge_unparsed)}};
+                  {"unparsed_share", s.judge_share(s.judge_unparsed)},
+                  {"false_positive", s.judge_false_positive},
+                  {"false_positive_rate", s.judge_false_positive_rate()},
+                  {"false_negative", s.judge_false_negative},
+                  {"false_negative_rate", s.judge_false_negative_rate()}};
   }
   return j;
 }
@@ -363,6 +367,9 @@ EvalModelResult score_answers(const std::vector<EvalQuestion>& questions, const 
         s->judge_correct += judge_says_correct ? 1 : 0;
         s->judge_unparsed += jv->decision == algo::JudgeDecision::kUnparsed ? 1 : 0;
         s->judge_agree += judge_says_correct == v.correct ? 1 : 0;
+        s->judged_rule_correct += v.correct ? 1 : 0;
+        s->judge_false_positive += judge_says_correct && !v.correct ? 1 : 0;
+        s->judge_false_negative += !judge_says_correct && v.correct ? 1 : 0;
       }
     }
     r.questions.push_back(std::move(qr));
@@ -459,6 +466,10 @@ std::string eval_table(const EvalReport& report) {
     out << block("judge = rule (%)", false, [](const EvalScore& s) { return fixed(100 * s.judge_share(s.judge_agree), 1); });
     out << block("judge unparsed (%)", false,
                  [](const EvalScore& s) { return fixed(100 * s.judge_share(s.judge_unparsed), 1); });
+    out << block("judge false positive (%, of rule-wrong)", false,
+                 [](const EvalScore& s) { return fixed(100 * s.judge_false_positive_rate(), 1); });
+    out << block("judge false negative (%, of rule-right)", false,
+                 [](const EvalScore& s) { return fixed(100 * s.judge_false_negative_rate(), 1); });
     const double rate = report.judge_seconds > 0 ? static_cast<double>(report.judge_tokens) / report.judge_seconds : 0.0;
     out << "judge: " << report.judge << " (prompt " << report.judge_prompt << ", at most " << report.judge_max_new_tokens
         << " tokens per verdict; an unparsed or cut verdict counts 0), " << report.judge_tokens << " tokens in "

@@ -98,10 +98,21 @@ struct EvalScore {
   // With --judge: answers judged, judged correct, verdicts that did not parse (or were cut), and
   // answers on which the judge (unparsed = 0) and the rule checker agree.
   int64_t judged = 0, judge_correct = 0, judge_unparsed = 0, judge_agree = 0;
+  // Disagreements: false positive = judge 1, rule 0; false negative = judge 0 (or unparsed),
+  // rule 1. Rates are over the answers the rule checker calls wrong, resp. right.
+  int64_t judge_false_positive = 0, judge_false_negative = 0, judged_rule_correct = 0;
   double accuracy() const { return total > 0 ? static_cast<double>(correct) / static_cast<double>(total) : 0.0; }
   double mean_tokens() const { return total > 0 ? static_cast<double>(tokens) / static_cast<double>(total) : 0.0; }
   double unparsed_share() const { return total > 0 ? static_cast<double>(unparsed) / static_cast<double>(total) : 0.0; }
   double judge_share(int64_t n) const { return judged > 0 ? static_cast<double>(n) / static_cast<double>(judged) : 0.0; }
+  double judge_false_positive_rate() const {
+    const int64_t rule_wrong = judged - judged_rule_correct;
+    return rule_wrong > 0 ? static_cast<double>(judge_false_positive) / static_cast<double>(rule_wrong) : 0.0;
+  }
+  double judge_false_negative_rate() const {
+    return judged_rule_correct > 0 ? static_cast<double>(judge_false_negative) / static_cast<double>(judged_rule_correct)
+                                   : 0.0;
+  }
 };
 
 struct EvalQuestionResult {

@@ -147,6 +147,13 @@ TEST(EvalScoring, JudgeVerdictsBesideTheRuleChecker) {
   EXPECT_EQ(r.overall.judge_unparsed, 2);
   EXPECT_EQ(r.overall.judge_agree, 3);
   EXPECT_DOUBLE_EQ(r.overall.judge_share(r.overall.judge_correct), 0.2);
+  // Disagreements: 12 (rule right, unparsed) and 13 (rule right, judged wrong) are false
+  // negatives; no answer the rule calls wrong was judged right.
+  EXPECT_EQ(r.overall.judged_rule_correct, 3);
+  EXPECT_EQ(r.overall.judge_false_negative, 2);
+  EXPECT_EQ(r.overall.judge_false_positive, 0);
+  EXPECT_DOUBLE_EQ(r.overall.judge_false_negative_rate(), 2.0 / 3.0);
+  EXPECT_DOUBLE_EQ(r.overall.judge_false_positive_rate(), 0.0);
   ASSERT_EQ(r.families[0].first, "counting");
   EXPECT_EQ(r.families[0].second.judge_correct, 1);
   EXPECT_EQ(r.families[0].second.judge_agree, 2);
@@ -192,11 +199,16 @@ TEST(EvalScoring, JudgeVerdictsBesideTheRuleChecker) {
   EXPECT_EQ(overall_of("judge accuracy (%)").substr(overall_of("judge accuracy (%)").size() - 4), "20.0") << table;
   EXPECT_EQ(overall_of("judge = rule (%)").substr(overall_of("judge = rule (%)").size() - 4), "60.0") << table;
   EXPECT_EQ(overall_of("judge unparsed (%)").substr(overall_of("judge unparsed (%)").size() - 4), "40.0") << table;
+  EXPECT_EQ(overall_of("judge false positive (%, of rule-wrong)").substr(overall_of("judge false positive (%, of rule-wrong)").size() - 3), "0.0") << table;
+  EXPECT_EQ(overall_of("judge false negative (%, of rule-right)").substr(overall_of("judge false negative (%, of rule-right)").size() - 4), "66.7") << table;
   EXPECT_NE(table.find("189 tokens in 2.0 s on rank 0 (94.5 tokens/s)"), std::string::npos) << table;
   const nlohmann::json j = nlohmann::json::parse(eval_json(rep));
   EXPECT_EQ(j["judge"]["model"], "/judge");
   EXPECT_EQ(j["models"][0]["overall"]["judge"]["agree_with_rule"], 3);
   EXPECT_DOUBLE_EQ(j["models"][0]["overall"]["judge"]["accuracy"].get<double>(), 0.2);
+  EXPECT_EQ(j["models"][0]["overall"]["judge"]["false_negative"], 2);
+  EXPECT_EQ(j["models"][0]["overall"]["judge"]["false_positive"], 0);
+  EXPECT_DOUBLE_EQ(j["models"][0]["overall"]["judge"]["false_negative_rate"].get<double>(), 2.0 / 3.0);
   EXPECT_EQ(j["models"][0]["questions"][2]["judge"], "unparsed");
 }
 
