@@ -20,9 +20,9 @@ VAL=${VAL:-64}
 LIMIT=${LIMIT:-1000}   # the default pipeline caches teacher responses for the first 1000 train questions
 MPIRUN=${MPIRUN:-mpirun --oversubscribe}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
-for need in "$BASE/data/synth.h5" "$BASE/student/model/config.json" "$BASE/teacher_cache.h5" "$BASE/disc/discriminator/config.json"; do
-  [ -e "$need" ] || { echo "overlap_step: $need missing: run jobs/ril-pipeline.sh first" >&2; exit 2; }
-done
+# shellcheck source=pipeline_inputs.sh
+source "$(dirname "${BASH_SOURCE[0]}")/pipeline_inputs.sh"
+require_pipeline_run overlap_step "$BASE"
 rm -rf "$OUT"
 mkdir -p "$OUT"
 echo "load before: $(uptime)"

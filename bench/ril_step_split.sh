@@ -13,9 +13,9 @@ STEPS=${STEPS:-4}
 MPIRUN=${MPIRUN:-mpirun --oversubscribe}
 SETTINGS=${SETTINGS:-"2:4 4:4 8:4 4:2 4:8"}   # G:questions
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-for need in "$BASE/data/synth.h5" "$BASE/student/model/config.json" "$BASE/teacher_cache.h5" "$BASE/disc/discriminator/config.json"; do
-  [ -e "$need" ] || { echo "ril_step_split: $need missing: run jobs/ril-pipeline.sh first" >&2; exit 2; }
-done
+# shellcheck source=pipeline_inputs.sh
+source "$(dirname "${BASH_SOURCE[0]}")/pipeline_inputs.sh"
+require_pipeline_run ril_step_split "$BASE"
 rm -rf "$OUT"
 mkdir -p "$OUT"
 echo "| G | questions | responses/step | teacher s | rollout s | discriminator s | learner s | step s | tokens/s |"
