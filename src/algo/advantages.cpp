@@ -61,4 +61,20 @@ torch::Tensor student_baseline_advantages(const torch::Tensor& rewards, const to
   return torch::where(student, a, a.clamp_min(0));
 }
 
+torch::Tensor scale_teacher_advantages(const torch::Tensor& advantages, const torch::Tensor& is_student,
+                                       const torch::Tensor& tokens, double weight, bool per_response) {
+  TORCH_CHECK(advantages.dim() == 1 && advantages.is_floating_point(),
+              "scale_teacher_advantages: advantages must be floating [N], got ", advantages.sizes());
+  const int64_t n = advantages.size(0);
+  TORCH_CHECK(is_student.dim() == 1 && is_student.size(0) == n && is_student.scalar_type() == torch::kBool,
+              "scale_teacher_advantages: is_student must be bool [N] = [", n, "]");
+  TORCH_CHECK(weight >= 0, "scale_teacher_advantages: weight must be >= 0, got ", weight);
+  auto teacher_scale = torch::full({n}, weight, advantages.options());
+  if (per_response) {
+    TORCH_CHECK(tokens.dim() == 1 && tokens.size(0) == n, "scale_teacher_advantages: tokens must be [N] = [", n, "]");
+    teacher_scale = teacher_scale / tokens.to(advantages.options()).clamp_min(1);
+  }
+  return torch::where(is_student.to(advantages.device()), advantages, advantages * teacher_scale);
+}
+
 }  // namespace ril::algo

@@ -215,6 +215,7 @@ const std::vector<Command>& commands() {
              ("lr-end", bind(&c.sft.lr_end, kLearningRateOrZero), "learning rate of the last update (linear decay)")
              ("warmup-steps", bind(&c.sft.warmup_steps, kCountOrOff), "linear warm-up from 0 to --lr over the first K updates, then the decay")
              ("weight-decay", bind(&c.sft.weight_decay, kWeightDecay), "AdamW weight decay")
+             ("loss-mean", bind(&c.sft.loss_mean), "token: the mean over all response tokens of the batch | response: every response weighs the same, whatever its length (the mean of its tokens, averaged over the batch)")
              ("max-response-tokens", bind(&c.sft.max_response_tokens, kTokens), "response tokens kept per example")
              ("checkpoint-every", bind(&c.sft.checkpoint_every, kCountOrOff), "checkpoint every K updates (0: only at the end)")
              ("resume", po::bool_switch(&c.sft.resume), "continue from the newest checkpoint in <run-dir>/checkpoints")
@@ -262,6 +263,8 @@ const std::vector<Command>& commands() {
              ("judge-max-new-tokens", bind(&t.judge_max_new_tokens, kTokens), "with --judge: tokens per verdict at most; a verdict cut there counts as unparsed (0)")
              ("disc-system", bind(&t.disc_system), "discriminator's system message (default: the paper's; a discriminator directory keeps the one it was trained with)")
              ("advantage", bind(&t.advantage), "group: A = R - mean of the 2G group (paper) | student-baseline: baseline = mean of the student responses, teacher A clipped at >= 0")
+             ("imitation-weight", bind(&t.imitation_weight, between(0, 1e3)), "teacher responses' advantages are multiplied by this (1: the paper's single loss; >1 strengthens imitation against the student's own samples)")
+             ("imitation-per-response", po::bool_switch(&t.imitation_per_response), "a teacher response's advantage is divided by its token count: every teacher response weighs the same, whatever its length")
              ("checkpoint-every", bind(&t.checkpoint_every, kCountOrOff), "checkpoint every K steps (0: at the end and on SIGTERM/SIGUSR1 only)")
              ("resume", bind(&t.resume), "auto (newest complete checkpoint in <run-dir>, if any) | no | PATH")
              ("log-every", bind(&t.log_every, kCount), "log a progress line every K steps")
@@ -425,6 +428,8 @@ void check_values(const Config& c) {
     RIL_CONFIG_CHECK(!s.dataset.empty(), "ril sft: --dataset is required");
     RIL_CONFIG_CHECK(!s.tokenizer.empty(), "ril sft: --tokenizer is required");
     RIL_CONFIG_CHECK(!s.init.empty() || !s.model.empty(), "ril sft: give --model PRESET or --init DIR");
+    RIL_CONFIG_CHECK(s.loss_mean == "token" || s.loss_mean == "response", "--loss-mean must be token or response, got '",
+                     s.loss_mean, "'");
     RIL_CONFIG_CHECK(s.accumulate <= s.batch, "--accumulate (", s.accumulate,
                      ") must be at most --batch (", s.batch, "): every micro-batch needs an example");
     RIL_CONFIG_CHECK(s.warmup_steps < s.steps, "--warmup-steps must be below --steps (", s.steps, "), got ",

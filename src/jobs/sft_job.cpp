@@ -324,15 +324,21 @@ void run_sft_job(const dist::RankGroups& groups, const Config& config) {
     const std::vector<double> counts =
         dist::allreduce_values(host, {local_response, local_total}, dist::ReduceOp::kSum);
     const double global_response = counts[0], global_total = counts[1];
+    const double global_examples = static_cast<double>(s.batch * ranks);
 
     algo::set_learning_rate(optimizer, schedule.lr(step));
     optimizer.zero_grad();
-    // Average over ranks of (rank's token-sum * ranks / global tokens) = the global token mean;
-    // the micro-batches' gradients add up to those of the rank's whole batch.
+    // Average over ranks of (rank's token-sum * ranks / global tokens) = the global token mean
+    // (--loss-mean response: of each response's token mean, over the global examples); the
+    // micro-batches' gradients add up to those of the rank's whole batch.
     double local_loss = 0;
     for (const SftBatch& batch : micro) {
-      const torch::Tensor nll_sum = -response_logprobs(st, batch).sum();
-      const torch::Tensor loss = nll_sum * (static_cast<double>(ranks) / std::max(1.0, global_response));
+      const torch::Tensor logp = response_logprobs(st, batch);  // [B, R], 0 at padding
+      const torch::Tensor loss =
+          s.loss_mean == "response"
+              ? -(logp.sum(1) / batch.response_mask.to(logp.scalar_type()).sum(1).clamp_min(1)).sum() *
+                    (static_cast<double>(ranks) / global_examples)
+              : -logp.sum() * (static_cast<double>(ranks) / std::max(1.0, global_response));
       loss.backward();
       local_loss += loss.detach().item<double>();
     }

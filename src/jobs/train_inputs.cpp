@@ -252,7 +252,11 @@ std::string describe_run(const TrainInputs& in, const TrainConfig& t, int64_t fr
              in.use_disc ? (in.train_disc ? ", discriminator updated" : ", discriminator frozen") : ", no discriminator",
              t.no_answer_reward ? ", no answer reward" : "",
              in.use_judge() ? cat(", answer reward ", t.answer_reward, " (judge ", t.judge, ")") : std::string(),
-             t.advantage == "student-baseline" ? ", student-baseline advantages" : "", "; steps ", from_step, " -> ", t.steps);
+             t.advantage == "student-baseline" ? ", student-baseline advantages" : "",
+             t.imitation_weight != 1.0 || t.imitation_per_response
+                 ? cat(", teacher advantages x ", t.imitation_weight, t.imitation_per_response ? " per response" : "")
+                 : std::string(),
+             "; steps ", from_step, " -> ", t.steps);
 }
 
 }  // namespace ril::jobs

@@ -23,6 +23,8 @@ roles::LearnerOptions learner_options(const TrainInputs& in, const TrainConfig& 
   o.use_answer = !t.no_answer_reward;
   o.answer_reward = in.answer_reward;
   o.student_baseline = t.advantage == "student-baseline";
+  o.imitation_weight = t.imitation_weight;
+  o.imitation_per_response = t.imitation_per_response;
   o.reference_dir = t.student;
   o.lr = t.lr;
   o.weight_decay = t.weight_decay;

@@ -158,6 +158,13 @@ Learner::Scored Learner::score(const std::vector<int64_t>& questions, const Resp
                        ? algo::student_baseline_advantages(out.rewards.total, groups,
                                                            torch::tensor(is_student, torch::kUInt8).to(torch::kBool))
                        : algo::group_advantages(out.rewards.total, groups);
+  if (options_.imitation_weight != 1.0 || options_.imitation_per_response) {
+    std::vector<int64_t> tokens;
+    for (const Response& r : responses) tokens.push_back(static_cast<int64_t>(training_ids(r).size()));
+    out.advantages = algo::scale_teacher_advantages(out.advantages, torch::tensor(is_student, torch::kUInt8).to(torch::kBool),
+                                                    torch::tensor(tokens, torch::kInt64), options_.imitation_weight,
+                                                    options_.imitation_per_response);
+  }
   return out;
 }
 

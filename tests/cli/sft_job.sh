@@ -118,6 +118,24 @@ if [ $status -ne 0 ] || ! grep -q "model $work/one/model (llava" "$work/again.lo
 else
   ok "the written model loads (sft --init $work/one/model, 2 more updates)"
 fi
+# --loss-mean response (each response's token mean, averaged over the global batch): the loss
+# falls, and 2 ranks x 2 give the losses of 1 rank x 4 (the normaliser is the global example count).
+timeout 300 $MPIRUN -np 1 "$RIL_BIN" sft "${common[@]}" --run-dir "$work/resp1" --steps 20 --batch 4 \
+  --lr 1e-3 --lr-end 1e-4 --loss-mean response >"$work/resp1.log" 2>&1
+s1=$?
+timeout 300 $MPIRUN -np 2 "$RIL_BIN" sft "${common[@]}" --layout all=2 --run-dir "$work/resp2" --steps 20 --batch 2 \
+  --lr 1e-3 --lr-end 1e-4 --loss-mean response >"$work/resp2.log" 2>&1
+s2=$?
+rf1=$(loss_of "$work/resp1.log" first); rl1=$(loss_of "$work/resp1.log" last)
+rf2=$(loss_of "$work/resp2.log" first); rl2=$(loss_of "$work/resp2.log" last)
+if [ $s1 -ne 0 ] || [ $s2 -ne 0 ] || [ -z "$rf1" ] || [ -z "$rf2" ] || [ "$rf1" = "$first" ] \
+   || ! awk -v a="$rf1" -v b="$rf2" -v c="$rl1" -v d="$rl2" \
+        'BEGIN { exit !(c < a - 0.5 && (a - b) ^ 2 < 1e-6 && (c - d) ^ 2 < 1e-4) }'; then
+  fail "sft --loss-mean response (exits $s1 $s2, loss $rf1 -> $rl1, 2 ranks $rf2 -> $rl2; token mean $first)"
+  show "$work/resp2.log"
+else
+  ok "sft --loss-mean response: loss $rf1 -> $rl1, the same on 2 ranks x 2 ($rf2 -> $rl2); token mean starts at $first"
+fi
 "$RIL_BIN" info "$work/one/checkpoints/step-000020.h5" | grep -q "optimizer/" \
   && ok "ril info reads the final checkpoint" || fail "ril info of the final checkpoint"
 
@@ -138,6 +156,7 @@ expect_error "--tokenizer '$work/none.json' does not exist" --dataset "$work/ds.
 mkdir -p "$work/small" && sed 's/"vocab_size": *1024/"vocab_size": 300/' "$work/one/model/config.json" >"$work/small/config.json"
 expect_error "is larger than the model's (300" --dataset "$work/ds.h5" --tokenizer "$work/tok.json" --init "$work/small"
 expect_error "--accumulate (3) must be at most --batch (2)" --dataset "$work/ds.h5" --tokenizer "$work/tok.json" --batch 2 --accumulate 3
+expect_error "--loss-mean must be token or response, got 'sequence'" --dataset "$work/ds.h5" --tokenizer "$work/tok.json" --loss-mean sequence
 expect_error "--style 'poetry' is not in" --dataset "$work/ds.h5" --tokenizer "$work/tok.json" --style poetry
 
 echo "$passed passed, $failures failed"

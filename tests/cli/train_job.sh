@@ -184,6 +184,20 @@ else
 fi
 grep -q "student-baseline advantages" abl-student-baseline.log && ok "--advantage student-baseline: the run says so" \
   || fail "--advantage student-baseline banner" abl-student-baseline.log
+# Imitation strength: the same step 1 (same seed, samples and rewards) as the student-baseline run,
+# but teacher advantages x 4 / tokens: the run says so and only the policy terms differ.
+abl imitation --advantage student-baseline --imitation-weight 4 --imitation-per-response
+if grep -q "teacher advantages x 4 per response" abl-imitation.log && "$PY" - runs/abl-imitation/metrics.csv \
+     runs/abl-student-baseline/metrics.csv <<'EOF'; then
+import csv, sys
+a, b = (list(csv.DictReader(open(p)))[0] for p in sys.argv[1:3])
+same = all(a[k] == b[k] for k in ("reward_student", "reward_teacher", "answer_acc_student"))
+sys.exit(0 if same and a["pg_term"] != b["pg_term"] else 1)
+EOF
+  ok "--imitation-weight 4 --imitation-per-response: same rewards at step 1, a different policy term"
+else
+  fail "--imitation-weight / --imitation-per-response" abl-imitation.log
+fi
 # D's system message is stored beside it (the paper's by default) and a different one is refused below.
 grep -q "You are a discriminator assistant" runs/disc/discriminator/discriminator_prompt.json \
   && ok "the pre-trained D keeps its system message (discriminator_prompt.json)" \

@@ -37,4 +37,17 @@ torch::Tensor group_advantages(const torch::Tensor& rewards, const torch::Tensor
 torch::Tensor student_baseline_advantages(const torch::Tensor& rewards, const torch::Tensor& group_index,
                                           const torch::Tensor& is_student);
 
+// Imitation strength (--imitation-weight W, --imitation-per-response; a departure from the
+// paper's single loss, see bench/learning-diagnostics.md section 6): every teacher row's
+// advantage is multiplied by W, and with per_response also divided by its token count, so that
+// each teacher response weighs the same in the token-sum loss whatever its length:
+//   student i: A_i unchanged;  teacher i: A_i * W (/ tokens_i with per_response)
+// Why: with Adam the update's direction is what counts, and a long-winded teacher's tokens
+// dominate it: continued SFT on both teachers' responses with a token mean gained nothing on
+// val (-0.7), with a mean per response +8.0, on teacher A alone +19.7 (section 6).
+// advantages [N] floating; is_student [N] bool; tokens [N] the rows' training token counts (>= 1
+// where used). Returns [N] of the advantages' dtype.
+torch::Tensor scale_teacher_advantages(const torch::Tensor& advantages, const torch::Tensor& is_student,
+                                       const torch::Tensor& tokens, double weight, bool per_response);
+
 }  // namespace ril::algo

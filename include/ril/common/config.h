@@ -78,6 +78,7 @@ struct SftConfig {
   int64_t steps = 100;               // optimizer updates in all
   int64_t batch = 8;                 // examples per learner rank per step
   int64_t accumulate = 1;            // micro-batches the batch is cut into (same update, less activation memory)
+  std::string loss_mean = "token";   // token: mean over the batch's response tokens | response: mean of each response's token mean
   bool checkpoint_activations = false;  // recompute decoder layers' activations in backward (model/activation_checkpoint.h)
   double lr = 1e-5;                  // paper: 1e-5 decaying linearly to 1e-6
   double lr_end = 1e-6;
@@ -131,6 +132,8 @@ struct TrainConfig {
   int64_t judge_max_new_tokens = 96;  // the judge's budget per verdict (cut = unparsed)
   std::string disc_system;            // D's system message ("": the paper's, or the one stored with --discriminator)
   std::string advantage = "group";    // group (paper: 2G mean) | student-baseline (algo/advantages.h)
+  double imitation_weight = 1.0;      // teacher responses' advantages are multiplied by this (1: the paper)
+  bool imitation_per_response = false;  // a teacher response's advantage is divided by its token count
   int64_t checkpoint_every = 0;       // 0: only at the end (and on SIGTERM/SIGUSR1)
   std::string resume = "auto";        // auto (newest complete checkpoint if any) | no | PATH
   int64_t log_every = 1;

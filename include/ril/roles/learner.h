@@ -98,6 +98,8 @@ struct LearnerOptions {
   bool use_answer = true;          // the answer part of the reward
   algo::AnswerReward answer_reward = algo::AnswerReward::kRule;  // judge | both: step() gets verdicts
   bool student_baseline = false;   // --advantage student-baseline (algo/advantages.h)
+  double imitation_weight = 1.0;   // --imitation-weight: teacher rows' advantages times this
+  bool imitation_per_response = false;  // --imitation-per-response: a teacher row's advantage / its tokens
   std::string reference_dir;       // pi_ref: the SFT warm-up (HF-layout dir)
   double lr = 1e-6;
   double weight_decay = 0.0;

@@ -91,6 +91,18 @@ TEST(Advantages, StudentBaselineComparesStudentsAmongThemselvesAndNeverPushesTea
   EXPECT_THROW(student_baseline_advantages(f64({1, 2}), torch::tensor({0, 0}), torch::tensor({1, 0})), c10::Error);
 }
 
+// Imitation strength: student rows untouched; teacher rows times W, and / their tokens per response.
+TEST(HandChecks, ScaleTeacherAdvantages) {
+  const auto adv = f64({1, -2, 3, 4});
+  const auto student = torch::tensor({true, false, true, false});
+  const auto tokens = torch::tensor({5, 4, 7, 10});
+  EXPECT_EQ(max_abs_diff(scale_teacher_advantages(adv, student, tokens, 8, false), f64({1, -16, 3, 32})), 0.0);
+  EXPECT_EQ(max_abs_diff(scale_teacher_advantages(adv, student, tokens, 8, true), f64({1, -4, 3, 3.2})), 0.0);
+  EXPECT_EQ(max_abs_diff(scale_teacher_advantages(adv, student, tokens, 1, false), adv), 0.0);
+  EXPECT_THROW(scale_teacher_advantages(adv, student, tokens, -1, false), c10::Error);
+  EXPECT_THROW(scale_teacher_advantages(adv, torch::tensor({1, 0, 1, 0}), tokens, 2, false), c10::Error);
+}
+
 // ----- policy loss -----------------------------------------------------------------------------
 struct Case {
   torch::Tensor logp, old, ref, adv, mask;
