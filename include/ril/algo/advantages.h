@@ -44,7 +44,7 @@ torch::Tensor student_baseline_advantages(const torch::Tensor& rewards, const to
 //   student i: A_i unchanged;  teacher i: A_i * W (/ tokens_i with per_response)
 // Why: with Adam the update's direction is what counts, and a long-winded teacher's tokens
 // dominate it: continued SFT on both teachers' responses with a token mean gained nothing on
-// val (-0.7), with a mean per response +8.0, on teacher A alone +19.7 (section 6).
+// val (-0.7), with a mean per response +4.3 to +8.0, on teacher A alone +19.7 (section 6).
 // advantages [N] floating; is_student [N] bool; tokens [N] the rows' training token counts (>= 1
 // where used). Returns [N] of the advantages' dtype.
 torch::Tensor scale_teacher_advantages(const torch::Tensor& advantages, const torch::Tensor& is_student,
