@@ -154,16 +154,14 @@ Learner::Scored Learner::score(const std::vector<int64_t>& questions, const Resp
   }
   out.rewards = algo::compute_rewards(prob, answer, ro);
   const torch::Tensor groups = torch::tensor(group_index, torch::kInt64);
-  out.advantages = options_.student_baseline
-                       ? algo::student_baseline_advantages(out.rewards.total, groups,
-                                                           torch::tensor(is_student, torch::kUInt8).to(torch::kBool))
-                       : algo::group_advantages(out.rewards.total, groups);
+  const torch::Tensor student = torch::tensor(is_student, torch::kUInt8).to(torch::kBool);
+  out.advantages = options_.student_baseline ? algo::student_baseline_advantages(out.rewards.total, groups, student)
+                                             : algo::group_advantages(out.rewards.total, groups);
   if (options_.imitation_weight != 1.0 || options_.imitation_per_response) {
-    std::vector<int64_t> tokens;
+    std::vector<int64_t> tokens;  // what the loss sums over: each row's training ids
     for (const Response& r : responses) tokens.push_back(static_cast<int64_t>(training_ids(r).size()));
-    out.advantages = algo::scale_teacher_advantages(out.advantages, torch::tensor(is_student, torch::kUInt8).to(torch::kBool),
-                                                    torch::tensor(tokens, torch::kInt64), options_.imitation_weight,
-                                                    options_.imitation_per_response);
+    out.advantages = algo::scale_teacher_advantages(out.advantages, student, torch::tensor(tokens, torch::kInt64),
+                                                    options_.imitation_weight, options_.imitation_per_response);
   }
   return out;
 }
