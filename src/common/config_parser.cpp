@@ -203,7 +203,7 @@ const std::vector<Command>& commands() {
              ("tokenizer", bind(&c.sft.tokenizer), "tokenizer.json")
              ("model", bind(&c.sft.model), "model preset to start from (when --init is not given)")
              ("init", bind(&c.sft.init), "HF-layout model directory to start from (wins over --model)")
-             ("style", bind(&c.sft.style), "rationale style to train on (see ril info DATASET)")
+             ("style", bind(&c.sft.style), "rationale style to train on (see ril info DATASET); a list a,b trains each example in one of them (fixed per example)")
              ("teacher-cache", bind(&c.sft.teacher_cache), "train on the train-split responses of this teacher cache instead of --style rationales")
              ("teachers", po::value(&c.sft.teachers)->composing(), "with --teacher-cache: teacher names to use (default: all; repeatable or comma-separated)")
              ("out", bind(&c.sft.out), "final model directory (default <run-dir>/model)")

@@ -122,7 +122,16 @@ std::vector<int64_t> SftBatchBuilder::response_ids(const std::string& rationale)
 
 SftBatch SftBatchBuilder::build(const data::Dataset& dataset, const std::vector<int64_t>& indices) const {
   std::vector<std::vector<int64_t>> responses;
-  for (int64_t index : indices) responses.push_back(response_ids(dataset.rationale(index, options_.style)));
+  // --style a,b: each example is trained in one of the styles, picked by a hash of its index (a
+  // fixed mixture, the same each epoch; not index mod 2, since the synthetic families alternate
+  // by index and would each get one style).
+  const std::vector<std::string> styles = data::split_names(options_.style);
+  RIL_CHECK(!styles.empty(), "sft batch: no rationale style");
+  for (int64_t index : indices) {
+    const uint64_t mixed = (static_cast<uint64_t>(index) * 0x9E3779B97F4A7C15ULL) >> 32;
+    const std::string& style = styles[mixed % styles.size()];
+    responses.push_back(response_ids(dataset.rationale(index, style)));
+  }
   return build_with_responses(dataset, indices, responses);
 }
 

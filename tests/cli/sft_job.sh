@@ -10,7 +10,8 @@
 #      2 ranks; constant lr (--lr-end = --lr) so that the K-update run's schedule is the same;
 #   4. the written model loads: `ril sft --init DIR` (load_pretrained) trains on from it;
 #   5. bad input: missing dataset, missing tokenizer, tokenizer vocabulary larger than the model's,
-#      unknown rationale style, --accumulate above --batch: exit 2 with one clear message.
+#      unknown rationale style (alone or in a --style list), --accumulate above --batch: exit 2 with one
+#      clear message. Also: --style terse,steps (a mixture of styles) trains.
 # Env (set by ctest): RIL_BIN, RIL_MPIRUN, RIL_BUILD_DIR, RIL_DATA_BIN (ril-data).
 set -u
 RIL_BIN=${RIL_BIN:?set RIL_BIN to the ril executable}
@@ -136,6 +137,17 @@ if [ $s1 -ne 0 ] || [ $s2 -ne 0 ] || [ -z "$rf1" ] || [ -z "$rf2" ] || [ "$rf1" 
 else
   ok "sft --loss-mean response: loss $rf1 -> $rl1, the same on 2 ranks x 2 ($rf2 -> $rl2); token mean starts at $first"
 fi
+# --style a,b: a fixed mixture of the dataset's styles (each example in one of them); it trains and says so.
+timeout 300 $MPIRUN -np 1 "$RIL_BIN" sft "${common[@]}" --run-dir "$work/mix" --steps 20 --batch 4 \
+  --lr 1e-3 --lr-end 1e-4 --style terse,steps >"$work/mix.log" 2>&1
+s1=$?
+mf=$(loss_of "$work/mix.log" first); ml=$(loss_of "$work/mix.log" last)
+if [ $s1 -ne 0 ] || [ -z "$mf" ] || ! grep -q "style 'terse,steps'" "$work/mix.log" \
+   || ! awk -v a="$mf" -v c="$ml" 'BEGIN { exit !(c < a - 0.5) }'; then
+  fail "sft --style terse,steps (exit $s1, loss $mf -> $ml)"; show "$work/mix.log"
+else
+  ok "sft --style terse,steps: loss $mf -> $ml"
+fi
 "$RIL_BIN" info "$work/one/checkpoints/step-000020.h5" | grep -q "optimizer/" \
   && ok "ril info reads the final checkpoint" || fail "ril info of the final checkpoint"
 
@@ -158,6 +170,7 @@ expect_error "is larger than the model's (300" --dataset "$work/ds.h5" --tokeniz
 expect_error "--accumulate (3) must be at most --batch (2)" --dataset "$work/ds.h5" --tokenizer "$work/tok.json" --batch 2 --accumulate 3
 expect_error "--loss-mean must be token or response, got 'sequence'" --dataset "$work/ds.h5" --tokenizer "$work/tok.json" --loss-mean sequence
 expect_error "--style 'poetry' is not in" --dataset "$work/ds.h5" --tokenizer "$work/tok.json" --style poetry
+expect_error "--style 'poetry' is not in" --dataset "$work/ds.h5" --tokenizer "$work/tok.json" --style terse,poetry
 
 echo "$passed passed, $failures failed"
 [ $failures -eq 0 ]

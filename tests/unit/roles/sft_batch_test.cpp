@@ -132,6 +132,60 @@ TEST(SftBatchBuilder, BatchPadsPromptsLeftAndResponsesRight) {
   EXPECT_THROW(SftBatchBuilder(tok, wrong).build(ds, {0}), Error);
 }
 
+// --style a,b: each example gets one of the styles, fixed per example, and the split does not
+// follow index parity (the synthetic families alternate by index).
+TEST(SftBatchBuilder, StyleListMixesStylesPerExampleNotByParity) {
+  ril::test::TempDir dir;
+  const std::string path = dir.path() + "/ds.h5";
+  const int n = 32;
+  {
+    data::DatasetWriterOptions w;
+    w.path = path;
+    w.image_height = w.image_width = 8;
+    w.rationale_styles = {"a", "b"};
+    w.generator = "synth";
+    data::DatasetWriter writer(w);
+    for (int i = 0; i < n; ++i) {
+      data::Example e;
+      e.index = i;
+      e.image = data::Image(8, 8, std::vector<uint8_t>(8 * 8 * 3, 0));
+      e.question = "Q";
+      e.answer = "1";
+      e.rationales["a"] = "A";
+      e.rationales["b"] = "BB";
+      e.family = i % 2 ? "counting" : "attribute";
+      writer.add(e);
+    }
+    writer.finish();
+  }
+  const data::Dataset ds = data::Dataset::open(path);
+  const text::BpeTokenizer tok = byte_tokenizer();
+  SftBatchOptions o;
+  o.image_token_id = 260;
+  o.image_tokens = 1;
+  o.image_model = one_patch_llava(8);
+  std::vector<int64_t> all(n);
+  for (int i = 0; i < n; ++i) all[static_cast<size_t>(i)] = i;
+  // Response tokens per example: 2 for "A" + <|im_end|>, 3 for "BB" + <|im_end|>.
+  auto lengths = [&](const std::string& style) {
+    o.style = style;
+    const SftBatch b = SftBatchBuilder(tok, o).build(ds, all);
+    std::vector<int64_t> out;
+    for (int i = 0; i < n; ++i) out.push_back(b.response_mask.sum(1)[i].item<int64_t>());
+    return out;
+  };
+  for (int64_t len : lengths("a")) EXPECT_EQ(len, 2);
+  const std::vector<int64_t> mixed = lengths("a,b");
+  std::set<int64_t> even, odd;
+  for (int i = 0; i < n; ++i) (i % 2 ? odd : even).insert(mixed[static_cast<size_t>(i)]);
+  EXPECT_EQ(even, (std::set<int64_t>{2, 3}));
+  EXPECT_EQ(odd, (std::set<int64_t>{2, 3}));
+  // The same example gets the same style whatever batch it is in.
+  o.style = "a,b";
+  const SftBatch one = SftBatchBuilder(tok, o).build(ds, {7});
+  EXPECT_EQ(one.response_mask.sum().item<int64_t>(), mixed[7]);
+}
+
 // A dataset of `n` examples with `size` x `size` gradient images (example i shifted by i).
 std::string write_dataset(const std::string& dir, int64_t size, int n) {
   const std::string path = dir + "/ds.h5";
