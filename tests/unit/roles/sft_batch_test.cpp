@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 #include <set>
 
 #include "ril/common/error.h"
@@ -84,34 +85,49 @@ TEST(SftBatchBuilder, PromptHoldsImagePlaceholdersAndResponseEndsWithImEnd) {
             "<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n");
 }
 
-TEST(SftBatchBuilder, BatchPadsPromptsLeftAndResponsesRight) {
-  ril::test::TempDir dir;
-  const std::string path = dir.path() + "/ds.h5";
-  {
-    data::DatasetWriterOptions w;
-    w.path = path;
-    w.image_height = w.image_width = 8;
-    w.rationale_styles = {"terse"};
-    w.generator = "synth";
-    data::DatasetWriter writer(w);
-    for (int i = 0; i < 2; ++i) {
-      data::Example e;
-      e.index = i;
-      e.image = data::Image(8, 8, std::vector<uint8_t>(8 * 8 * 3, static_cast<uint8_t>(i * 255)));
-      e.question = i == 0 ? "Q" : "A longer question";
-      e.answer = "1";
-      e.rationales["terse"] = i == 0 ? "Answer: 1" : "R";
-      e.family = "counting";
-      writer.add(e);
-    }
-    writer.finish();
+// An 8 x 8 dataset of `n` examples with these rationale styles; fill(i, e) sets example i's
+// image and texts (answer "1", family counting unless it says otherwise).
+std::string write_small_dataset(const std::string& dir, const std::vector<std::string>& styles, int n,
+                                const std::function<void(int, data::Example&)>& fill) {
+  const std::string path = dir + "/ds.h5";
+  data::DatasetWriterOptions w;
+  w.path = path;
+  w.image_height = w.image_width = 8;
+  w.rationale_styles = styles;
+  w.generator = "synth";
+  data::DatasetWriter writer(w);
+  for (int i = 0; i < n; ++i) {
+    data::Example e;
+    e.index = i;
+    e.image = data::Image(8, 8, std::vector<uint8_t>(8 * 8 * 3, 0));
+    e.answer = "1";
+    e.family = "counting";
+    fill(i, e);
+    writer.add(e);
   }
-  const data::Dataset ds = data::Dataset::open(path);
-  const text::BpeTokenizer tok = byte_tokenizer();
+  writer.finish();
+  return path;
+}
+
+// Batch options for write_small_dataset's 8-px images: one image token (id 260) each.
+SftBatchOptions one_image_token_options() {
   SftBatchOptions o;
   o.image_token_id = 260;
   o.image_tokens = 1;
   o.image_model = one_patch_llava(8);
+  return o;
+}
+
+TEST(SftBatchBuilder, BatchPadsPromptsLeftAndResponsesRight) {
+  ril::test::TempDir dir;
+  const std::string path = write_small_dataset(dir.path(), {"terse"}, 2, [](int i, data::Example& e) {
+    e.image = data::Image(8, 8, std::vector<uint8_t>(8 * 8 * 3, static_cast<uint8_t>(i * 255)));
+    e.question = i == 0 ? "Q" : "A longer question";
+    e.rationales["terse"] = i == 0 ? "Answer: 1" : "R";
+  });
+  const data::Dataset ds = data::Dataset::open(path);
+  const text::BpeTokenizer tok = byte_tokenizer();
+  SftBatchOptions o = one_image_token_options();
   const SftBatch b = SftBatchBuilder(tok, o).build(ds, {0, 1});
   ASSERT_EQ(b.prompt_ids.size(0), 2);
   EXPECT_EQ(b.prompt_mask[0][0].item<int64_t>(), 0);  // shorter prompt: left pad
@@ -136,34 +152,16 @@ TEST(SftBatchBuilder, BatchPadsPromptsLeftAndResponsesRight) {
 // follow index parity (the synthetic families alternate by index).
 TEST(SftBatchBuilder, StyleListMixesStylesPerExampleNotByParity) {
   ril::test::TempDir dir;
-  const std::string path = dir.path() + "/ds.h5";
   const int n = 32;
-  {
-    data::DatasetWriterOptions w;
-    w.path = path;
-    w.image_height = w.image_width = 8;
-    w.rationale_styles = {"a", "b"};
-    w.generator = "synth";
-    data::DatasetWriter writer(w);
-    for (int i = 0; i < n; ++i) {
-      data::Example e;
-      e.index = i;
-      e.image = data::Image(8, 8, std::vector<uint8_t>(8 * 8 * 3, 0));
-      e.question = "Q";
-      e.answer = "1";
-      e.rationales["a"] = "A";
-      e.rationales["b"] = "BB";
-      e.family = i % 2 ? "counting" : "attribute";
-      writer.add(e);
-    }
-    writer.finish();
-  }
+  const std::string path = write_small_dataset(dir.path(), {"a", "b"}, n, [](int i, data::Example& e) {
+    e.question = "Q";
+    e.rationales["a"] = "A";
+    e.rationales["b"] = "BB";
+    e.family = i % 2 ? "counting" : "attribute";
+  });
   const data::Dataset ds = data::Dataset::open(path);
   const text::BpeTokenizer tok = byte_tokenizer();
-  SftBatchOptions o;
-  o.image_token_id = 260;
-  o.image_tokens = 1;
-  o.image_model = one_patch_llava(8);
+  SftBatchOptions o = one_image_token_options();
   std::vector<int64_t> all(n);
   for (int i = 0; i < n; ++i) all[static_cast<size_t>(i)] = i;
   // Response tokens per example: 2 for "A" + <|im_end|>, 3 for "BB" + <|im_end|>.
