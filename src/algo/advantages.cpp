@@ -77,4 +77,16 @@ torch::Tensor scale_teacher_advantages(const torch::Tensor& advantages, const to
   return torch::where(is_student.to(advantages.device()), advantages, advantages * teacher_scale);
 }
 
+torch::Tensor answer_teacher_advantages(const torch::Tensor& advantages, const torch::Tensor& is_student,
+                                        const torch::Tensor& answer) {
+  TORCH_CHECK(advantages.dim() == 1 && advantages.is_floating_point(),
+              "answer_teacher_advantages: advantages must be floating [N], got ", advantages.sizes());
+  const int64_t n = advantages.size(0);
+  TORCH_CHECK(is_student.dim() == 1 && is_student.size(0) == n && is_student.scalar_type() == torch::kBool,
+              "answer_teacher_advantages: is_student must be bool [N] = [", n, "]");
+  TORCH_CHECK(answer.dim() == 1 && answer.size(0) == n, "answer_teacher_advantages: answer must be [N] = [", n, "]");
+  return torch::where(is_student.to(advantages.device()), advantages,
+                      answer.to(advantages.device(), advantages.scalar_type()));
+}
+
 }  // namespace ril::algo

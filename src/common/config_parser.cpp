@@ -264,6 +264,7 @@ const std::vector<Command>& commands() {
              ("disc-system", bind(&t.disc_system), "discriminator's system message (default: the paper's; a discriminator directory keeps the one it was trained with)")
              ("advantage", bind(&t.advantage), "group: A = R - mean of the 2G group (paper) | student-baseline: baseline = mean of the student responses, teacher A clipped at >= 0")
              ("imitation-weight", bind(&t.imitation_weight, between(0, 1e3)), "teacher responses' advantages are multiplied by this (1: the paper's single loss; >1 strengthens imitation against the student's own samples)")
+             ("teacher-advantage", bind(&t.teacher_advantage), "reward: a teacher response's advantage comes from its reward, as a student's (paper) | answer: it is the response's answer reward (1 right, 0 wrong), whatever D says: correct teacher answers are imitated, D's verdict shapes only the student's samples")
              ("imitation-per-response", po::bool_switch(&t.imitation_per_response), "a teacher response's advantage is divided by its token count: every teacher response weighs the same, whatever its length")
              ("checkpoint-every", bind(&t.checkpoint_every, kCountOrOff), "checkpoint every K steps (0: at the end and on SIGTERM/SIGUSR1 only)")
              ("resume", bind(&t.resume), "auto (newest complete checkpoint in <run-dir>, if any) | no | PATH")
@@ -450,6 +451,11 @@ void check_values(const Config& c) {
                      "the ablation switches apply to --stage ril only");
     RIL_CONFIG_CHECK(t.advantage == "group" || t.advantage == "student-baseline",
                      "--advantage must be group or student-baseline, got '", t.advantage, "'");
+    RIL_CONFIG_CHECK(t.teacher_advantage == "reward" || t.teacher_advantage == "answer",
+                     "--teacher-advantage must be reward or answer, got '", t.teacher_advantage, "'");
+    RIL_CONFIG_CHECK(t.teacher_advantage == "reward" || (t.stage == "ril" && !t.no_discriminator && !t.no_answer_reward),
+                     "--teacher-advantage answer needs --stage ril with teacher responses (no --no-discriminator)",
+                     " and an answer reward (no --no-answer-reward)");
     RIL_CONFIG_CHECK(!t.resume.empty(), "--resume must be auto, no or a checkpoint path");
     RIL_CONFIG_CHECK(t.answer_reward == "rule" || t.answer_reward == "judge" || t.answer_reward == "both",
                      "--answer-reward must be rule, judge or both, got '", t.answer_reward, "'");

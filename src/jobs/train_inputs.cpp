@@ -253,6 +253,7 @@ std::string describe_run(const TrainInputs& in, const TrainConfig& t, int64_t fr
              t.no_answer_reward ? ", no answer reward" : "",
              in.use_judge() ? cat(", answer reward ", t.answer_reward, " (judge ", t.judge, ")") : std::string(),
              t.advantage == "student-baseline" ? ", student-baseline advantages" : "",
+             t.teacher_advantage == "answer" ? ", teacher advantages = their answer reward" : "",
              t.imitation_weight != 1.0 || t.imitation_per_response
                  ? cat(", teacher advantages x ", t.imitation_weight, t.imitation_per_response ? " per response" : "")
                  : std::string(),

@@ -25,6 +25,7 @@ roles::LearnerOptions learner_options(const TrainInputs& in, const TrainConfig& 
   o.student_baseline = t.advantage == "student-baseline";
   o.imitation_weight = t.imitation_weight;
   o.imitation_per_response = t.imitation_per_response;
+  o.teacher_answer_advantage = t.teacher_advantage == "answer";
   o.reference_dir = t.student;
   o.lr = t.lr;
   o.weight_decay = t.weight_decay;

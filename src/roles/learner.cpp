@@ -157,6 +157,9 @@ Learner::Scored Learner::score(const std::vector<int64_t>& questions, const Resp
   const torch::Tensor student = torch::tensor(is_student, torch::kUInt8).to(torch::kBool);
   out.advantages = options_.student_baseline ? algo::student_baseline_advantages(out.rewards.total, groups, student)
                                              : algo::group_advantages(out.rewards.total, groups);
+  if (options_.teacher_answer_advantage) {
+    out.advantages = algo::answer_teacher_advantages(out.advantages, student, answer);
+  }
   if (options_.imitation_weight != 1.0 || options_.imitation_per_response) {
     std::vector<int64_t> tokens;  // what the loss sums over: each row's training ids
     for (const Response& r : responses) tokens.push_back(static_cast<int64_t>(training_ids(r).size()));

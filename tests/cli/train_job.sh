@@ -184,20 +184,31 @@ else
 fi
 grep -q "student-baseline advantages" abl-student-baseline.log && ok "--advantage student-baseline: the run says so" \
   || fail "--advantage student-baseline banner" abl-student-baseline.log
-# Imitation strength: the same step 1 (same seed, samples and rewards) as the student-baseline run,
-# but teacher advantages x 4 / tokens: the run says so and only the policy terms differ.
-abl imitation --advantage student-baseline --imitation-weight 4 --imitation-per-response
-if grep -q "teacher advantages x 4 per response" abl-imitation.log && "$PY" - runs/abl-imitation/metrics.csv \
-     runs/abl-student-baseline/metrics.csv <<'EOF'; then
+# Teacher-advantage variants: the same step 1 (same seed, samples and rewards) as a reference run,
+# only the teacher rows' advantages differ: the run says so in its banner and only the policy
+# terms differ.
+same_rewards_other_policy() {  # name reference-run banner-text option...
+  local name=$1 ref=$2 banner=$3
+  shift 3
+  abl "$name" "$@"
+  if grep -q "$banner" "abl-$name.log" && "$PY" - "runs/abl-$name/metrics.csv" \
+       "runs/abl-$ref/metrics.csv" <<'EOF'; then
 import csv, sys
 a, b = (list(csv.DictReader(open(p)))[0] for p in sys.argv[1:3])
 same = all(a[k] == b[k] for k in ("reward_student", "reward_teacher", "answer_acc_student"))
 sys.exit(0 if same and a["pg_term"] != b["pg_term"] else 1)
 EOF
-  ok "--imitation-weight 4 --imitation-per-response: same rewards at step 1, a different policy term"
-else
-  fail "--imitation-weight / --imitation-per-response" abl-imitation.log
-fi
+    ok "$*: same rewards at step 1, a different policy term"
+  else
+    fail "$*" "abl-$name.log"
+  fi
+}
+same_rewards_other_policy imitation student-baseline "teacher advantages x 4 per response" \
+  --advantage student-baseline --imitation-weight 4 --imitation-per-response
+# Against the paper's group advantage: the tiny test teachers answer wrongly, so under
+# student-baseline (teacher advantages clipped at 0) both rules could give teacher rows 0 alike.
+abl paper
+same_rewards_other_policy teacher-answer paper "teacher advantages = their answer reward" --teacher-advantage answer
 # D's system message is stored beside it (the paper's by default) and a different one is refused below.
 grep -q "You are a discriminator assistant" runs/disc/discriminator/discriminator_prompt.json \
   && ok "the pre-trained D keeps its system message (discriminator_prompt.json)" \
@@ -277,6 +288,8 @@ expect_error missing-teacher "teacher 'zed' is not in" \
 expect_error disc-system "differs from the system message" \
   $MPIRUN -np 2 "$RIL_BIN" train "${common[@]}" --discriminator runs/disc/discriminator --disc-system "Teacher or student?" \
   --steps 1 --run-dir runs/x4
+expect_error teacher-answer-no-teachers "teacher-advantage answer needs" \
+  $MPIRUN -np 1 "$RIL_BIN" train "${common[@]}" --no-discriminator --teacher-advantage answer --steps 1 --run-dir runs/x5
 expect_error empty-split "empty train split" \
   $MPIRUN -np 1 "$RIL_BIN" train --dataset empty.h5 --student runs/student/model --teacher-cache cache.h5 --steps 1 --run-dir runs/x3
 before_ckpt=$(cat runs/a/checkpoints/* | sha256sum)

@@ -134,6 +134,7 @@ struct TrainConfig {
   std::string advantage = "group";    // group (paper: 2G mean) | student-baseline (algo/advantages.h)
   double imitation_weight = 1.0;      // teacher responses' advantages are multiplied by this (1: the paper)
   bool imitation_per_response = false;  // a teacher response's advantage is divided by its token count
+  std::string teacher_advantage = "reward";  // reward (paper) | answer: a teacher response's advantage = its answer reward
   int64_t checkpoint_every = 0;       // 0: only at the end (and on SIGTERM/SIGUSR1)
   std::string resume = "auto";        // auto (newest complete checkpoint if any) | no | PATH
   int64_t log_every = 1;

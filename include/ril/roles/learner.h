@@ -100,6 +100,7 @@ struct LearnerOptions {
   bool student_baseline = false;   // --advantage student-baseline (algo/advantages.h)
   double imitation_weight = 1.0;   // --imitation-weight: teacher rows' advantages times this
   bool imitation_per_response = false;  // --imitation-per-response: a teacher row's advantage / its tokens
+  bool teacher_answer_advantage = false;  // --teacher-advantage answer: a teacher row's advantage = its answer reward
   std::string reference_dir;       // pi_ref: the SFT warm-up (HF-layout dir)
   double lr = 1e-6;
   double weight_decay = 0.0;

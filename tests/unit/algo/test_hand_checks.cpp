@@ -103,6 +103,17 @@ TEST(HandChecks, ScaleTeacherAdvantages) {
   EXPECT_THROW(scale_teacher_advantages(adv, torch::tensor({1, 0, 1, 0}), tokens, 2, false), c10::Error);
 }
 
+// Teacher rows take their answer reward as advantage, whatever it was; student rows untouched.
+TEST(HandChecks, AnswerTeacherAdvantages) {
+  const auto adv = f64({1, -2, -0.5, 0.25});
+  const auto student = torch::tensor({true, false, true, false});
+  const auto answer = torch::tensor({0.0F, 1.0F, 1.0F, 0.0F});
+  EXPECT_EQ(max_abs_diff(answer_teacher_advantages(adv, student, answer), f64({1, 1, -0.5, 0})), 0.0);
+  EXPECT_EQ(answer_teacher_advantages(adv, student, torch::tensor({true, true, false, false})).scalar_type(), torch::kFloat64);
+  EXPECT_THROW(answer_teacher_advantages(adv, torch::tensor({1, 0, 1, 0}), answer), c10::Error);
+  EXPECT_THROW(answer_teacher_advantages(adv, student, answer.slice(0, 0, 3)), c10::Error);
+}
+
 // ----- policy loss -----------------------------------------------------------------------------
 struct Case {
   torch::Tensor logp, old, ref, adv, mask;
