@@ -267,8 +267,8 @@ std::string scan_on_grid(const Scene& scene, const TaskQuery& q, const std::stri
 }  // namespace
 
 std::vector<std::string> rationale_styles(int grid) {
-  if (grid > 0) return {"terse", "steps", "scan"};
-  return {"terse", "steps"};
+  if (grid > 0) return {"terse", "steps", "scan", "explained"};
+  return {"terse", "steps", "explained"};
 }
 
 std::string write_rationale(const std::string& style, const Scene& scene, const TaskQuery& query,
@@ -278,7 +278,11 @@ std::string write_rationale(const std::string& style, const Scene& scene, const 
     return (scene.grid > 0 ? steps_on_grid(scene, query, answer) : steps(scene, query, answer)) + "\nAnswer: " + answer;
   }
   if (style == "scan") return scan_on_grid(scene, query, answer) + "\nAnswer: " + answer;
-  throw Error(cat("unknown rationale style '", style, "' (expected terse, steps or scan)"));
+  if (style == "explained") {
+    return cat("Let me look at the image. ", terse(scene, query, answer), " So the answer is ", answer, ".") +
+           "\nAnswer: " + answer;
+  }
+  throw Error(cat("unknown rationale style '", style, "' (expected terse, steps, scan or explained)"));
 }
 
 }  // namespace ril::data

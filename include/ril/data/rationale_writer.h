@@ -8,6 +8,9 @@
 //            digit, ...), then the conclusion. Every mark depends only on its own image token and
 //            the question, and the conclusion copies or combines a few marks: the step-by-step
 //            style small models learn fastest.
+//   "explained": the terse sentence in a conversational frame ("Let me look at the image. <terse>
+//            So the answer is X."): a different wording and length, the same decision, so that a
+//            student taught both styles can use a teacher of either (bench/learning-diagnostics.md 7).
 // All end with the line "Answer: <answer>".
 #pragma once
 
@@ -18,7 +21,7 @@
 
 namespace ril::data {
 
-// {"terse", "steps"}, and "scan" for grid boards (grid > 0).
+// {"terse", "steps", "explained"}, and "scan" for grid boards (grid > 0).
 std::vector<std::string> rationale_styles(int grid = 0);
 
 // Throws ril::Error for an unknown style.

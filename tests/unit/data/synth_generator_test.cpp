@@ -222,6 +222,12 @@ void expect_answers_match_scenes(const Dataset& d) {
       EXPECT_TRUE(v.correct) << style << " #" << i << ": " << v.reason << "\n" << text;
     }
     EXPECT_NE(e.rationales.at("terse"), e.rationales.at("steps"));
+    // "explained" is the terse sentence in a frame: the same decision, other words, more tokens.
+    const std::string& terse = e.rationales.at("terse");
+    const std::string terse_sentence = terse.substr(0, terse.find('\n'));
+    EXPECT_EQ(e.rationales.at("explained"), "Let me look at the image. " + terse_sentence + " So the answer is " +
+                                                e.answer + ".\nAnswer: " + e.answer)
+        << "#" << i;
   }
 }
 
