@@ -130,7 +130,7 @@ int run_import(const std::vector<std::string>& args) {
 
 int run_tokenizer(const std::vector<std::string>& args) {
   BpeTrainerOptions o;
-  std::string dataset_path, out, splits;
+  std::string dataset_path, out, splits, styles;
   po::options_description desc("tokenizer options");
   desc.add_options()
       ("dataset,d", po::value(&dataset_path)->required(), "dataset file whose text to train on")
@@ -138,7 +138,9 @@ int run_tokenizer(const std::vector<std::string>& args) {
       ("vocab-size", po::value(&o.vocab_size)->default_value(o.vocab_size),
        "total vocabulary: 256 bytes + merges + special tokens")
       ("min-frequency", po::value(&o.min_frequency)->default_value(o.min_frequency), "least count of a merged pair")
-      ("splits", po::value(&splits)->default_value("train"), "comma-separated splits to read, or 'all'");
+      ("splits", po::value(&splits)->default_value("train"), "comma-separated splits to read, or 'all'")
+      ("styles", po::value(&styles)->default_value("all"),
+       "comma-separated rationale styles to read, or 'all' (the merges, and so the token ids, depend on the text)");
   po::variables_map vm;
   if (!parse("tokenizer", args, desc, {}, vm, "--dataset FILE --out tokenizer.json [options]")) return 0;
   std::vector<Split> chosen;
@@ -146,7 +148,8 @@ int run_tokenizer(const std::vector<std::string>& args) {
     for (const std::string& s : split_names(splits)) chosen.push_back(parse_split(s));
   }
   const Dataset dataset = Dataset::open(dataset_path);
-  const std::vector<std::string> texts = dataset_texts(dataset, chosen);
+  const std::vector<std::string> texts =
+      dataset_texts(dataset, chosen, styles == "all" ? std::vector<std::string>{} : split_names(styles));
   const ril::text::BpeTokenizer tokenizer = ril::text::BpeTokenizer::from_spec(train_bpe(texts, o), "trainer");
   tokenizer.save_tokenizer_json(out);
   ril::log_info("data", "trained a ", tokenizer.vocab_size(), "-token tokenizer on ", texts.size(), " texts from ",

@@ -180,7 +180,13 @@ text::BpeTokenizerSpec train_bpe(const std::vector<std::string>& texts, const Bp
   return spec;
 }
 
-std::vector<std::string> dataset_texts(const Dataset& dataset, const std::vector<Split>& splits) {
+std::vector<std::string> dataset_texts(const Dataset& dataset, const std::vector<Split>& splits,
+                                       const std::vector<std::string>& styles) {
+  const std::vector<std::string>& known = dataset.rationale_styles();
+  for (const std::string& style : styles) {
+    RIL_CHECK(std::find(known.begin(), known.end(), style) != known.end(), "the dataset has no rationale style '",
+              style, "' (it has ", join_names(known), ")");
+  }
   std::vector<std::string> texts;
   for (int64_t i = 0; i < dataset.size(); ++i) {
     if (!splits.empty() && std::find(splits.begin(), splits.end(), dataset.split(i)) == splits.end()) continue;
@@ -188,7 +194,7 @@ std::vector<std::string> dataset_texts(const Dataset& dataset, const std::vector
     texts.push_back(dataset.answer(i));
   }
   // Rationales come from the file's text groups (not loaded into Example one by one).
-  for (const std::string& style : dataset.rationale_styles()) {
+  for (const std::string& style : styles.empty() ? known : styles) {
     const std::vector<std::string> all = dataset.file().read_text("rationale/" + style);
     for (size_t i = 0; i < all.size(); ++i) {
       if (!splits.empty() &&

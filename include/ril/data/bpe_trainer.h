@@ -25,8 +25,10 @@ struct BpeTrainerOptions {
 // Deterministic: ties between equally frequent pairs go to the lexicographically smallest.
 text::BpeTokenizerSpec train_bpe(const std::vector<std::string>& texts, const BpeTrainerOptions& options);
 
-// The training text of a dataset: question, answer and every rationale of each example in
-// `splits` (empty: all splits).
-std::vector<std::string> dataset_texts(const Dataset& dataset, const std::vector<Split>& splits);
+// The training text of a dataset: question, answer and the rationales of each example in
+// `splits` (empty: all splits), of the rationale `styles` (empty: every style of the file; a style
+// the file lacks throws ril::Error).
+std::vector<std::string> dataset_texts(const Dataset& dataset, const std::vector<Split>& splits,
+                                       const std::vector<std::string>& styles = {});
 
 }  // namespace ril::data

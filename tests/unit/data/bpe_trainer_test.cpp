@@ -47,7 +47,9 @@ TEST(BpeTrainer, TrainedTokenizerJsonRoundTrips) {
   write_synthetic_dataset(s);
   const Dataset d = Dataset::open(s.output);
   const std::vector<std::string> texts = dataset_texts(d, {Split::kTrain});
-  ASSERT_EQ(texts.size(), 200u * 4u);  // question, answer, two rationales
+  ASSERT_EQ(texts.size(), 200u * 5u);  // question, answer, three rationales (terse, steps, explained)
+  EXPECT_EQ(dataset_texts(d, {Split::kTrain}, {"terse"}).size(), 200u * 3u);
+  EXPECT_THROW(dataset_texts(d, {Split::kTrain}, {"poetry"}), Error);
   BpeTrainerOptions o;
   o.vocab_size = 600;
   const text::BpeTokenizer trained = text::BpeTokenizer::from_spec(train_bpe(texts, o), "trained");
