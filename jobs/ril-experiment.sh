@@ -33,6 +33,8 @@ LR=${LR:-2e-5}
 BETA=${BETA:-0.01}                 # beta0 sets 0
 DISC_LR=${DISC_LR:-1e-4}
 ADVANTAGE=${ADVANTAGE:-group}      # the pipeline's (group: the paper's)
+TEACHER_ADVANTAGE=${TEACHER_ADVANTAGE:-reward}  # the pipeline's (reward: the paper's); no-answer always uses reward
+TEMPERATURE=${TEMPERATURE:-1.0}    # the pipeline's student sampling temperature
 CONFIGS=${CONFIGS:-drgrpo ril-one ril-two frozen-d beta0 no-answer}
 OUT_MD=${OUT_MD:-bench/experiment.md}
 OUT_PNG=${OUT_PNG:-bench/experiment.png}
@@ -47,11 +49,12 @@ done
 args_for() {
   case $1 in
     drgrpo) echo "--no-discriminator" ;;
-    ril-one) echo "--teachers a --discriminator $BASE/disc/discriminator" ;;
-    ril-two) echo "--discriminator $BASE/disc/discriminator" ;;
-    frozen-d) echo "--frozen-discriminator --discriminator $BASE/disc/discriminator" ;;
-    beta0) echo "--discriminator $BASE/disc/discriminator" ;;  # and --beta 0, below
-    no-answer) echo "--no-answer-reward --discriminator $BASE/disc/discriminator" ;;
+    ril-one) echo "--teachers a --discriminator $BASE/disc/discriminator --teacher-advantage $TEACHER_ADVANTAGE" ;;
+    ril-two) echo "--discriminator $BASE/disc/discriminator --teacher-advantage $TEACHER_ADVANTAGE" ;;
+    frozen-d) echo "--frozen-discriminator --discriminator $BASE/disc/discriminator --teacher-advantage $TEACHER_ADVANTAGE" ;;
+    beta0) echo "--discriminator $BASE/disc/discriminator --teacher-advantage $TEACHER_ADVANTAGE" ;;  # and --beta 0, below
+    # Without the answer reward a teacher's correctness is not a reward either: the paper's rule.
+    no-answer) echo "--no-answer-reward --discriminator $BASE/disc/discriminator --teacher-advantage reward" ;;
     *) echo "ril-experiment: unknown config '$1'" >&2; exit 2 ;;
   esac
 }
@@ -69,7 +72,7 @@ for cfg in $CONFIGS; do
     cmd=("$RIL" train --stage ril --layout "all=$NP" --dataset "$BASE/data/synth.h5" --student "$BASE/student/model"
          --teacher-cache "$BASE/teacher_cache.h5" --train-limit "$RIL_QUESTIONS" --questions "$QUESTIONS"
          --group "$GROUP" --max-new-tokens "$MAX_NEW_TOKENS" --steps "$STEPS" --lr "$LR" --disc-lr "$DISC_LR"
-         --beta "$([ "$cfg" = beta0 ] && echo 0 || echo "$BETA")" --advantage "$ADVANTAGE" --seed "$seed" --log-every 25 --run-dir "$dir"
+         --beta "$([ "$cfg" = beta0 ] && echo 0 || echo "$BETA")" --advantage "$ADVANTAGE" --temperature "$TEMPERATURE" --seed "$seed" --log-every 25 --run-dir "$dir"
          $(args_for "$cfg"))
     echo "$MPIRUN -np $NP ${cmd[*]}" >>"$commands"
     if [ -f "$dir/model/config.json" ]; then
@@ -92,5 +95,5 @@ wall=$(( $(date +%s) - start ))
 
 "$PY" "$(dirname "$0")/ril-experiment-report.py" --eval "$RUN/eval.json" --runs "$RUN" --configs "$CONFIGS" \
   --baseline drgrpo --out-md "$OUT_MD" --out-png "$OUT_PNG" --commands "$commands" --wall-seconds "$wall" \
-  --settings "BASE=$BASE STEPS=$STEPS SEEDS='$SEEDS' QUESTIONS=$QUESTIONS GROUP=$GROUP LR=$LR BETA=$BETA DISC_LR=$DISC_LR ADVANTAGE=$ADVANTAGE NP=$NP"
+  --settings "BASE=$BASE STEPS=$STEPS SEEDS='$SEEDS' QUESTIONS=$QUESTIONS GROUP=$GROUP LR=$LR BETA=$BETA DISC_LR=$DISC_LR ADVANTAGE=$ADVANTAGE TEACHER_ADVANTAGE=$TEACHER_ADVANTAGE TEMPERATURE=$TEMPERATURE NP=$NP"
 echo "== done in $((wall / 60)) min $((wall % 60)) s: $OUT_MD, $OUT_PNG"

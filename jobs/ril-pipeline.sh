@@ -38,6 +38,11 @@ IMAGE_SIZE=${IMAGE_SIZE:-48}
 GRID=${GRID:-2}
 FAMILIES=${FAMILIES:-attribute,counting}
 DATA_ARGS=${DATA_ARGS:---min-objects 2 --max-objects 4 --max-count 3 --colours 4 --shapes 3 --colour-jitter 10 --noise 4}
+# The tokenizer's merges (and so every token id) come from the text of these styles. With the
+# explained style's frame in it the ids change, and teacher A then stayed near chance on the
+# attribute questions (val 49-55 % after 2000 and 4000 updates, 3 runs) where with these ids it
+# reaches 100 %: a tiny model trained from scratch is that sensitive (bench/learning-diagnostics.md 9).
+TOKENIZER_STYLES=${TOKENIZER_STYLES:-terse,steps,scan}
 # Models (presets: ril sft --help).
 TEACHER_A=${TEACHER_A:-tiny-llava-48-p24}      # teacher A: terse answers (a preset)
 TEACHER_A_STYLE=${TEACHER_A_STYLE:-terse}
@@ -46,7 +51,7 @@ TEACHER_B=${TEACHER_B:-teacher-a}              # teacher B: step-by-step answers
 TEACHER_B_STYLE=${TEACHER_B_STYLE:-steps}
 TEACHER_B_STEPS=${TEACHER_B_STEPS:-750}
 STUDENT=${STUDENT:-tiny-llava-48-p24}          # the student: weak warm-up (a preset)
-STUDENT_STYLE=${STUDENT_STYLE:-terse}
+STUDENT_STYLE=${STUDENT_STYLE:-terse}          # or a list (each example in one style), e.g. terse,explained
 STUDENT_STEPS=${STUDENT_STEPS:-250}
 SFT_BATCH=${SFT_BATCH:-8}                      # examples per rank and update
 SFT_LR=${SFT_LR:-3e-4}
@@ -69,6 +74,8 @@ DISC_PRETRAIN_LR=${DISC_PRETRAIN_LR:-3e-4}
 # D's time per step with the same D accuracy (0.75 after pre-training, measured on the default job).
 DISC_SYSTEM=${DISC_SYSTEM:-Return 0 if teacher, 1 if student.}
 ADVANTAGE=${ADVANTAGE:-group}                  # group (the paper) | student-baseline (README: steadier, not more accurate here)
+TEACHER_ADVANTAGE=${TEACHER_ADVANTAGE:-reward}  # reward (the paper) | answer: a teacher response's advantage is its correctness
+TEMPERATURE=${TEMPERATURE:-1.0}                # the student's sampling temperature (the paper's), in D pre-training and RIL
 VAL_EVERY=${VAL_EVERY:-50}                     # the val curve: accuracy on VAL_QUESTIONS every VAL_EVERY RIL steps
 VAL_QUESTIONS=${VAL_QUESTIONS:-100}
 TRAIN_LAYOUT=${TRAIN_LAYOUT:-all=$NP}          # every rank does every role: no idle ranks on few cores
@@ -99,7 +106,7 @@ else
   "$RIL_DATA" synth --out "$D/synth.h5.tmp" --overwrite --seed "$SEED" --train "$TRAIN" --val "$VAL" --test "$TEST" \
     --image-size "$IMAGE_SIZE" --grid "$GRID" --families "$FAMILIES" $DATA_ARGS
   mv "$D/synth.h5.tmp" "$D/synth.h5"
-  "$RIL_DATA" tokenizer --dataset "$D/synth.h5" --out "$D/tokenizer.json"
+  "$RIL_DATA" tokenizer --dataset "$D/synth.h5" --styles "$TOKENIZER_STYLES" --out "$D/tokenizer.json"
 fi
 
 sft() {  # title name model style steps; model: a preset, or the name of an earlier stage to start from
@@ -129,7 +136,8 @@ $MPIRUN -np "$NP" "$RIL" teach --layout "all=$NP" --dataset "$D/synth.h5" --seed
 
 train_common=(--layout "$TRAIN_LAYOUT" --dataset "$D/synth.h5" --student "$RUN/student/model"
               --teacher-cache "$RUN/teacher_cache.h5" --train-limit "$RIL_QUESTIONS" --questions "$QUESTIONS"
-              --group "$GROUP" --max-new-tokens "$MAX_NEW_TOKENS" --seed "$SEED" --checkpoint-every 25 --log-every 10)
+              --group "$GROUP" --max-new-tokens "$MAX_NEW_TOKENS" --temperature "$TEMPERATURE" --seed "$SEED"
+              --checkpoint-every 25 --log-every 10)
 
 stage "discriminator pre-training: $STEPS_DISC steps (student = 1, teacher = 0)"
 if [ -f "$RUN/disc/discriminator/config.json" ]; then
@@ -145,7 +153,7 @@ if [ -f "$RUN/ril/model/config.json" ]; then
 else
   # shellcheck disable=SC2086  # EXTRA_TRAIN_ARGS is a list of options
   $MPIRUN -np "$NP" "$RIL" train --stage ril "${train_common[@]}" --discriminator "$RUN/disc/discriminator" \
-    --steps "$STEPS_RIL" --lr "$RIL_LR" --beta "$BETA" --disc-lr "$DISC_LR" --advantage "$ADVANTAGE" --val-every "$VAL_EVERY" \
+    --steps "$STEPS_RIL" --lr "$RIL_LR" --beta "$BETA" --disc-lr "$DISC_LR" --advantage "$ADVANTAGE" --teacher-advantage "$TEACHER_ADVANTAGE" --val-every "$VAL_EVERY" \
     --val-questions "$VAL_QUESTIONS" --val-max-new-tokens "$EVAL_MAX_NEW_TOKENS" --run-dir "$RUN/ril" $EXTRA_TRAIN_ARGS
 fi
 
