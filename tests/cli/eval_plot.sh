@@ -32,13 +32,15 @@ fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 show() { sed 's/^/  | /' "$1" | grep -v ' = ' | tail -${2:-25}; }
 
 "$RIL_DATA" synth --out "$work/ds.h5" --train 48 --val 0 --test 10 >"$work/data.log" 2>&1 \
-  && "$RIL_DATA" tokenizer --dataset "$work/ds.h5" --out "$work/tok.json" --vocab-size 400 >>"$work/data.log" 2>&1 \
+  && "$RIL_DATA" tokenizer --dataset "$work/ds.h5" --styles terse,steps --out "$work/tok.json" --vocab-size 400 \
+    >>"$work/data.log" 2>&1 \
   || { echo "FAIL: could not make the dataset and tokenizer"; show "$work/data.log"; exit 1; }
 
 # ---- tiny models -------------------------------------------------------------------------------
 # Left at their seeded random init (one update with lr 0; seeds picked so that the greedy answers
 # differ between questions, which a few SFT updates of these tiny models undo), so comparing
-# 1 and 4 ranks compares varied token streams.
+# 1 and 4 ranks compares varied token streams. The seeds were picked with the token ids of a
+# tokenizer trained on these two styles (with every style's text one model answered "\n" x 12 to every question).
 for preset_seed in tiny-llava:7 tiny:1234; do
   preset=${preset_seed%:*}
   timeout 300 $MPIRUN -np 1 "$RIL_BIN" sft --dataset "$work/ds.h5" --tokenizer "$work/tok.json" --model $preset \
