@@ -47,14 +47,15 @@ for need in "$BASE/data/synth.h5" "$BASE/student/model/config.json" "$BASE/teach
 done
 
 args_for() {
+  local d="--discriminator $BASE/disc/discriminator"
   case $1 in
     drgrpo) echo "--no-discriminator" ;;
-    ril-one) echo "--teachers a --discriminator $BASE/disc/discriminator --teacher-advantage $TEACHER_ADVANTAGE" ;;
-    ril-two) echo "--discriminator $BASE/disc/discriminator --teacher-advantage $TEACHER_ADVANTAGE" ;;
-    frozen-d) echo "--frozen-discriminator --discriminator $BASE/disc/discriminator --teacher-advantage $TEACHER_ADVANTAGE" ;;
-    beta0) echo "--discriminator $BASE/disc/discriminator --teacher-advantage $TEACHER_ADVANTAGE" ;;  # and --beta 0, below
+    ril-one) echo "--teachers a $d --teacher-advantage $TEACHER_ADVANTAGE" ;;
+    ril-two) echo "$d --teacher-advantage $TEACHER_ADVANTAGE" ;;
+    frozen-d) echo "--frozen-discriminator $d --teacher-advantage $TEACHER_ADVANTAGE" ;;
+    beta0) echo "$d --teacher-advantage $TEACHER_ADVANTAGE" ;;  # and --beta 0, below
     # Without the answer reward a teacher's correctness is not a reward either: the paper's rule.
-    no-answer) echo "--no-answer-reward --discriminator $BASE/disc/discriminator --teacher-advantage reward" ;;
+    no-answer) echo "--no-answer-reward $d --teacher-advantage reward" ;;
     *) echo "ril-experiment: unknown config '$1'" >&2; exit 2 ;;
   esac
 }
