@@ -184,8 +184,8 @@ std::vector<std::string> dataset_texts(const Dataset& dataset, const std::vector
                                        const std::vector<std::string>& styles) {
   const std::vector<std::string>& known = dataset.rationale_styles();
   for (const std::string& style : styles) {
-    RIL_CHECK(std::find(known.begin(), known.end(), style) != known.end(), "the dataset has no rationale style '",
-              style, "' (it has ", join_names(known), ")");
+    RIL_CHECK(dataset.has_rationale_style(style), "the dataset has no rationale style '", style, "' (it has ",
+              join_names(known), ")");
   }
   std::vector<std::string> texts;
   for (int64_t i = 0; i < dataset.size(); ++i) {

@@ -36,10 +36,8 @@ Image render_contact_sheet(const Dataset& dataset, const ContactSheetOptions& op
   RIL_CONFIG_CHECK(options.start < static_cast<int64_t>(pool.size()), "show: --start ", options.start, " but the ",
                    options.split.empty() ? "dataset" : options.split + " split", " has ", pool.size(), " examples");
   if (!options.rationale.empty()) {
-    const auto& styles = dataset.rationale_styles();
-    RIL_CONFIG_CHECK(std::find(styles.begin(), styles.end(), options.rationale) != styles.end(),
-                     "show: the dataset has no rationale style '", options.rationale, "' (it has ",
-                     join_names(styles), ")");
+    RIL_CONFIG_CHECK(dataset.has_rationale_style(options.rationale), "show: the dataset has no rationale style '",
+                     options.rationale, "' (it has ", join_names(dataset.rationale_styles()), ")");
   }
   const int64_t n = std::min<int64_t>(options.count, static_cast<int64_t>(pool.size()) - options.start);
   const int columns = options.columns > 0 ? options.columns : static_cast<int>(std::ceil(std::sqrt(double(n))));

@@ -114,12 +114,11 @@ Inputs check_inputs(const SftConfig& s, uint64_t) {
     }
     RIL_CONFIG_CHECK(!in.cached.empty(), "ril sft: ", s.teacher_cache, " has no responses to train questions of ", s.dataset);
   }
-  const auto& styles = in.dataset->rationale_styles();
   const std::vector<std::string> wanted = data::split_names(s.style);
   RIL_CONFIG_CHECK(!wanted.empty(), "ril sft: --style is empty");
   for (const std::string& style : wanted) {
-    RIL_CONFIG_CHECK(std::find(styles.begin(), styles.end(), style) != styles.end(), "ril sft: --style '", style,
-                     "' is not in ", s.dataset, " (it has: ", data::join_names(styles), ")");
+    RIL_CONFIG_CHECK(in.dataset->has_rationale_style(style), "ril sft: --style '", style, "' is not in ", s.dataset,
+                     " (it has: ", data::join_names(in.dataset->rationale_styles()), ")");
   }
   RIL_CONFIG_CHECK(!in.dataset->indices(data::Split::kTrain).empty(), "ril sft: ", s.dataset,
                    " has no train examples");

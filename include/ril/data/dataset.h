@@ -26,6 +26,7 @@
 // carries train/val/test generated from disjoint seeds.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -110,6 +111,9 @@ class Dataset {
   int image_width() const { return width_; }
   const std::vector<std::string>& family_names() const { return family_names_; }
   const std::vector<std::string>& rationale_styles() const { return styles_; }
+  bool has_rationale_style(const std::string& style) const {
+    return std::find(styles_.begin(), styles_.end(), style) != styles_.end();
+  }
   std::vector<int64_t> indices(Split split) const;  // ascending example indices of a split
   std::vector<int64_t> indices(const std::string& family, Split split) const;
 
