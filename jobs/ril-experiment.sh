@@ -29,12 +29,13 @@ GROUP=${GROUP:-4}
 RIL_QUESTIONS=${RIL_QUESTIONS:-1000}
 MAX_NEW_TOKENS=${MAX_NEW_TOKENS:-48}
 EVAL_MAX_NEW_TOKENS=${EVAL_MAX_NEW_TOKENS:-64}
-LR=${LR:-2e-5}
+LR=${LR:-3e-4}
 BETA=${BETA:-0.01}                 # beta0 sets 0
 DISC_LR=${DISC_LR:-1e-4}
-ADVANTAGE=${ADVANTAGE:-group}      # the pipeline's (group: the paper's)
-TEACHER_ADVANTAGE=${TEACHER_ADVANTAGE:-reward}  # the pipeline's (reward: the paper's); no-answer always uses reward
-TEMPERATURE=${TEMPERATURE:-1.0}    # the pipeline's student sampling temperature
+ADVANTAGE=${ADVANTAGE:-student-baseline}  # the pipeline's (group: the paper's)
+TEACHER_ADVANTAGE=${TEACHER_ADVANTAGE:-answer}  # the pipeline's (reward: the paper's); no-answer always uses reward
+IMITATION_WEIGHT=${IMITATION_WEIGHT:-4}  # the pipeline's (1: the paper's)
+TEMPERATURE=${TEMPERATURE:-0.7}    # the pipeline's student sampling temperature
 CONFIGS=${CONFIGS:-drgrpo ril-one ril-two frozen-d beta0 no-answer}
 OUT_MD=${OUT_MD:-bench/experiment.md}
 OUT_PNG=${OUT_PNG:-bench/experiment.png}
@@ -73,7 +74,7 @@ for cfg in $CONFIGS; do
     cmd=("$RIL" train --stage ril --layout "all=$NP" --dataset "$BASE/data/synth.h5" --student "$BASE/student/model"
          --teacher-cache "$BASE/teacher_cache.h5" --train-limit "$RIL_QUESTIONS" --questions "$QUESTIONS"
          --group "$GROUP" --max-new-tokens "$MAX_NEW_TOKENS" --steps "$STEPS" --lr "$LR" --disc-lr "$DISC_LR"
-         --beta "$([ "$cfg" = beta0 ] && echo 0 || echo "$BETA")" --advantage "$ADVANTAGE" --temperature "$TEMPERATURE" --seed "$seed" --log-every 25 --run-dir "$dir"
+         --beta "$([ "$cfg" = beta0 ] && echo 0 || echo "$BETA")" --advantage "$ADVANTAGE" --imitation-weight "$IMITATION_WEIGHT" --temperature "$TEMPERATURE" --seed "$seed" --log-every 25 --run-dir "$dir"
          $(args_for "$cfg"))
     echo "$MPIRUN -np $NP ${cmd[*]}" >>"$commands"
     if [ -f "$dir/model/config.json" ]; then
@@ -96,5 +97,5 @@ wall=$(( $(date +%s) - start ))
 
 "$PY" "$(dirname "$0")/ril-experiment-report.py" --eval "$RUN/eval.json" --runs "$RUN" --configs "$CONFIGS" \
   --baseline drgrpo --out-md "$OUT_MD" --out-png "$OUT_PNG" --commands "$commands" --wall-seconds "$wall" \
-  --settings "BASE=$BASE STEPS=$STEPS SEEDS='$SEEDS' QUESTIONS=$QUESTIONS GROUP=$GROUP LR=$LR BETA=$BETA DISC_LR=$DISC_LR ADVANTAGE=$ADVANTAGE TEACHER_ADVANTAGE=$TEACHER_ADVANTAGE TEMPERATURE=$TEMPERATURE NP=$NP"
+  --settings "BASE=$BASE STEPS=$STEPS SEEDS='$SEEDS' QUESTIONS=$QUESTIONS GROUP=$GROUP LR=$LR BETA=$BETA DISC_LR=$DISC_LR ADVANTAGE=$ADVANTAGE TEACHER_ADVANTAGE=$TEACHER_ADVANTAGE IMITATION_WEIGHT=$IMITATION_WEIGHT TEMPERATURE=$TEMPERATURE NP=$NP"
 echo "== done in $((wall / 60)) min $((wall % 60)) s: $OUT_MD, $OUT_PNG"

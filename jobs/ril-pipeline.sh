@@ -17,8 +17,18 @@
 #   time budget (see the issue note). Two families: attribute and counting (spatial stayed at
 #   chance on the board within the budget).
 # - Teacher A answers tersely after many updates; teacher B starts from teacher A and learns the
-#   step-by-step style (the board cell by cell, then the reasoning): the two differ visibly in
-#   length. The student gets few terse updates (weak on purpose); RIL then has room.
+#   explained style ("Let me look at the image. <A's sentence> So the answer is X."): the two differ
+#   visibly in length (10.5 vs 40.5 tokens). The student gets few updates on both styles (weak on
+#   purpose, and it writes both): SFT on the mixture of two teachers' answers taught a terse-only
+#   student nothing, and one that writes both styles +14 points (bench/learning-diagnostics.md 6, 10).
+# - RIL: the student's samples get the reward minus the mean of the student's own samples
+#   (student-baseline: the teachers' higher rewards would push every student sample down with the
+#   paper's 2G mean), and a teacher response's advantage is its correctness times 4 (correct teacher
+#   answers are imitated whatever D says: once the student writes like the teachers D is at chance
+#   and the paper's rule switches imitation off), at lr 3e-4 and temperature 0.7 (at 1.0 half of the
+#   weak student's samples ran to the token limit). The paper's rules are one variable away, e.g.
+#   ADVANTAGE=group TEACHER_ADVANTAGE=reward IMITATION_WEIGHT=1 TEMPERATURE=1.0 RIL_LR=2e-5
+#   (bench/learning-diagnostics.md 10: val +16 points with these defaults, +0 to +5 with the paper's).
 # - One token budget (MAX_NEW_TOKENS) for everything RIL does with a response: student samples,
 #   cached teacher responses (cut to it), the discriminator input, the policy gradient and the
 #   answer reward all see the same text.
@@ -47,11 +57,11 @@ TOKENIZER_STYLES=${TOKENIZER_STYLES:-terse,steps,scan}
 TEACHER_A=${TEACHER_A:-tiny-llava-48-p24}      # teacher A: terse answers (a preset)
 TEACHER_A_STYLE=${TEACHER_A_STYLE:-terse}
 TEACHER_A_STEPS=${TEACHER_A_STEPS:-2000}
-TEACHER_B=${TEACHER_B:-teacher-a}              # teacher B: step-by-step answers (a preset, or teacher-a: start from A)
-TEACHER_B_STYLE=${TEACHER_B_STYLE:-steps}
+TEACHER_B=${TEACHER_B:-teacher-a}              # teacher B: explained answers (a preset, or teacher-a: start from A)
+TEACHER_B_STYLE=${TEACHER_B_STYLE:-explained}
 TEACHER_B_STEPS=${TEACHER_B_STEPS:-750}
 STUDENT=${STUDENT:-tiny-llava-48-p24}          # the student: weak warm-up (a preset)
-STUDENT_STYLE=${STUDENT_STYLE:-terse}          # or a list (each example in one style), e.g. terse,explained
+STUDENT_STYLE=${STUDENT_STYLE:-terse,explained}  # a list: each example in one of the styles
 STUDENT_STEPS=${STUDENT_STEPS:-250}
 SFT_BATCH=${SFT_BATCH:-8}                      # examples per rank and update
 SFT_LR=${SFT_LR:-3e-4}
@@ -65,7 +75,7 @@ GROUP=${GROUP:-4}                              # G: student and teacher response
 QUESTIONS=${QUESTIONS:-8}                      # questions per step
 STEPS_DISC=${STEPS_DISC:-30}
 STEPS_RIL=${STEPS_RIL:-300}
-RIL_LR=${RIL_LR:-2e-5}                         # the paper: 1e-6 at 7B; 1e-4 made the KL jump at once here
+RIL_LR=${RIL_LR:-3e-4}                         # the paper: 1e-6 at 7B; tiny models from scratch need more
 BETA=${BETA:-0.01}                             # the paper's
 DISC_LR=${DISC_LR:-1e-4}
 DISC_PRETRAIN_LR=${DISC_PRETRAIN_LR:-3e-4}
@@ -73,9 +83,10 @@ DISC_PRETRAIN_LR=${DISC_PRETRAIN_LR:-3e-4}
 # this tiny tokenizer, constant, and most of D's input for 10-30-token answers; this one halves
 # D's time per step with the same D accuracy (0.75 after pre-training, measured on the default job).
 DISC_SYSTEM=${DISC_SYSTEM:-Return 0 if teacher, 1 if student.}
-ADVANTAGE=${ADVANTAGE:-group}                  # group (the paper) | student-baseline (README: steadier, not more accurate here)
-TEACHER_ADVANTAGE=${TEACHER_ADVANTAGE:-reward}  # reward (the paper) | answer: a teacher response's advantage is its correctness
-TEMPERATURE=${TEMPERATURE:-1.0}                # the student's sampling temperature (the paper's), in D pre-training and RIL
+ADVANTAGE=${ADVANTAGE:-student-baseline}       # student-baseline | group (the paper)
+TEACHER_ADVANTAGE=${TEACHER_ADVANTAGE:-answer}  # answer: a teacher response's advantage is its correctness | reward (the paper)
+IMITATION_WEIGHT=${IMITATION_WEIGHT:-4}        # teacher responses' advantages times this (1: the paper's)
+TEMPERATURE=${TEMPERATURE:-0.7}                # the student's sampling temperature in D pre-training and RIL (paper: 1.0)
 VAL_EVERY=${VAL_EVERY:-50}                     # the val curve: accuracy on VAL_QUESTIONS every VAL_EVERY RIL steps
 VAL_QUESTIONS=${VAL_QUESTIONS:-100}
 TRAIN_LAYOUT=${TRAIN_LAYOUT:-all=$NP}          # every rank does every role: no idle ranks on few cores
@@ -153,7 +164,7 @@ if [ -f "$RUN/ril/model/config.json" ]; then
 else
   # shellcheck disable=SC2086  # EXTRA_TRAIN_ARGS is a list of options
   $MPIRUN -np "$NP" "$RIL" train --stage ril "${train_common[@]}" --discriminator "$RUN/disc/discriminator" \
-    --steps "$STEPS_RIL" --lr "$RIL_LR" --beta "$BETA" --disc-lr "$DISC_LR" --advantage "$ADVANTAGE" --teacher-advantage "$TEACHER_ADVANTAGE" --val-every "$VAL_EVERY" \
+    --steps "$STEPS_RIL" --lr "$RIL_LR" --beta "$BETA" --disc-lr "$DISC_LR" --advantage "$ADVANTAGE" --teacher-advantage "$TEACHER_ADVANTAGE" --imitation-weight "$IMITATION_WEIGHT" --val-every "$VAL_EVERY" \
     --val-questions "$VAL_QUESTIONS" --val-max-new-tokens "$EVAL_MAX_NEW_TOKENS" --run-dir "$RUN/ril" $EXTRA_TRAIN_ARGS
 fi
 

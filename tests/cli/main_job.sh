@@ -35,8 +35,10 @@ else
   fail "teacher B did not start from teacher A's model" "$work/first.log"
 fi
 if grep -q '"system": "Return 0 if teacher, 1 if student."' "$RUN/disc/discriminator/discriminator_prompt.json" \
-   && grep -q "^ *advantage = group$" "$work/first.log"; then
-  ok "D keeps the pipeline's short system message; RIL uses the paper's group advantages"
+   && grep -q "^ *advantage = student-baseline$" "$work/first.log" \
+   && grep -q "^ *teacher-advantage = answer$" "$work/first.log" && grep -q "^ *imitation-weight = 4$" "$work/first.log" \
+   && grep -q "^ *style = terse,explained$" "$work/first.log"; then
+  ok "D keeps the pipeline's short system message; the student warms up on both styles; RIL's advantage rules are the pipeline's"
 else
   fail "D system message / advantage setting" "$RUN/disc/discriminator/discriminator_prompt.json"
 fi
