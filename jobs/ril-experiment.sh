@@ -20,7 +20,7 @@ RIL=${RIL:-build/ril}
 BASE=${BASE:-runs/default}                 # the pipeline's run directory (must be complete)
 RUN=${RUN:-$BASE/experiment}
 NP=${NP:-2}
-MPIRUN=${MPIRUN:-mpirun --oversubscribe}
+MPIRUN=${MPIRUN:-mpirun --oversubscribe$([ "$(id -u)" -ne 0 ] || echo " --allow-run-as-root")}  # as root: allowed
 # The pipeline's RIL settings (jobs/ril-pipeline.sh), so that ril-two here is the main job's RIL,
 # but half its steps: one 300-step RIL run takes ~6.5 min on 2 cores, and 15 of them would not fit
 # the hour the whole table may take there (STEPS=300 for the main job's length).

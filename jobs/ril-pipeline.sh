@@ -38,7 +38,7 @@ RIL=${RIL:-build/ril}                          # the ril executable
 RIL_DATA=${RIL_DATA:-build/ril-data}           # the data tool
 RUN=${RUN:-runs/default}                       # everything goes below this directory
 NP=${NP:-2}                                    # MPI ranks of every stage
-MPIRUN=${MPIRUN:-mpirun --oversubscribe}       # launcher (srun works too: MPIRUN="srun")
+MPIRUN=${MPIRUN:-mpirun --oversubscribe$([ "$(id -u)" -ne 0 ] || echo " --allow-run-as-root")}       # launcher (srun works too: MPIRUN="srun")
 SEED=${SEED:-1234}
 # Data: ril-data synth (README "Data tools").
 TRAIN=${TRAIN:-8000}                           # train, val and test questions
