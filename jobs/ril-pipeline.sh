@@ -26,7 +26,7 @@
 #   paper's 2G mean), and a teacher response's advantage is its correctness times 4 (correct teacher
 #   answers are imitated whatever D says: once the student writes like the teachers D is at chance
 #   and the paper's rule switches imitation off), at lr 3e-4 and temperature 0.7 (at 1.0 half of the
-#   weak student's samples ran to the token limit). The paper's rules are one variable away, e.g.
+#   weak student's samples ran to the token limit). The paper's rules are a few variables away:
 #   ADVANTAGE=group TEACHER_ADVANTAGE=reward IMITATION_WEIGHT=1 TEMPERATURE=1.0 RIL_LR=2e-5
 #   (bench/learning-diagnostics.md 10: val +16 points with these defaults, +0 to +5 with the paper's).
 # - One token budget (MAX_NEW_TOKENS) for everything RIL does with a response: student samples,

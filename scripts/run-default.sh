@@ -15,11 +15,10 @@ else
   "$repo/scripts/install-deps.sh"
   RIL_BUILD_DIR=$build "$repo/scripts/build.sh"
 fi
-mpi_flags="--oversubscribe"
-[ "$(id -u)" -ne 0 ] || mpi_flags+=" --allow-run-as-root"
 # Several ranks share the cores: one thread each, or they fight over them.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 cd "$repo"
 export RIL=${RIL:-$build/ril} RIL_DATA=${RIL_DATA:-$build/ril-data}
-export NP=${NP:-${RIL_RANKS:-2}} MPIRUN=${MPIRUN:-mpirun $mpi_flags} RUN=${RUN:-runs/default}
+# MPIRUN: the pipeline's default (mpirun --oversubscribe, plus --allow-run-as-root as root).
+export NP=${NP:-${RIL_RANKS:-2}} RUN=${RUN:-runs/default}
 exec "$repo/jobs/ril-pipeline.sh" "$@"
